@@ -1,0 +1,341 @@
+"""The ``gateway-studio`` command: the desktop app by default, headless verbs beside it.
+
+    gateway-studio [PATCH]                      open the app (optionally with a patch)
+    gateway-studio render PATCH [options]       render a patch headless
+    gateway-studio nodes [--json]               list node types
+    gateway-studio models list|pull NAME        model weights (see engine.models)
+
+Bad input exits 2 with a one-paragraph message on stderr (``--debug`` adds the
+traceback); a render whose nodes failed exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway_studio import __version__
+from gateway_studio.engine import (
+    Evaluation,
+    Evaluator,
+    GatewayError,
+    Link,
+    NodeFailed,
+    PatchError,
+    PatchGraph,
+    SlotCache,
+    default_cache_dir,
+    default_registry,
+    load_patch,
+)
+from gateway_studio.engine.evaluator import Event
+
+VERBS = ("render", "nodes", "models")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(GatewayError):
+    """Bad command-line input."""
+
+
+# ------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway-studio",
+        description="Node-based depth compositing. Without a verb, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"gateway-studio {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="verb")
+
+    r = sub.add_parser("render", help="render a patch headless")
+    r.add_argument("patch", help="patch file (.json)")
+    r.add_argument("--input", action="append", default=[], metavar="NODE=IMAGE",
+                   help="feed IMAGE to the source node NODE (repeatable)")
+    r.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="override a param (repeatable)")
+    r.add_argument("--output", action="append", default=[], metavar="[NODE=]PATH",
+                   help="where the export node writes (adds one if the patch has none)")
+    r.add_argument("--cache-dir", help="bundle cache folder (env GATEWAY_STUDIO_CACHE)")
+    r.add_argument("--no-disk-cache", action="store_true", help="keep the cache in memory only")
+    r.add_argument("--report", metavar="FILE|-", help="write a JSON report of every node")
+    r.add_argument("--batch", metavar="GLOB", help="render once per image matching GLOB")
+    r.add_argument("--batch-input", metavar="NODE",
+                   help="source node the batch images feed (default: the only source.image)")
+    r.add_argument("--out-dir", help="with --batch: folder for the outputs")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show tracebacks on errors")
+    r.add_argument("--models-dir", help="folder of local model weights (env GATEWAY_STUDIO_MODELS)")
+    r.add_argument("--device", help="torch device for model nodes (cpu, cuda, mps)")
+
+    n = sub.add_parser("nodes", help="list the node types")
+    n.add_argument("--json", action="store_true", help="machine-readable listing")
+    n.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+
+    m = sub.add_parser("models", help="list or download model weights")
+    m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+    m.add_argument("--models-dir", help="folder of local model weights")
+    msub = m.add_subparsers(dest="models_verb")
+    ml = msub.add_parser("list", help="known models, size, licence, present locally")
+    ml.add_argument("--json", action="store_true")
+    mp = msub.add_parser("pull", help="download a model's weights (needs a network)")
+    mp.add_argument("name")
+    return parser
+
+
+# ------------------------------------------------------------------------------- verbs
+def _split(text: str, sep: str, what: str) -> tuple[str, str]:
+    left, found, right = text.partition(sep)
+    if not found or not left or not right:
+        raise UsageError(f"{text!r} is not of the form {what}")
+    return left, right
+
+
+def _absolute(path: str) -> str:
+    """Command-line paths are relative to the working directory, not the patch."""
+    return str(Path(path).expanduser().resolve())
+
+
+def _source_param(graph: PatchGraph, node_id: str) -> str:
+    spec = graph.spec(node_id)
+    for p in spec.params:
+        if p.kind == "path" and not p.save:
+            return p.name
+    raise UsageError(f"node '{node_id}' ({spec.type_id}) reads no file, so it takes no --input")
+
+
+def _set_param(graph: PatchGraph, node_id: str, name: str, text: str) -> None:
+    if node_id not in graph:
+        raise UsageError(f"--set {node_id}.{name}: the patch has no node '{node_id}'")
+    pspec = graph.spec(node_id).param(name)
+    if pspec is None:
+        known = ", ".join(p.name for p in graph.spec(node_id).params)
+        raise UsageError(f"--set {node_id}.{name}: no such param (params: {known})")
+    try:
+        value: Any = pspec.parse_text(text)
+    except GatewayError as exc:
+        raise UsageError(f"--set {node_id}.{name}: {exc}") from None
+    if pspec.kind == "path" and value:
+        value = _absolute(value)
+    graph.set_param(node_id, name, value)
+
+
+def _export_nodes(graph: PatchGraph) -> list[str]:
+    return [n.id for n in graph.nodes() if n.type_id == "output.export"]
+
+
+def _apply_outputs(graph: PatchGraph, outputs: Sequence[str]) -> None:
+    for item in outputs:
+        if "=" in item and not Path(item).exists():
+            node_id, path = _split(item, "=", "NODE=PATH")
+            if node_id not in graph:
+                raise UsageError(f"--output {item}: the patch has no node '{node_id}'")
+        else:
+            exports = _export_nodes(graph)
+            if len(exports) > 1:
+                raise UsageError(
+                    f"--output {item}: the patch has several export nodes "
+                    f"({', '.join(exports)}); say which with --output NODE=PATH"
+                )
+            node_id = exports[0] if exports else _add_export(graph)
+            path = item
+        graph.set_param(node_id, "path", _absolute(path))
+
+
+def _add_export(graph: PatchGraph) -> str:
+    """Export the final node of a patch that has no export node."""
+    sinks = [n for n in graph.sinks() if graph.spec(n).outputs]
+    if len(sinks) != 1:
+        raise UsageError(
+            "the patch has no output.export node and "
+            + ("no node with an output" if not sinks else f"several final nodes ({', '.join(sinks)})")
+            + "; add an export node or name the node with --output NODE=PATH"
+        )
+    inst = graph.add_node("output.export", node_id=graph.new_id("output.export"))
+    graph.connect(Link(sinks[0], graph.spec(sinks[0]).outputs[0].name, inst.id, "source"))
+    return inst.id
+
+
+def _make_evaluator(args: argparse.Namespace) -> Evaluator:
+    if args.no_disk_cache:
+        return Evaluator(SlotCache(None))
+    root = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    return Evaluator(SlotCache(root))
+
+
+def _configure_models(args: argparse.Namespace) -> None:
+    if getattr(args, "models_dir", None):
+        os.environ["GATEWAY_STUDIO_MODELS"] = _absolute(args.models_dir)
+    if getattr(args, "device", None):
+        os.environ["GATEWAY_STUDIO_DEVICE"] = args.device
+
+
+def _stderr_listener(debug: bool) -> Any:
+    def listen(event: Event) -> None:
+        if isinstance(event, NodeFailed) and event.status == "failed":
+            print(f"gateway-studio: node '{event.node_id}' failed: {event.error}",
+                  file=sys.stderr)
+
+    return listen
+
+
+def _render_once(evaluator: Evaluator, graph: PatchGraph, debug: bool) -> Evaluation:
+    evaluation = evaluator.evaluate(graph, strict=True, listener=_stderr_listener(debug))
+    if debug:
+        for result in evaluation.results.values():
+            if result.traceback:
+                print(result.traceback, file=sys.stderr)
+    return evaluation
+
+
+def _write_report(target: str | None, report: dict[str, Any]) -> None:
+    if not target:
+        return
+    text = json.dumps(report, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text(text, encoding="utf-8")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    _configure_models(args)
+    graph = load_patch(args.patch)
+    for item in args.input:
+        node_id, image = _split(item, "=", "NODE=IMAGE")
+        if node_id not in graph:
+            raise UsageError(f"--input {item}: the patch has no node '{node_id}'")
+        graph.set_param(node_id, _source_param(graph, node_id), _absolute(image))
+    for item in args.set:
+        ref, text = _split(item, "=", "NODE.PARAM=VALUE")
+        node_id, name = _split(ref, ".", "NODE.PARAM=VALUE")
+        _set_param(graph, node_id, name, text)
+    _apply_outputs(graph, args.output)
+    evaluator = _make_evaluator(args)
+    if args.batch:
+        return _render_batch(args, graph, evaluator)
+    if args.out_dir:
+        raise UsageError("--out-dir goes with --batch GLOB")
+    evaluation = _render_once(evaluator, graph, args.debug)
+    _write_report(args.report, evaluation.report())
+    if not evaluation.ok:
+        return EXIT_FAILED
+    for node_id in _export_nodes(graph):
+        files = evaluation.results[node_id].outputs.get("files")
+        for path in getattr(files, "paths", ()):
+            print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evaluator) -> int:
+    from tqdm import tqdm
+
+    if not args.out_dir:
+        raise UsageError("--batch needs --out-dir DIR")
+    images = sorted(p for p in glob.glob(os.path.expanduser(args.batch), recursive=True)
+                    if Path(p).is_file())
+    if not images:
+        raise UsageError(f"--batch {args.batch}: no file matches")
+    source = args.batch_input
+    if source is None:
+        sources = [n.id for n in graph.nodes() if n.type_id == "source.image"]
+        if len(sources) != 1:
+            raise UsageError(
+                "--batch: say which source node the images feed with --batch-input NODE "
+                f"(source.image nodes: {', '.join(sources) or 'none'})"
+            )
+        source = sources[0]
+    elif source not in graph:
+        raise UsageError(f"--batch-input {source}: the patch has no node '{source}'")
+    source_param = _source_param(graph, source)
+    exports = _export_nodes(graph) or [_add_export(graph)]
+    templates = {e: Path(str(graph.node(e).params["path"])) for e in exports}
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports: dict[str, Any] = {}
+    failed = 0
+    for image in tqdm(images, desc="render", unit="image", file=sys.stderr):
+        graph.set_param(source, source_param, _absolute(image))
+        stem = Path(image).stem
+        for e, template in templates.items():
+            name = f"{stem}{template.suffix}" if len(exports) == 1 else f"{stem}_{e}{template.suffix}"
+            graph.set_param(e, "path", str((out_dir / name).resolve()))
+        evaluation = _render_once(evaluator, graph, args.debug)
+        reports[image] = evaluation.report()
+        failed += not evaluation.ok
+    _write_report(args.report, {"images": reports, "failed": failed})
+    print(f"rendered {len(images) - failed} of {len(images)} images into {out_dir}",
+          file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    if args.json:
+        print(json.dumps([spec.to_json() for spec in registry], indent=2))
+        return EXIT_OK
+    for family, specs in registry.families().items():
+        print(f"{family}:")
+        for spec in specs:
+            ins = ", ".join(f"{i.name}: {i.type_name}" for i in spec.inputs) or "—"
+            outs = ", ".join(f"{o.name}: {o.type_name}" for o in spec.outputs)
+            print(f"  {spec.type_id:<22} v{spec.version}  ({ins}) → {outs}")
+            if spec.help:
+                print(f"  {'':<22}      {spec.help}")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    _configure_models(args)
+    try:
+        from gateway_studio.engine import models
+    except ImportError:
+        raise UsageError("model management is not available in this build") from None
+    return int(models.cli(args))
+
+
+def run_gui(argv: Sequence[str]) -> int:
+    from gateway_studio.ui.app import main as gui_main
+
+    return int(gui_main(list(argv)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    if verb not in VERBS and not any(a in ("-h", "--help", "--version") for a in argv):
+        return run_gui(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.verb == "render":
+            return cmd_render(args)
+        if args.verb == "nodes":
+            return cmd_nodes(args)
+        if args.verb == "models":
+            return cmd_models(args)
+        parser.print_help()
+        return EXIT_USAGE
+    except (GatewayError, OSError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        message = str(exc) if isinstance(exc, GatewayError) else f"{exc.strerror}: {exc.filename}"
+        kind = "bad patch" if isinstance(exc, PatchError) else "error"
+        print(f"gateway-studio: {kind}: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gateway-studio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

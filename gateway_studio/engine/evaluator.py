@@ -1,0 +1,361 @@
+"""The evaluator: runs a graph snapshot in topological order through the slot cache.
+
+Execution spec
+--------------
+1. Nodes run in networkx topological order (lexicographic tie-break). ``targets``
+   restricts the run to those nodes and their ancestors. With ``strict=True`` (headless
+   renders) unconnected required inputs are refused before anything runs; otherwise that
+   node fails with a message and the rest of the graph still evaluates.
+2. A node's key = hash(type id, version, params, keys of its inputs); path params that a
+   node *reads* contribute a fingerprint of the file's bytes. Each output's key derives
+   from the node key and the output name. All outputs in cache → ``cached``, no compute.
+3. A node that raises is ``failed`` with its message; its descendants are ``skipped``
+   (naming the failed ancestor); siblings still run.
+4. ``preview=N``: nodes that allow proxies run on inputs downscaled to a long side of N
+   pixels; their results live in memory only and under keys of their own. Nodes that
+   write files are skipped in preview.
+5. Cancellation is checked between nodes (and by nodes that call
+   ``ctx.check_cancelled()``); the remaining nodes end ``cancelled``.
+6. Events go to ``listener`` synchronously on the evaluating thread: the UI marshals
+   them to its own thread. ``evaluate`` keeps no state between calls, so one Evaluator can
+   serve several threads; the cache is thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .cache import SlotCache
+from .errors import Cancelled, GatewayError, GraphError
+from .graph import PatchGraph
+from .keys import FileFingerprints, digest, node_key
+from .node import Context, NodeSpec
+from .slots import Files, Slot
+
+Status = Literal["computed", "cached", "failed", "skipped", "cancelled"]
+
+
+# -- events ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NodeStarted:
+    node_id: str
+
+
+@dataclass(frozen=True)
+class NodeProgress:
+    node_id: str
+    fraction: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class NodeFinished:
+    node_id: str
+    seconds: float
+    cached: bool
+    #: "memory", "disk" for hits; "computed" otherwise.
+    source: str = "computed"
+
+
+@dataclass(frozen=True)
+class NodeFailed:
+    node_id: str
+    error: str
+    #: "failed" (its own error), "skipped" (an upstream node failed) or "cancelled".
+    status: Status = "failed"
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float
+    done: int
+    total: int
+
+
+Event = NodeStarted | NodeProgress | NodeFinished | NodeFailed | Progress
+Listener = Callable[[Event], None]
+
+
+class CancelToken:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class NodeResult:
+    status: Status
+    seconds: float = 0.0
+    error: str | None = None
+    outputs: dict[str, Slot] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    traceback: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "seconds": round(self.seconds, 6), "error": self.error}
+
+
+@dataclass
+class Evaluation:
+    results: dict[str, NodeResult]
+    seconds: float
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.cancelled and all(
+            r.status in ("computed", "cached") for r in self.results.values()
+        )
+
+    def output(self, node_id: str, slot: str | None = None) -> Slot:
+        result = self.results[node_id]
+        if result.status not in ("computed", "cached"):
+            raise GatewayError(f"node '{node_id}' has no output: {result.error}")
+        if slot is None:
+            return next(iter(result.outputs.values()))
+        return result.outputs[slot]
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "nodes": {nid: r.to_json() for nid, r in self.results.items()},
+            "seconds": round(self.seconds, 6),
+            "ok": self.ok,
+            "cancelled": self.cancelled,
+        }
+
+
+class Evaluator:
+    def __init__(self, cache: SlotCache | None = None) -> None:
+        self.cache = cache if cache is not None else SlotCache(None)
+        self.fingerprints = FileFingerprints()
+
+    def evaluate(
+        self,
+        graph: PatchGraph,
+        *,
+        targets: Iterable[str] | None = None,
+        listener: Listener | None = None,
+        cancel: CancelToken | None = None,
+        preview: int | None = None,
+        strict: bool = False,
+        base_dir: Path | None = None,
+    ) -> Evaluation:
+        start = time.perf_counter()
+        emit: Listener = listener or (lambda event: None)
+        base_dir = base_dir if base_dir is not None else graph.base_dir
+        order = graph.topological_order()
+        if targets is not None:
+            wanted = set()
+            for t in targets:
+                graph.node(t)  # unknown target → GraphError
+                wanted |= graph.ancestors(t) | {t}
+            order = [n for n in order if n in wanted]
+        if strict:
+            graph.check_ready(order)
+        results: dict[str, NodeResult] = {}
+        total = len(order)
+        for index, node_id in enumerate(order):
+            if cancel is not None and cancel.cancelled:
+                for rest in order[index:]:
+                    results[rest] = NodeResult("cancelled", error="evaluation cancelled")
+                    emit(NodeFailed(rest, "evaluation cancelled", "cancelled"))
+                return Evaluation(results, time.perf_counter() - start, cancelled=True)
+            result = self._run_node(graph, node_id, results, emit, cancel, preview, base_dir,
+                                    index, total)
+            results[node_id] = result
+            emit(Progress((index + 1) / total, index + 1, total))
+            if result.status == "cancelled":
+                for rest in order[index + 1 :]:
+                    results[rest] = NodeResult("cancelled", error="evaluation cancelled")
+                    emit(NodeFailed(rest, "evaluation cancelled", "cancelled"))
+                return Evaluation(results, time.perf_counter() - start, cancelled=True)
+        return Evaluation(results, time.perf_counter() - start)
+
+    # ------------------------------------------------------------------------------------
+    def _run_node(
+        self,
+        graph: PatchGraph,
+        node_id: str,
+        results: dict[str, NodeResult],
+        emit: Listener,
+        cancel: CancelToken | None,
+        preview: int | None,
+        base_dir: Path | None,
+        index: int,
+        total: int,
+    ) -> NodeResult:
+        inst = graph.node(node_id)
+        spec = graph.registry.get(inst.type_id)
+        t0 = time.perf_counter()
+
+        def fail(message: str, status: Status = "failed", tb: str | None = None) -> NodeResult:
+            emit(NodeFailed(node_id, message, status))
+            return NodeResult(status, time.perf_counter() - t0, message, traceback=tb)
+
+        # Inputs: every link must come from a node that produced its slot.
+        inputs: dict[str, Slot | None] = {}
+        input_keys: dict[str, str | None] = {}
+        for slot_name, (src, src_slot) in sorted(graph.incoming(node_id).items()):
+            upstream = results.get(src)
+            if upstream is None or upstream.status not in ("computed", "cached"):
+                if upstream is not None and upstream.status == "skipped" and upstream.error:
+                    return fail(upstream.error, "skipped")  # names the original failure
+                return fail(f"upstream node {src} failed", "skipped")
+            in_spec = spec.input(slot_name)
+            value = upstream.outputs[src_slot]
+            inputs[slot_name] = in_spec.coerce(value) if in_spec else value
+            input_keys[slot_name] = upstream.keys[src_slot]
+        missing = [i.name for i in spec.inputs if not i.optional and i.name not in inputs]
+        if missing:
+            return fail("required input not connected: " + ", ".join(missing))
+        writes = any(p.kind == "path" and p.save for p in spec.params)
+        if preview is not None and writes:
+            return fail("not written while previewing", "skipped")
+
+        key = self._key(spec, inst.params, input_keys, base_dir, inst.bypass)
+        proxy = preview is not None and spec.proxy
+        if proxy:
+            key = digest(key, "proxy", str(preview))
+        out_keys = {o.name: digest(key, o.name) for o in spec.outputs}
+
+        if inst.bypass:
+            return self._bypass(spec, node_id, inputs, input_keys, emit, t0)
+
+        emit(NodeStarted(node_id))
+        hits: dict[str, Slot] = {}
+        source = "memory"
+        for name, k in out_keys.items():
+            slot, where = self.cache.get(k)
+            if slot is None or (isinstance(slot, Files) and not self._files_intact(slot)):
+                break
+            hits[name] = slot
+            if where == "disk":
+                source = "disk"
+        if len(hits) == len(out_keys):
+            seconds = time.perf_counter() - t0
+            emit(NodeFinished(node_id, seconds, True, source))
+            return NodeResult("cached", seconds, outputs=hits, keys=out_keys, source=source)
+
+        if proxy:
+            inputs = {n: self._proxy(v, input_keys[n], preview) for n, v in inputs.items()}
+
+        def report(fraction: float, message: str) -> None:
+            emit(NodeProgress(node_id, fraction, message))
+            emit(Progress((index + fraction) / total, index, total))
+
+        ctx = Context(
+            node_id=node_id,
+            base_dir=base_dir,
+            preview=preview is not None,
+            report=report,
+            cancelled=(lambda: cancel.cancelled) if cancel is not None else None,
+        )
+        try:
+            outputs = spec.compute(inputs, inst.params, ctx)
+        except Cancelled:
+            return fail("evaluation cancelled", "cancelled")
+        except GatewayError as exc:
+            return fail(str(exc), tb=traceback.format_exc())
+        except Exception as exc:
+            return fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
+        for name, slot in outputs.items():
+            self.cache.put(out_keys[name], slot, persist=not proxy)
+        seconds = time.perf_counter() - t0
+        emit(NodeFinished(node_id, seconds, False))
+        return NodeResult("computed", seconds, outputs=outputs, keys=out_keys, source="computed")
+
+    def _key(
+        self,
+        spec: NodeSpec,
+        params: dict[str, Any],
+        input_keys: dict[str, str | None],
+        base_dir: Path | None,
+        bypass: bool,
+    ) -> str:
+        keyed: dict[str, Any] = {}
+        for p in spec.params:
+            value = params.get(p.name, p.default)
+            if p.kind == "path" and value:
+                path = Context(base_dir=base_dir).resolve_path(str(value))
+                value = str(path.resolve()) if p.save else self.fingerprints.of(path)
+            keyed[p.name] = value
+        if bypass:
+            keyed["__bypass__"] = True
+        return node_key(spec.type_id, spec.version, keyed, input_keys)
+
+    def _bypass(
+        self,
+        spec: NodeSpec,
+        node_id: str,
+        inputs: dict[str, Slot | None],
+        input_keys: dict[str, str | None],
+        emit: Listener,
+        t0: float,
+    ) -> NodeResult:
+        """A bypassed node hands each output the first input of a compatible type."""
+        outputs: dict[str, Slot] = {}
+        keys: dict[str, str] = {}
+        for out in spec.outputs:
+            for name, value in inputs.items():
+                if isinstance(value, out.type):
+                    outputs[out.name] = value
+                    keys[out.name] = input_keys[name] or ""
+                    break
+            else:
+                message = f"cannot bypass: no input can stand in for output '{out.name}'"
+                emit(NodeFailed(node_id, message))
+                return NodeResult("failed", time.perf_counter() - t0, message)
+        seconds = time.perf_counter() - t0
+        emit(NodeFinished(node_id, seconds, True, "bypass"))
+        return NodeResult("cached", seconds, outputs=outputs, keys=keys, source="bypass")
+
+    def _proxy(self, value: Slot | None, key: str | None, long_side: int | None) -> Slot | None:
+        if value is None or long_side is None or value.size is None:
+            return value
+        h, w = value.size
+        if max(h, w) <= long_side:
+            return value
+        scale = long_side / max(h, w)
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        proxy_key = digest(key or "", "proxy-input", f"{size[0]}x{size[1]}")
+        cached, _ = self.cache.get(proxy_key)
+        if cached is not None:
+            return cached
+        small = value.resized(*size)
+        self.cache.put(proxy_key, small, persist=False)
+        return small
+
+    def _files_intact(self, files: Files) -> bool:
+        return all(
+            self.fingerprints.of(Path(p)) == fp
+            for p, fp in zip(files.paths, files.fingerprints, strict=True)
+        )
+
+
+__all__ = [
+    "CancelToken",
+    "Evaluation",
+    "Evaluator",
+    "Event",
+    "GraphError",
+    "Listener",
+    "NodeFailed",
+    "NodeFinished",
+    "NodeProgress",
+    "NodeResult",
+    "NodeStarted",
+    "Progress",
+]

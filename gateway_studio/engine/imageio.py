@@ -1,0 +1,219 @@
+"""Reading and writing images as ``Image`` slots.
+
+Reads PNG, JPEG, TIFF and WebP — 8 and 16 bit, grayscale, palette, alpha, CMYK — applies
+the EXIF orientation, and refuses decompression bombs and truncated or corrupt files with
+an ``ImageReadError`` naming the file. Pillow decodes; OpenCV decodes 16-bit colour
+PNG/TIFF (Pillow reduces those to 8 bit). Writes PNG (8/16 bit), JPEG and TIFF (8/16 bit).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from .errors import GatewayError, ImageReadError
+from .slots import Image
+
+#: Largest image we open (pixels); larger files are treated as decompression bombs.
+MAX_PIXELS = 40_000 * 40_000 // 4  # 400 megapixels
+
+READ_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def open_pil(path: Path) -> PILImage.Image:
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder, not an image")
+    previous = PILImage.MAX_IMAGE_PIXELS
+    try:
+        PILImage.MAX_IMAGE_PIXELS = MAX_PIXELS
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            img = PILImage.open(path)
+            img.load()
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"{path}: refused, too many pixels (decompression bomb?): {exc}") \
+            from None
+    except PILImage.UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image file Gateway Studio can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
+    finally:
+        PILImage.MAX_IMAGE_PIXELS = previous
+    return img
+
+
+def _is_16bit_color(img: PILImage.Image) -> bool:
+    """Pillow decodes 16-bit RGB(A) PNG/TIFF to 8 bit; detect those to decode with cv2."""
+    if img.format == "PNG":
+        return img.mode in ("RGB", "RGBA") and _png_bit_depth(img) == 16
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(258) if hasattr(img, "tag_v2") else None
+        return img.mode in ("RGB", "RGBA") and bits is not None and max(
+            (bits if isinstance(bits, tuple) else (bits,))
+        ) == 16
+    return False
+
+
+def _png_bit_depth(img: PILImage.Image) -> int:
+    fp = getattr(img, "filename", None)
+    if not fp:
+        return 8
+    with open(fp, "rb") as f:
+        head = f.read(33)
+    return head[24] if len(head) >= 25 and head[12:16] == b"IHDR" else 8
+
+
+def _decode_16bit_color(path: Path) -> NDArray[np.float32] | None:
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
+        return None
+    if arr.shape[2] == 4:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+    else:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    return arr.astype(np.float32) / 65535.0
+
+
+_ROTATIONS = {
+    3: lambda a: np.rot90(a, 2),
+    6: lambda a: np.rot90(a, -1),
+    8: lambda a: np.rot90(a, 1),
+    2: lambda a: a[:, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.rot90(a, 1)[::-1],
+    7: lambda a: np.rot90(a, -1)[::-1],
+}
+
+
+def read_image(path: str | Path) -> Image:
+    """Read an image file into an ``Image`` slot (sRGB, float32 in [0, 1])."""
+    path = Path(path)
+    img = open_pil(path)
+    orientation = img.getexif().get(0x0112, 1)
+    if _is_16bit_color(img):
+        arr = _decode_16bit_color(path)
+        if arr is not None:
+            arr = np.ascontiguousarray(_ROTATIONS.get(orientation, lambda a: a)(arr))
+            alpha = arr[..., 3].copy() if arr.shape[2] == 4 else None
+            return Image(np.ascontiguousarray(arr[..., :3]), alpha, "srgb", 16)
+    img = ImageOps.exif_transpose(img)
+    return _from_pil(img, path)
+
+
+def _from_pil(img: PILImage.Image, path: Path) -> Image:
+    mode = img.mode
+    bit_depth = 8
+    alpha: NDArray[np.float32] | None = None
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        gray = np.clip(arr / peak, 0, 1).astype(np.float32)
+        pixels = np.repeat(gray[..., None], 3, axis=2)
+        bit_depth = 16 if peak > 255 else 8
+    elif mode == "F":
+        gray = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+        pixels = np.repeat(gray[..., None], 3, axis=2)
+        bit_depth = 32
+    else:
+        has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
+        if has_alpha:
+            rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+            pixels, alpha = rgba[..., :3], np.ascontiguousarray(rgba[..., 3])
+        else:
+            # CMYK, YCbCr, LAB, P, 1, L: Pillow's conversion handles each
+            pixels = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    if pixels.size == 0:
+        raise ImageReadError(f"{path}: the image is empty")
+    return Image(np.ascontiguousarray(pixels, dtype=np.float32), alpha, "srgb", bit_depth)
+
+
+def image_from_array(array: NDArray[Any]) -> Image:
+    """uint8/uint16/float (H, W[, 3|4]) → Image (for sample data and tests)."""
+    arr = np.asarray(array)
+    bits = 8
+    if arr.dtype == np.uint8:
+        f = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        f, bits = arr.astype(np.float32) / 65535.0, 16
+    else:
+        f = np.clip(arr.astype(np.float32), 0, 1)
+    if f.ndim == 2:
+        f = np.repeat(f[..., None], 3, axis=2)
+    alpha = np.ascontiguousarray(f[..., 3]) if f.shape[2] == 4 else None
+    return Image(np.ascontiguousarray(f[..., :3]), alpha, "srgb", bits)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_array(
+    array: NDArray[Any], suffix: str, *, bit_depth: int = 8, quality: int = 95
+) -> bytes:
+    """float [0, 1] (H, W), (H, W, 3) or (H, W, 4) → encoded file bytes."""
+    import cv2
+
+    suffix = suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise GatewayError(
+            f"cannot write '{suffix}' files; use one of {', '.join(WRITE_SUFFIXES)}"
+        )
+    if suffix in (".jpg", ".jpeg"):
+        bit_depth = 8  # JPEG is 8-bit only
+        if array.ndim == 3 and array.shape[2] == 4:
+            array = array[..., :3]
+    arr = np.clip(np.asarray(array, dtype=np.float32), 0.0, 1.0)
+    if bit_depth == 16:
+        data = np.round(arr * 65535.0).astype(np.uint16)
+    else:
+        data = np.round(arr * 255.0).astype(np.uint8)
+    if data.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if data.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        data = cv2.cvtColor(data, code)
+    params: list[int] = []
+    if suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    ok, buf = cv2.imencode(suffix, data, params)
+    if not ok:
+        raise GatewayError(f"could not encode a {suffix} image")
+    return bytes(buf.tobytes())
+
+
+def write_array(
+    path: str | Path, array: NDArray[Any], *, bit_depth: int = 8, quality: int = 95
+) -> Path:
+    path = Path(path)
+    atomic_write(path, encode_array(array, path.suffix, bit_depth=bit_depth, quality=quality))
+    return path
+
+
+def write_image(path: str | Path, image: Image, *, bit_depth: int | None = None,
+                quality: int = 95) -> Path:
+    """Write an Image (with its alpha where the format has it); 16 bit where asked/kept."""
+    bits = bit_depth if bit_depth is not None else (16 if image.bit_depth >= 16 else 8)
+    array: NDArray[Any] = image.pixels
+    if image.alpha is not None:
+        array = np.dstack([image.pixels, image.alpha])
+    return write_array(path, array, bit_depth=bits, quality=quality)

@@ -1,0 +1,282 @@
+"""A node is a typed function.
+
+``@node`` reads a plain function's signature into a data-only ``NodeSpec``:
+
+    @node("field.remap", outputs={"field": Field})
+    def remap(source: Field, *, gain: Annotated[float, Range(0, 4)] = 1.0) -> Field: ...
+
+* positional parameters are **inputs**, annotated with slot types (``Image``, ``Field``,
+  ``Field | Depth``); a default of ``None`` makes an input optional;
+* keyword-only parameters are **params** (knobs), with defaults; see ``params.py``;
+* a keyword-only parameter annotated ``Context`` receives the evaluation context
+  (progress, cancellation, path resolution, preview mode) and is not a knob;
+* the function returns the single output slot, or a dict of them by output name.
+
+The spec stays callable, so a node is tested like the function it is. Changing what a
+node computes means bumping ``version``: it is part of every cache key.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import Cancelled, GatewayError
+from .params import Choices, Help, Label, ParamKind, ParamSpec, Range, _Kind, _Save
+from .slots import Slot, slot_type_name
+
+
+class Context:
+    """What a running node may ask of the evaluator. Nodes must not keep it."""
+
+    def __init__(
+        self,
+        *,
+        node_id: str = "",
+        base_dir: Path | None = None,
+        preview: bool = False,
+        report: Callable[[float, str], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.base_dir = base_dir
+        #: True while a knob is dragged: inputs are preview proxies; be quick.
+        self.preview = preview
+        self._report = report
+        self._cancelled = cancelled
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report progress within this node (0..1), e.g. "loading model", "inference"."""
+        if self._report is not None:
+            self._report(min(max(float(fraction), 0.0), 1.0), message)
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` if the evaluation was cancelled (call between long steps)."""
+        if self._cancelled is not None and self._cancelled():
+            raise Cancelled("evaluation cancelled")
+
+    def resolve_path(self, path: str) -> Path:
+        """Relative paths resolve against the patch file's folder."""
+        p = Path(path).expanduser()
+        if not p.is_absolute() and self.base_dir is not None:
+            p = self.base_dir / p
+        return p
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    types: tuple[type[Slot], ...]
+    optional: bool = False
+
+    def accepts(self, slot_type: type[Slot]) -> bool:
+        return any(t.accepts_type(slot_type) for t in self.types)
+
+    def coerce(self, value: Slot) -> Slot:
+        for t in self.types:
+            if isinstance(value, t):
+                return value
+        for t in self.types:
+            if t.accepts_type(type(value)):
+                return t.coerce(value)
+        return value
+
+    @property
+    def type_name(self) -> str:
+        return slot_type_name(self.types)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    type: type[Slot]
+
+    @property
+    def type_name(self) -> str:
+        return self.type.type_name
+
+
+@dataclass(frozen=True, eq=False)
+class NodeSpec:
+    type_id: str
+    version: int
+    family: str
+    label: str
+    help: str
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    params: tuple[ParamSpec, ...]
+    func: Callable[..., Any] = field(repr=False)
+    #: Preview proxies: may run on downscaled inputs while a knob is dragged.
+    proxy: bool = True
+    takes_context: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def output(self, name: str) -> OutputSpec | None:
+        return next((o for o in self.outputs if o.name == name), None)
+
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def default_params(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def compute(
+        self, inputs: Mapping[str, Slot | None], params: Mapping[str, Any], ctx: Context
+    ) -> dict[str, Slot]:
+        """Run the function and check it returned what the spec promises."""
+        args = [inputs.get(i.name) for i in self.inputs]
+        kwargs = dict(params)
+        if self.takes_context:
+            kwargs[self.takes_context] = ctx
+        result = self.func(*args, **kwargs)
+        if not isinstance(result, Mapping):
+            if len(self.outputs) != 1:
+                raise GatewayError(
+                    f"{self.type_id} returned one value but declares {len(self.outputs)} outputs"
+                )
+            result = {self.outputs[0].name: result}
+        out: dict[str, Slot] = {}
+        for spec in self.outputs:
+            value = result.get(spec.name)
+            if not isinstance(value, spec.type):
+                raise GatewayError(
+                    f"{self.type_id} returned {type(value).__name__} for output "
+                    f"'{spec.name}', which must be a {spec.type_name}"
+                )
+            out[spec.name] = value
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.type_id,
+            "version": self.version,
+            "family": self.family,
+            "label": self.label,
+            "help": self.help,
+            "inputs": [
+                {"name": i.name, "type": i.type_name, "optional": i.optional} for i in self.inputs
+            ],
+            "outputs": [{"name": o.name, "type": o.type_name} for o in self.outputs],
+            "params": [p.to_json() for p in self.params],
+        }
+
+
+def _slot_types(annotation: Any, where: str) -> tuple[tuple[type[Slot], ...], bool]:
+    """(slot types, optional) of an input annotation such as ``Field | Depth | None``."""
+    origin = typing.get_origin(annotation)
+    members = (
+        typing.get_args(annotation)
+        if origin in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    optional = type(None) in members
+    slot_types = tuple(m for m in members if m is not type(None))
+    for t in slot_types:
+        if not (isinstance(t, type) and issubclass(t, Slot)):
+            raise TypeError(f"{where}: input annotation {annotation!r} is not a slot type")
+    if not slot_types:
+        raise TypeError(f"{where}: input has no slot type")
+    return slot_types, optional
+
+
+def _param_spec(name: str, annotation: Any, default: Any, where: str) -> ParamSpec:
+    if default is inspect.Parameter.empty:
+        raise TypeError(f"{where}: param '{name}' needs a default")
+    markers: list[Any] = []
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation, *markers = typing.get_args(annotation)
+    kind: ParamKind
+    choices: tuple[str, ...] = ()
+    strict = True
+    if typing.get_origin(annotation) is Literal:
+        kind, choices = "choice", tuple(str(a) for a in typing.get_args(annotation))
+    elif annotation is bool:
+        kind = "bool"
+    elif annotation is int:
+        kind = "int"
+    elif annotation is float:
+        kind = "float"
+    elif annotation is str:
+        kind = "str"
+    else:
+        raise TypeError(f"{where}: param '{name}' has unsupported type {annotation!r}")
+    spec: dict[str, Any] = {}
+    for m in markers:
+        if isinstance(m, _Kind):
+            kind = m.kind
+        elif isinstance(m, Range):
+            spec.update(min=m.min, max=m.max, step=m.step)
+        elif isinstance(m, Help):
+            spec["help"] = m.text
+        elif isinstance(m, Label):
+            spec["label"] = m.text
+        elif isinstance(m, _Save):
+            spec["save"] = True
+        elif isinstance(m, Choices):
+            kind, choices, strict = "choice", m.values, False
+    if kind == "int":
+        for bound in ("min", "max"):
+            if spec.get(bound) is not None:
+                spec[bound] = int(spec[bound])
+    param = ParamSpec(name, kind, default, choices=choices, strict=strict, **spec)
+    param.validate(default)  # a bad default is a bug in the node: fail at import
+    return param
+
+
+def node(
+    type_id: str,
+    *,
+    outputs: Mapping[str, type[Slot]],
+    version: int = 1,
+    family: str | None = None,
+    label: str | None = None,
+    proxy: bool = True,
+) -> Callable[[Callable[..., Any]], NodeSpec]:
+    """Turn a typed function into a ``NodeSpec`` (see the module docstring)."""
+
+    def wrap(func: Callable[..., Any]) -> NodeSpec:
+        where = f"node {type_id}"
+        hints = typing.get_type_hints(func, include_extras=True)
+        inputs: list[InputSpec] = []
+        params: list[ParamSpec] = []
+        takes_context: str | None = None
+        for p in inspect.signature(func).parameters.values():
+            annotation = hints.get(p.name, Any)
+            if annotation is Context:
+                takes_context = p.name
+            elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                slot_types, optional = _slot_types(annotation, where)
+                optional = optional or p.default is None
+                inputs.append(InputSpec(p.name, slot_types, optional))
+            elif p.kind == p.KEYWORD_ONLY:
+                params.append(_param_spec(p.name, annotation, p.default, where))
+            else:
+                raise TypeError(f"{where}: *args/**kwargs are not supported")
+        doc = inspect.getdoc(func) or ""
+        module_family = func.__module__.rsplit(".", 1)[-1]
+        return NodeSpec(
+            type_id=type_id,
+            version=version,
+            family=family or module_family,
+            label=label or type_id.split(".", 1)[-1].replace("_", " ").title(),
+            help=doc.split("\n\n", 1)[0].replace("\n", " "),
+            inputs=tuple(inputs),
+            outputs=tuple(OutputSpec(n, t) for n, t in outputs.items()),
+            params=tuple(params),
+            func=func,
+            proxy=proxy,
+            takes_context=takes_context,
+        )
+
+    return wrap

@@ -1,0 +1,165 @@
+"""Parameter specs: data-only descriptions of a node's knobs.
+
+A node function's keyword-only arguments become ``ParamSpec``s (see ``node.py``):
+
+    strength: Annotated[float, Range(0, 1, step=0.01), Help("how strong")] = 0.5
+    mode: Literal["multiply", "max"] = "multiply"
+    tint: Color = "#ffffff"
+    path: FilePath = ""
+
+The UI maps ``ParamSpec.kind`` to a widget through one table; patch files and the CLI
+validate values with ``ParamSpec.validate``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from .errors import GatewayError
+
+ParamKind = Literal["float", "int", "bool", "choice", "color", "path", "str"]
+
+
+class ParamError(GatewayError, ValueError):
+    """A parameter value is of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds (inclusive) and slider step of a numeric parameter."""
+
+    min: float
+    max: float
+    step: float | None = None
+
+
+@dataclass(frozen=True)
+class Help:
+    text: str
+
+
+@dataclass(frozen=True)
+class Label:
+    text: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Suggested values for a str parameter that also accepts others (e.g. model ids)."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    kind: ParamKind
+
+
+#: A colour, stored as "#rrggbb".
+Color = Annotated[str, _Kind("color")]
+@dataclass(frozen=True)
+class _Save:
+    """Marks a path the node *writes* (its name, not its bytes, goes into the key)."""
+
+
+#: A file path the node reads; relative paths resolve against the patch file's folder.
+#: The engine hashes the file's bytes into the node's cache key.
+FilePath = Annotated[str, _Kind("path")]
+#: A file path the node writes (export targets).
+SavePath = Annotated[str, _Kind("path"), _Save()]
+
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def parse_color(value: str) -> tuple[float, float, float]:
+    """'#rrggbb' → (r, g, b) floats in [0, 1]."""
+    if not _COLOR_RE.match(value):
+        raise ParamError(f"{value!r} is not a colour of the form #rrggbb")
+    return tuple(int(value[i : i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    kind: ParamKind
+    default: Any
+    label: str = ""
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    #: For "choice": False when values outside ``choices`` are allowed (suggestions).
+    strict: bool = True
+    #: For "path": the node writes this file (True) rather than reads it.
+    save: bool = False
+
+    def validate(self, value: Any) -> Any:
+        """Return the value in canonical form, or raise ParamError saying what is wrong."""
+        kind = self.kind
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ParamError(f"expected true or false, got {value!r}")
+            return value
+        if kind in ("float", "int"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParamError(f"expected a number, got {value!r}")
+            if kind == "int":
+                if isinstance(value, float):
+                    if not value.is_integer():
+                        raise ParamError(f"expected a whole number, got {value!r}")
+                    value = int(value)
+            else:
+                value = float(value)
+                if not math.isfinite(value):
+                    raise ParamError(f"expected a finite number, got {value!r}")
+            if self.min is not None and value < self.min:
+                raise ParamError(f"{value!r} is below the minimum {self.min!r}")
+            if self.max is not None and value > self.max:
+                raise ParamError(f"{value!r} is above the maximum {self.max!r}")
+            return value
+        if not isinstance(value, str):
+            raise ParamError(f"expected a string, got {value!r}")
+        if kind == "choice" and self.strict and value not in self.choices:
+            raise ParamError(
+                f"{value!r} is not one of {', '.join(repr(c) for c in self.choices)}"
+            )
+        if kind == "color":
+            parse_color(value)
+            return value.lower()
+        return value
+
+    def parse_text(self, text: str) -> Any:
+        """Parse a command-line value (``--set node.param=TEXT``) and validate it."""
+        value: Any = text
+        if self.kind == "bool":
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                value = True
+            elif lowered in ("0", "false", "no", "off"):
+                value = False
+            else:
+                raise ParamError(f"expected true or false, got {text!r}")
+        elif self.kind in ("float", "int"):
+            try:
+                value = float(text) if self.kind == "float" else int(text)
+            except ValueError:
+                raise ParamError(f"expected a {self.kind} number, got {text!r}") from None
+        return self.validate(value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.kind,
+            "default": self.default,
+            "min": self.min,
+            "max": self.max,
+            "step": self.step,
+            "choices": list(self.choices) if self.choices else None,
+            "label": self.label or self.name.replace("_", " "),
+            "help": self.help,
+            "save": self.save if self.kind == "path" else None,
+        }
