@@ -1,0 +1,643 @@
+"""The model store: which models we know, where their weights are, and loading them once.
+
+No Qt here, and no torch/transformers at import time (they load inside ``load_model``),
+so resolving a name — and failing with a clear message when the weights are missing — is
+instant.
+
+Names
+-----
+A model is named by any of:
+
+* a catalogue name, e.g. ``"depth-anything-v2-small"`` (see ``CATALOGUE``);
+* a Hugging Face hub id, e.g. ``"depth-anything/Depth-Anything-V2-Small-hf"`` (catalogued
+  or not: any transformers model of the right task works);
+* a local folder holding ``config.json`` + ``*.safetensors`` (absolute, ``~/…`` or
+  ``./…``).
+
+Where weights are looked for (``resolve``), in order
+----------------------------------------------------
+1. a folder path given as the name itself;
+2. every folder in ``$GATEWAY_STUDIO_MODELS`` (``os.pathsep``-separated; the CLI's
+   ``--models-dir`` sets it): ``<dir>/<name>``, ``<dir>/<org>--<repo>``, ``<dir>/<repo>``,
+   and a Hugging Face cache laid out inside ``<dir>`` (``<dir>/models--org--repo``);
+3. the Hugging Face cache (``HF_HOME`` / ``HF_HUB_CACHE`` conventions), read with
+   ``local_files_only=True`` — the store never touches the network while resolving or
+   loading. Downloading is a separate, explicit step: ``gateway-studio models pull NAME``.
+
+Missing weights raise ``ModelMissingError`` at once; its message names the model, every
+place looked in, and the exact pull command. There is never a silent substitute model.
+
+Loading (``load_model``)
+------------------------
+``load_model(name, task="depth-estimation", device=None, precision="fp32")`` returns a
+``LoadedModel`` (the ``torch.nn.Module`` in eval mode on its device, the folder it came
+from, its ``config.json`` and ``preprocessor_config.json`` as dicts, the catalogue entry
+if any). Weights load with ``use_safetensors=True`` and never ``trust_remote_code``; a
+folder with only pickle-based ``.bin`` weights is refused. Loaded models are cached in
+memory per (folder + weights fingerprint, task, device, precision): a second node, or a
+re-run, gets the same object. The cache is thread-safe (two threads asking for the same
+model load it once) and keeps the ``MAX_LOADED`` most recently used models.
+
+Devices: ``pick_device()`` takes an explicit request, else ``$GATEWAY_STUDIO_DEVICE``
+(the CLI's ``--device``), else CUDA, then Apple MPS, then CPU.
+
+For other model families (segmentation, …) use ``task=`` with one of ``TASKS`` or pass a
+``loader`` callable; add catalogue entries with ``register_model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import GatewayError, ModelMissingError
+
+Task = Literal["depth-estimation", "semantic-segmentation", "universal-segmentation"]
+Precision = Literal["fp32", "bf16", "fp16"]
+OutputKind = Literal["relative-inverse", "metric", "labels"]
+
+#: task → the transformers Auto class that loads it.
+TASKS: dict[str, str] = {
+    "depth-estimation": "AutoModelForDepthEstimation",
+    "semantic-segmentation": "AutoModelForSemanticSegmentation",
+    "universal-segmentation": "AutoModelForUniversalSegmentation",
+}
+
+MODELS_ENV = "GATEWAY_STUDIO_MODELS"
+DEVICE_ENV = "GATEWAY_STUDIO_DEVICE"
+#: How many loaded models stay in memory (least recently used are dropped).
+MAX_LOADED = 4
+#: Only these files are downloaded by ``pull``: configs, safetensors weights, vocabularies.
+PULL_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "README.md")
+
+
+class ModelError(GatewayError):
+    """A model exists but cannot be used (wrong task, pickle-only weights, bad device)."""
+
+
+# ----------------------------------------------------------------------------- catalogue
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model we know by name. ``size_mb`` is the approximate download."""
+
+    name: str
+    repo_id: str
+    task: Task
+    size_mb: int
+    licence: str
+    #: What the raw output means: relative inverse depth (larger = nearer), metric depth
+    #: in metres (larger = farther), or class labels.
+    output: OutputKind
+    label: str
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "repo_id": self.repo_id,
+            "task": self.task,
+            "size_mb": self.size_mb,
+            "licence": self.licence,
+            "output": self.output,
+            "label": self.label,
+            "description": self.description,
+        }
+
+
+CATALOGUE: list[ModelInfo] = [
+    ModelInfo(
+        "depth-anything-v2-small",
+        "depth-anything/Depth-Anything-V2-Small-hf",
+        "depth-estimation",
+        99,
+        "Apache-2.0",
+        "relative-inverse",
+        "Depth-Anything-V2 Small",
+        "ViT-S/14 DPT, 24.8 M params; fast, the default",
+    ),
+    ModelInfo(
+        "depth-anything-v2-base",
+        "depth-anything/Depth-Anything-V2-Base-hf",
+        "depth-estimation",
+        390,
+        "CC-BY-NC-4.0",
+        "relative-inverse",
+        "Depth-Anything-V2 Base",
+        "ViT-B/14 DPT, 97.5 M params; non-commercial licence",
+    ),
+    ModelInfo(
+        "depth-anything-v2-large",
+        "depth-anything/Depth-Anything-V2-Large-hf",
+        "depth-estimation",
+        1340,
+        "CC-BY-NC-4.0",
+        "relative-inverse",
+        "Depth-Anything-V2 Large",
+        "ViT-L/14 DPT, 335 M params; non-commercial licence",
+    ),
+    ModelInfo(
+        "dpt-hybrid-midas",
+        "Intel/dpt-hybrid-midas",
+        "depth-estimation",
+        490,
+        "Apache-2.0",
+        "relative-inverse",
+        "DPT-Hybrid (MiDaS 3.0)",
+        "ViT-hybrid DPT trained on MIX-6; relative inverse depth",
+    ),
+    ModelInfo(
+        "zoedepth-nyu-kitti",
+        "Intel/zoedepth-nyu-kitti",
+        "depth-estimation",
+        1380,
+        "MIT",
+        "metric",
+        "ZoeDepth (NYU + KITTI)",
+        "metric depth in metres (indoor + outdoor heads)",
+    ),
+    ModelInfo(
+        "segformer-b0-ade",
+        "nvidia/segformer-b0-finetuned-ade-512-512",
+        "semantic-segmentation",
+        15,
+        "NVIDIA (non-commercial)",
+        "labels",
+        "SegFormer-B0 (ADE20K)",
+        "150 ADE20K classes at 512x512; 3.75 M params",
+    ),
+]
+
+
+def register_model(info: ModelInfo) -> None:
+    """Add (or replace, by name) a catalogue entry, e.g. from a node pack."""
+    for i, known in enumerate(CATALOGUE):
+        if known.name == info.name:
+            CATALOGUE[i] = info
+            return
+    CATALOGUE.append(info)
+
+
+def known_models(task: str | None = None) -> list[ModelInfo]:
+    return [m for m in CATALOGUE if task is None or m.task == task]
+
+
+def lookup(name: str) -> ModelInfo | None:
+    """The catalogue entry for a catalogue name or hub id (case-insensitive), else None."""
+    wanted = name.strip().lower()
+    for m in CATALOGUE:
+        if wanted in (m.name.lower(), m.repo_id.lower()):
+            return m
+    return None
+
+
+def pull_command(name: str) -> str:
+    info = lookup(name)
+    return f"gateway-studio models pull {info.name if info else name}"
+
+
+# ----------------------------------------------------------------------------- resolving
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    path: Path
+    info: ModelInfo | None
+    #: Human-readable description of where it was found.
+    source: str
+
+
+def _looks_like_path(name: str) -> bool:
+    """A folder path rather than a hub id ("org/name") or a catalogue name."""
+    return (
+        name.startswith(("/", "~", "."))
+        or (os.sep != "/" and os.sep in name)
+        or name.count("/") > 1
+        or (len(name) > 1 and name[1] == ":")  # C:\\...
+    )
+
+
+def models_dirs() -> list[Path]:
+    """The user's model folders from ``$GATEWAY_STUDIO_MODELS`` (may be empty)."""
+    raw = os.environ.get(MODELS_ENV, "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """None if ``folder`` holds a loadable model, else why not."""
+    if not folder.is_dir():
+        return "no such folder"
+    if not (folder / "config.json").is_file():
+        return "no config.json"
+    if not any(folder.glob("*.safetensors")):
+        if any(folder.glob("*.bin")) or any(folder.glob("*.pt*")):
+            return "only pickle-based .bin/.pt weights, which are never loaded (safetensors only)"
+        return "no .safetensors weights"
+    return None
+
+
+def _hf_snapshot(repo_id: str, cache_dir: Path | None) -> Path | None:
+    """The cached snapshot folder of ``repo_id``, never touching the network."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = snapshot_download(
+            repo_id, cache_dir=str(cache_dir) if cache_dir else None, local_files_only=True
+        )
+    except Exception:  # LocalEntryNotFoundError, HFValidationError, …: not cached
+        return None
+    return Path(str(path))
+
+
+def _hf_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def resolve(name: str) -> ResolvedModel:
+    """Find local files for a model name, hub id or folder; ``ModelMissingError`` if none."""
+    name = name.strip()
+    if not name:
+        raise ModelMissingError("no model named: choose a model name, hub id or folder")
+    info = lookup(name)
+    looked: list[str] = []
+
+    def found(path: Path, source: str) -> ResolvedModel:
+        return ResolvedModel(name, path, info, source)
+
+    # 1. a folder named directly
+    direct = Path(name).expanduser()
+    if info is None and (_looks_like_path(name) or direct.is_dir()):
+        problem = _folder_problem(direct)
+        if problem is None:
+            return found(direct.resolve(), f"folder {direct}")
+        raise ModelMissingError(
+            f"model folder '{name}' cannot be used: {problem}. A model folder holds "
+            "config.json, preprocessor_config.json and *.safetensors weights "
+            "(as written by save_pretrained(..., safe_serialization=True))."
+        )
+
+    repo_id = info.repo_id if info else name
+    is_hub_id = repo_id.count("/") == 1 and all(repo_id.split("/"))
+    if info is None and not is_hub_id:
+        known = ", ".join(m.name for m in CATALOGUE)
+        raise ModelMissingError(
+            f"unknown model '{name}': not a catalogue name ({known}), not a hub id of the "
+            "form org/name, and not a folder"
+        )
+    org, _, repo = repo_id.partition("/")
+
+    # 2. the user's model folders
+    for root in models_dirs():
+        candidates = [root / name, root / f"{org}--{repo}", root / repo]
+        if info is not None:
+            candidates.insert(1, root / info.name)
+        seen: set[Path] = set()
+        for cand in candidates:
+            if cand in seen:
+                continue
+            seen.add(cand)
+            problem = _folder_problem(cand)
+            if problem is None:
+                return found(cand.resolve(), f"models folder {cand}")
+            looked.append(f"{cand} ({problem})")
+        snap = _hf_snapshot(repo_id, root)
+        if snap is not None and _folder_problem(snap) is None:
+            return found(snap, f"Hugging Face cache in {root}")
+        looked.append(f"{root}/models--{org}--{repo} (not in this cache)")
+
+    # 3. the Hugging Face cache
+    snap = _hf_snapshot(repo_id, None)
+    if snap is not None:
+        problem = _folder_problem(snap)
+        if problem is None:
+            return found(snap, "Hugging Face cache")
+        looked.append(f"Hugging Face cache {snap} ({problem})")
+    else:
+        looked.append(f"Hugging Face cache {_hf_cache_dir()} (not downloaded)")
+
+    label = f"'{name}'" if info is None or name == info.name else f"'{name}' ({info.name})"
+    where = "\n".join(f"  - {place}" for place in looked)
+    hint = "" if models_dirs() else f" (or set {MODELS_ENV} / --models-dir to a folder of models)"
+    raise ModelMissingError(
+        f"model {label} is not available locally. Looked in:\n{where}\n"
+        f"Get it on a connected machine with: {pull_command(name)}{hint}"
+    )
+
+
+def locate(name: str) -> ResolvedModel | None:
+    """``resolve`` without the error: None when the weights are not present."""
+    try:
+        return resolve(name)
+    except ModelMissingError:
+        return None
+
+
+# ----------------------------------------------------------------------------- devices
+def pick_device(requested: str | None = None) -> str:
+    """ "cuda", "mps" or "cpu" (or "cuda:N"): request > $GATEWAY_STUDIO_DEVICE > auto."""
+    choice = (requested or os.environ.get(DEVICE_ENV, "") or "auto").strip().lower()
+    kind = choice.split(":", 1)[0]
+    if kind == "cpu":
+        return "cpu"
+    if kind not in ("auto", "cuda", "mps"):
+        raise ModelError(f"unknown device '{choice}': use auto, cpu, cuda, cuda:N or mps")
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and bool(mps.is_available())
+    if kind == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device '{choice}' requested but CUDA is not available here")
+    if kind == "mps" and not has_mps:
+        raise ModelError("device 'mps' requested but Apple MPS is not available here")
+    return choice
+
+
+def torch_dtype(precision: str, device: str) -> Any:
+    """The torch dtype for a precision on a device; ``ModelError`` where unsupported."""
+    import torch
+
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        if device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+            raise ModelError(f"bf16 is not supported on {device}; use fp32")
+        return torch.bfloat16
+    if precision == "fp16":
+        if device == "cpu":
+            raise ModelError("fp16 is not supported on the CPU; use bf16 or fp32")
+        return torch.float16
+    raise ModelError(f"unknown precision '{precision}': use fp32, bf16 or fp16")
+
+
+# ----------------------------------------------------------------------------- loading
+@dataclass(eq=False)
+class LoadedModel:
+    """A model ready to run. ``model`` is a ``torch.nn.Module`` in eval mode on ``device``."""
+
+    name: str
+    path: Path
+    info: ModelInfo | None
+    task: str
+    device: str
+    precision: str
+    model: Any
+    dtype: Any
+    config: dict[str, Any] = field(default_factory=dict)
+    #: ``preprocessor_config.json`` of the folder ({} if absent): sizes, mean/std, …
+    preprocessor: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def output(self) -> OutputKind | None:
+        """What the raw output means; from the catalogue, else guessed from the config."""
+        if self.info is not None:
+            return self.info.output
+        if self.task != "depth-estimation":
+            return "labels"
+        metric = self.config.get("model_type") in ("zoedepth", "depth_pro") or (
+            self.config.get("depth_estimation_type") == "metric"
+        )
+        return "metric" if metric else "relative-inverse"
+
+
+Loader = Callable[[Path, str, Any], Any]
+
+_cache: OrderedDict[tuple[str, ...], LoadedModel] = OrderedDict()
+_cache_lock = threading.Lock()
+_key_locks: dict[tuple[str, ...], threading.Lock] = {}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _fingerprint(folder: Path) -> str:
+    """Weights' names, sizes and mtimes: a replaced model folder is loaded again."""
+    parts = []
+    for f in sorted(folder.glob("*.safetensors")):
+        st = f.stat()
+        parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return ";".join(parts)
+
+
+def _transformers_loader(task: str) -> Loader:
+    def load(path: Path, device: str, dtype: Any) -> Any:
+        import transformers
+        from transformers.utils import logging as hf_logging
+
+        # Node progress goes through ctx.progress; keep stderr free of weight-loading bars.
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        auto = getattr(transformers, TASKS[task])
+        try:
+            return auto.from_pretrained(
+                str(path),
+                use_safetensors=True,
+                trust_remote_code=False,
+                local_files_only=True,
+                dtype=dtype,
+            )
+        except ValueError as exc:  # "Unrecognized configuration class …"
+            raise ModelError(f"{path} is not a {task} model transformers knows: {exc}") from None
+
+    return load
+
+
+def load_model(
+    name: str,
+    *,
+    task: str = "depth-estimation",
+    device: str | None = None,
+    precision: str = "fp32",
+    loader: Loader | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LoadedModel:
+    """Resolve, load (once) and return a model; see the module docstring.
+
+    ``loader(path, device, torch_dtype)`` replaces the transformers Auto class for models
+    it does not know; it must load from local files only. ``progress`` receives short
+    messages ("loading model …") while a load is under way.
+    """
+    import time
+
+    if loader is None and task not in TASKS:
+        raise ModelError(f"unknown task '{task}': one of {', '.join(TASKS)}")
+    resolved = resolve(name)  # before importing torch: a missing model fails at once
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # loading never waits on a network
+    dev = pick_device(device)
+    dtype = torch_dtype(precision, dev)
+    loader_id = "" if loader is None else f"{loader.__module__}.{loader.__qualname__}"
+    key = (str(resolved.path), _fingerprint(resolved.path), task, dev, precision, loader_id)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:  # one load per key; other threads wait for it, then hit the cache
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+                return hit
+        if progress is not None:
+            progress(f"loading model {resolved.info.label if resolved.info else name}")
+        t0 = time.perf_counter()
+        module = (loader or _transformers_loader(task))(resolved.path, dev, dtype)
+        module = module.to(dev).eval()
+        loaded = LoadedModel(
+            name=name,
+            path=resolved.path,
+            info=resolved.info,
+            task=task,
+            device=dev,
+            precision=precision,
+            model=module,
+            dtype=dtype,
+            config=_read_json(resolved.path / "config.json"),
+            preprocessor=_read_json(resolved.path / "preprocessor_config.json"),
+            seconds=time.perf_counter() - t0,
+        )
+        with _cache_lock:
+            _cache[key] = loaded
+            while len(_cache) > MAX_LOADED:
+                _cache.popitem(last=False)
+            _key_locks.pop(key, None)
+        return loaded
+
+
+def loaded_models() -> list[LoadedModel]:
+    """What is in the memory cache, least recently used first."""
+    with _cache_lock:
+        return list(_cache.values())
+
+
+def clear_cache() -> None:
+    """Drop every loaded model (frees memory; the next use loads again)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+# ----------------------------------------------------------------------------- pulling
+def _hub_reachable(timeout: float = 3.0) -> str | None:
+    """None if the hub answers a TCP connect within ``timeout`` s, else why not."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        return "HF_HUB_OFFLINE is set"
+    url = urlparse(str(constants.ENDPOINT))
+    host, port = url.hostname or "huggingface.co", url.port or 443
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{host} is unreachable ({exc})")
+
+    worker = threading.Thread(target=probe, daemon=True)  # DNS has no timeout of its own
+    worker.start()
+    worker.join(timeout + 0.5)
+    return outcome[0] if outcome else f"{host} did not answer within {timeout:.0f} s"
+
+
+def pull(name: str, *, target: Path | None = None) -> Path:
+    """Download a model's configs + safetensors (progress bars on stderr); its folder.
+
+    ``target`` (default: the first ``$GATEWAY_STUDIO_MODELS`` folder, else the Hugging Face
+    cache) receives ``<org>--<repo>/``. Fails at once when the hub is unreachable.
+    """
+    info = lookup(name)
+    repo_id = info.repo_id if info else name
+    if info is None and not (repo_id.count("/") == 1 and all(repo_id.split("/"))):
+        known = ", ".join(m.name for m in CATALOGUE)
+        raise ModelError(f"unknown model '{name}': use a catalogue name ({known}) or a hub id")
+    why = _hub_reachable()
+    if why is not None:
+        raise ModelError(
+            f"cannot download '{repo_id}': {why}. Run this command on a connected machine, "
+            f"or copy the model folder into {MODELS_ENV} / --models-dir."
+        )
+    from huggingface_hub import snapshot_download
+
+    dirs = models_dirs()
+    root = target if target is not None else (dirs[0] if dirs else None)
+    local_dir = None
+    if root is not None:
+        org, _, repo = repo_id.partition("/")
+        local_dir = root / f"{org}--{repo}"
+        local_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        path = Path(
+            str(snapshot_download(repo_id, local_dir=local_dir, allow_patterns=list(PULL_PATTERNS)))
+        )
+    except Exception as exc:
+        raise ModelError(f"downloading '{repo_id}' failed: {type(exc).__name__}: {exc}") from None
+    problem = _folder_problem(path)
+    if problem is not None:
+        raise ModelError(f"'{repo_id}' downloaded to {path} but cannot be used: {problem}")
+    return path
+
+
+# ----------------------------------------------------------------------------- CLI
+def _size(mb: int) -> str:
+    return f"{mb / 1000:.2f} GB" if mb >= 1000 else f"{mb} MB"
+
+
+def list_rows(models: Iterable[ModelInfo] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for m in models if models is not None else CATALOGUE:
+        where = locate(m.name)
+        rows.append(
+            {
+                **m.to_json(),
+                "present": where is not None,
+                "path": str(where.path) if where else None,
+            }
+        )
+    return rows
+
+
+def cli(args: argparse.Namespace) -> int:
+    """``gateway-studio models list [--json]`` and ``gateway-studio models pull NAME``."""
+    verb = getattr(args, "models_verb", None) or "list"
+    if verb == "pull":
+        path = pull(args.name)
+        print(f"{args.name}: ready in {path}")
+        return 0
+    rows = list_rows()
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = [
+        ("name", [r["name"] for r in rows]),
+        ("task", [r["task"] for r in rows]),
+        ("size", [_size(r["size_mb"]) for r in rows]),
+        ("output", [r["output"] for r in rows]),
+        ("licence", [r["licence"] for r in rows]),
+        ("present", [f"yes  {r['path']}" if r["present"] else "no" for r in rows]),
+    ]
+    widths = [max(len(title), *(len(v) for v in values)) for title, values in cols]
+    for i in range(-1, len(rows)):
+        cells = [title if i < 0 else values[i] for title, values in cols]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    dirs = os.pathsep.join(str(d) for d in models_dirs()) or f"(none; set {MODELS_ENV})"
+    print(f"\nmodel folders: {dirs}\nHugging Face cache: {_hf_cache_dir()}", file=sys.stderr)
+    return 0
