@@ -57,32 +57,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("render", help="render a patch headless")
     r.add_argument("patch", help="patch file (.json)")
-    r.add_argument("--input", action="append", default=[], metavar="NODE=IMAGE",
-                   help="feed IMAGE to the source node NODE (repeatable)")
-    r.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
-                   help="override a param (repeatable)")
-    r.add_argument("--output", action="append", default=[], metavar="[NODE=]PATH",
-                   help="where the export node writes (adds one if the patch has none)")
+    r.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NODE=IMAGE",
+        help="feed IMAGE to the source node NODE (repeatable)",
+    )
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NODE.PARAM=VALUE",
+        help="override a param (repeatable)",
+    )
+    r.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="[NODE=]PATH",
+        help="where the export node writes (adds one if the patch has none)",
+    )
     r.add_argument("--cache-dir", help="bundle cache folder (env GATEWAY_STUDIO_CACHE)")
     r.add_argument("--no-disk-cache", action="store_true", help="keep the cache in memory only")
     r.add_argument("--report", metavar="FILE|-", help="write a JSON report of every node")
     r.add_argument("--batch", metavar="GLOB", help="render once per image matching GLOB")
-    r.add_argument("--batch-input", metavar="NODE",
-                   help="source node the batch images feed (default: the only source.image)")
+    r.add_argument(
+        "--batch-input",
+        metavar="NODE",
+        help="source node the batch images feed (default: the only source.image)",
+    )
     r.add_argument("--out-dir", help="with --batch: folder for the outputs")
-    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="show tracebacks on errors")
+    r.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
     r.add_argument("--models-dir", help="folder of local model weights (env GATEWAY_STUDIO_MODELS)")
     r.add_argument("--device", help="torch device for model nodes (cpu, cuda, mps)")
 
     n = sub.add_parser("nodes", help="list the node types")
     n.add_argument("--json", action="store_true", help="machine-readable listing")
-    n.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    n.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     m = sub.add_parser("models", help="list or download model weights")
-    m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    m.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     m.add_argument("--models-dir", help="folder of local model weights")
     msub = m.add_subparsers(dest="models_verb")
     ml = msub.add_parser("list", help="known models, size, licence, present locally")
@@ -155,10 +176,10 @@ def _add_export(graph: PatchGraph) -> str:
     """Export the final node of a patch that has no export node."""
     sinks = [n for n in graph.sinks() if graph.spec(n).outputs]
     if len(sinks) != 1:
+        found = f"several final nodes ({', '.join(sinks)})" if sinks else "no node with an output"
         raise UsageError(
-            "the patch has no output.export node and "
-            + ("no node with an output" if not sinks else f"several final nodes ({', '.join(sinks)})")
-            + "; add an export node or name the node with --output NODE=PATH"
+            f"the patch has no output.export node and {found}; add an export node or name "
+            "the node with --output NODE=PATH"
         )
     inst = graph.add_node("output.export", node_id=graph.new_id("output.export"))
     graph.connect(Link(sinks[0], graph.spec(sinks[0]).outputs[0].name, inst.id, "source"))
@@ -182,8 +203,7 @@ def _configure_models(args: argparse.Namespace) -> None:
 def _stderr_listener(debug: bool) -> Any:
     def listen(event: Event) -> None:
         if isinstance(event, NodeFailed) and event.status == "failed":
-            print(f"gateway-studio: node '{event.node_id}' failed: {event.error}",
-                  file=sys.stderr)
+            print(f"gateway-studio: node '{event.node_id}' failed: {event.error}", file=sys.stderr)
 
     return listen
 
@@ -241,8 +261,9 @@ def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evalua
 
     if not args.out_dir:
         raise UsageError("--batch needs --out-dir DIR")
-    images = sorted(p for p in glob.glob(os.path.expanduser(args.batch), recursive=True)
-                    if Path(p).is_file())
+    images = sorted(
+        p for p in glob.glob(os.path.expanduser(args.batch), recursive=True) if Path(p).is_file()
+    )
     if not images:
         raise UsageError(f"--batch {args.batch}: no file matches")
     source = args.batch_input
@@ -267,14 +288,16 @@ def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evalua
         graph.set_param(source, source_param, _absolute(image))
         stem = Path(image).stem
         for e, template in templates.items():
-            name = f"{stem}{template.suffix}" if len(exports) == 1 else f"{stem}_{e}{template.suffix}"
+            tag = "" if len(exports) == 1 else f"_{e}"
+            name = f"{stem}{tag}{template.suffix}"
             graph.set_param(e, "path", str((out_dir / name).resolve()))
         evaluation = _render_once(evaluator, graph, args.debug)
         reports[image] = evaluation.report()
         failed += not evaluation.ok
     _write_report(args.report, {"images": reports, "failed": failed})
-    print(f"rendered {len(images) - failed} of {len(images)} images into {out_dir}",
-          file=sys.stderr)
+    print(
+        f"rendered {len(images) - failed} of {len(images)} images into {out_dir}", file=sys.stderr
+    )
     return EXIT_FAILED if failed else EXIT_OK
 
 

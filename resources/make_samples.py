@@ -21,8 +21,9 @@ def render_scene(width: int = 960, height: int = 640) -> tuple[np.ndarray, np.nd
     fov = np.deg2rad(60.0)
     f = 0.5 * width / np.tan(fov / 2)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    dirs = np.stack([(xs - width / 2 + 0.5) / f, -(ys - height / 2 + 0.5) / f,
-                     np.ones_like(xs)], axis=-1)  # camera looks along +z here
+    dirs = np.stack(
+        [(xs - width / 2 + 0.5) / f, -(ys - height / 2 + 0.5) / f, np.ones_like(xs)], axis=-1
+    )  # camera looks along +z here
     cam = np.array([0.0, 1.2, 0.0])
     t_best = np.full((height, width), np.inf)
     color = np.zeros((height, width, 3))
@@ -68,8 +69,9 @@ def render_scene(width: int = 960, height: int = 640) -> tuple[np.ndarray, np.nd
     t = np.where((tmax >= tmin) & (tmax > 0), tmin, np.inf)
     axis = np.argmax(np.minimum(t1, t2), axis=-1)
     n = np.zeros(dirs.shape)
-    np.put_along_axis(n, axis[..., None], -np.sign(np.take_along_axis(dirs, axis[..., None],
-                                                                       -1)), -1)
+    np.put_along_axis(
+        n, axis[..., None], -np.sign(np.take_along_axis(dirs, axis[..., None], -1)), -1
+    )
     take(t, np.broadcast_to([0.95, 0.78, 0.25], dirs.shape), n)
 
     light = np.array([-0.5, 0.8, -0.4])

@@ -30,7 +30,8 @@ def encode_slot(slot: Slot) -> bytes:
     arrays, meta = slot.to_arrays()
     header = json.dumps({"type": slot.type_name, "meta": meta}).encode("utf-8")
     buf = io.BytesIO()
-    np.savez(buf, __header__=np.frombuffer(header, dtype=np.uint8), **arrays)
+    arrays = {"__header__": np.frombuffer(header, dtype=np.uint8), **arrays}
+    np.savez(buf, allow_pickle=False, **arrays)
     payload = buf.getvalue()
     return _MAGIC + hashlib.blake2b(payload, digest_size=_DIGEST).digest() + payload
 
@@ -130,9 +131,7 @@ class DiskStore:
 class SlotCache:
     """What the evaluator talks to: memory first, then disk (if any)."""
 
-    def __init__(
-        self, disk_root: Path | None = None, *, memory_bytes: int = 2 << 30
-    ) -> None:
+    def __init__(self, disk_root: Path | None = None, *, memory_bytes: int = 2 << 30) -> None:
         self.memory = MemoryCache(memory_bytes)
         self.disk = DiskStore(disk_root) if disk_root is not None else None
 

@@ -173,8 +173,9 @@ class Evaluator:
                     results[rest] = NodeResult("cancelled", error="evaluation cancelled")
                     emit(NodeFailed(rest, "evaluation cancelled", "cancelled"))
                 return Evaluation(results, time.perf_counter() - start, cancelled=True)
-            result = self._run_node(graph, node_id, results, emit, cancel, preview, base_dir,
-                                    index, total)
+            result = self._run_node(
+                graph, node_id, results, emit, cancel, preview, base_dir, index, total
+            )
             results[node_id] = result
             emit(Progress((index + 1) / total, index + 1, total))
             if result.status == "cancelled":

@@ -126,9 +126,7 @@ class PatchGraph:
     def remove_node(self, node_id: str) -> list[Link]:
         """Remove a node and its links; returns the removed links (for undo)."""
         self.node(node_id)
-        removed = [
-            lk for lk in self.links() if node_id in (lk.src, lk.dst)
-        ]
+        removed = [lk for lk in self.links() if node_id in (lk.src, lk.dst)]
         self.graph.remove_node(node_id)
         return removed
 
@@ -136,7 +134,7 @@ class PatchGraph:
         """Set a param (validated); returns the previous value."""
         inst = self.node(node_id)
         spec = self.registry.get(inst.type_id)
-        old = inst.params[name] if name in inst.params else None
+        old = inst.params.get(name)
         inst.params[name] = self._checked_param(spec, node_id, name, value)
         return old
 
@@ -182,8 +180,7 @@ class PatchGraph:
         if inp is None:
             names = ", ".join(i.name for i in dst_spec.inputs) or "none"
             raise GraphError(
-                f"{link.dst} ({dst_spec.type_id}) has no input '{link.dst_slot}' "
-                f"(inputs: {names})"
+                f"{link.dst} ({dst_spec.type_id}) has no input '{link.dst_slot}' (inputs: {names})"
             )
         if not inp.accepts(out.type):
             raise GraphError(
@@ -225,13 +222,9 @@ class PatchGraph:
     def check_ready(self, node_ids: Iterable[str] | None = None) -> None:
         """Refuse to run a graph with unconnected required inputs, naming all of them."""
         ids = list(node_ids) if node_ids is not None else list(self.graph.nodes)
-        problems = [
-            f"{nid}.{slot}" for nid in ids for slot in self.missing_inputs(nid)
-        ]
+        problems = [f"{nid}.{slot}" for nid in ids for slot in self.missing_inputs(nid)]
         if problems:
-            raise GraphError(
-                "required inputs are not connected: " + ", ".join(problems)
-            )
+            raise GraphError("required inputs are not connected: " + ", ".join(problems))
 
     def topological_order(self) -> list[str]:
         # Sorted tie-breaks make the order (and so event logs) deterministic.

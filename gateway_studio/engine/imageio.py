@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image as PILImage
-from PIL import ImageOps
+from PIL import ImageOps, UnidentifiedImageError
 
 from .errors import GatewayError, ImageReadError
 from .slots import Image
@@ -42,9 +42,10 @@ def open_pil(path: Path) -> PILImage.Image:
             img = PILImage.open(path)
             img.load()
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"{path}: refused, too many pixels (decompression bomb?): {exc}") \
-            from None
-    except PILImage.UnidentifiedImageError:
+        raise ImageReadError(
+            f"{path}: refused, too many pixels (decompression bomb?): {exc}"
+        ) from None
+    except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file Gateway Studio can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
@@ -59,9 +60,11 @@ def _is_16bit_color(img: PILImage.Image) -> bool:
         return img.mode in ("RGB", "RGBA") and _png_bit_depth(img) == 16
     if img.format == "TIFF":
         bits = img.tag_v2.get(258) if hasattr(img, "tag_v2") else None
-        return img.mode in ("RGB", "RGBA") and bits is not None and max(
-            (bits if isinstance(bits, tuple) else (bits,))
-        ) == 16
+        return (
+            img.mode in ("RGB", "RGBA")
+            and bits is not None
+            and max(bits if isinstance(bits, tuple) else (bits,)) == 16
+        )
     return False
 
 
@@ -177,14 +180,13 @@ def encode_array(
 
     suffix = suffix.lower()
     if suffix not in WRITE_SUFFIXES:
-        raise GatewayError(
-            f"cannot write '{suffix}' files; use one of {', '.join(WRITE_SUFFIXES)}"
-        )
+        raise GatewayError(f"cannot write '{suffix}' files; use one of {', '.join(WRITE_SUFFIXES)}")
     if suffix in (".jpg", ".jpeg"):
         bit_depth = 8  # JPEG is 8-bit only
         if array.ndim == 3 and array.shape[2] == 4:
             array = array[..., :3]
     arr = np.clip(np.asarray(array, dtype=np.float32), 0.0, 1.0)
+    data: NDArray[Any]
     if bit_depth == 16:
         data = np.round(arr * 65535.0).astype(np.uint16)
     else:
@@ -209,8 +211,9 @@ def write_array(
     return path
 
 
-def write_image(path: str | Path, image: Image, *, bit_depth: int | None = None,
-                quality: int = 95) -> Path:
+def write_image(
+    path: str | Path, image: Image, *, bit_depth: int | None = None, quality: int = 95
+) -> Path:
     """Write an Image (with its alpha where the format has it); 16 bit where asked/kept."""
     bits = bit_depth if bit_depth is not None else (16 if image.bit_depth >= 16 else 8)
     array: NDArray[Any] = image.pixels

@@ -52,7 +52,7 @@ class FileFingerprints:
 
 
 def fingerprint_file(path: Path) -> str:
-    """"file:<hash of the bytes>" (or a marker for a missing/unreadable file)."""
+    """ "file:<hash of the bytes>" (or a marker for a missing/unreadable file)."""
     h = hashlib.blake2b(digest_size=20)
     try:
         with Path(path).open("rb") as f:

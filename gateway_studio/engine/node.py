@@ -176,9 +176,7 @@ def _slot_types(annotation: Any, where: str) -> tuple[tuple[type[Slot], ...], bo
     """(slot types, optional) of an input annotation such as ``Field | Depth | None``."""
     origin = typing.get_origin(annotation)
     members = (
-        typing.get_args(annotation)
-        if origin in (typing.Union, types.UnionType)
-        else (annotation,)
+        typing.get_args(annotation) if origin in (typing.Union, types.UnionType) else (annotation,)
     )
     optional = type(None) in members
     slot_types = tuple(m for m in members if m is not type(None))

@@ -60,6 +60,8 @@ class _Kind:
 
 #: A colour, stored as "#rrggbb".
 Color = Annotated[str, _Kind("color")]
+
+
 @dataclass(frozen=True)
 class _Save:
     """Marks a path the node *writes* (its name, not its bytes, goes into the key)."""
@@ -124,9 +126,7 @@ class ParamSpec:
         if not isinstance(value, str):
             raise ParamError(f"expected a string, got {value!r}")
         if kind == "choice" and self.strict and value not in self.choices:
-            raise ParamError(
-                f"{value!r} is not one of {', '.join(repr(c) for c in self.choices)}"
-            )
+            raise ParamError(f"{value!r} is not one of {', '.join(repr(c) for c in self.choices)}")
         if kind == "color":
             parse_color(value)
             return value.lower()

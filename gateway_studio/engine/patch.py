@@ -50,8 +50,7 @@ def _expect(value: Any, kind: type, where: str, what: str) -> Any:
 def _finite_pair(value: Any, where: str) -> tuple[float, float]:
     _expect(value, list, where, "a list [x, y]")
     if len(value) != 2 or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        for v in value
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
     ):
         raise PatchError("expected two finite numbers [x, y]", where)
     return float(value[0]), float(value[1])
@@ -78,7 +77,8 @@ def patch_from_dict(
     if version > VERSION:
         raise PatchError(
             f"this patch is format version {version}; this Gateway Studio reads up to "
-            f"{VERSION} — update Gateway Studio to open it", "version"
+            f"{VERSION} — update Gateway Studio to open it",
+            "version",
         )
     if version < 1:
         raise PatchError(f"unknown format version {version}", "version")
@@ -195,13 +195,17 @@ def patch_to_json(graph: PatchGraph) -> str:
 
 
 def patch_from_json(
-    text: str, registry: Registry | None = None, *, base_dir: Path | None = None,
+    text: str,
+    registry: Registry | None = None,
+    *,
+    base_dir: Path | None = None,
     source: str = "patch",
 ) -> PatchGraph:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PatchError(f"not valid JSON: {exc.msg}", f"{source}:{exc.lineno}:{exc.colno}") from None
+        where = f"{source}:{exc.lineno}:{exc.colno}"
+        raise PatchError(f"not valid JSON: {exc.msg}", where) from None
     try:
         return patch_from_dict(data, registry, base_dir=base_dir)
     except PatchError as exc:

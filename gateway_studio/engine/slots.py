@@ -50,6 +50,8 @@ CAMERA_FRAME = "camera: +X right, +Y up, +Z toward the camera"
 
 def _frozen(array: NDArray[Any]) -> NDArray[Any]:
     """Return a read-only view so no node can mutate a value shared with others."""
+    if not array.flags.writeable:
+        return array
     view = array.view()
     view.flags.writeable = False
     return view
@@ -255,9 +257,7 @@ class Depth(Slot):
     def __post_init__(self) -> None:
         _check_field_array("Depth.values", self.values)
         object.__setattr__(self, "values", _frozen(self.values))
-        object.__setattr__(
-            self, "raw_range", (float(self.raw_range[0]), float(self.raw_range[1]))
-        )
+        object.__setattr__(self, "raw_range", (float(self.raw_range[0]), float(self.raw_range[1])))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -278,8 +278,9 @@ class Depth(Slot):
 
     def resized(self, height: int, width: int) -> Depth:
         out = np.clip(_resize_array(self.values, height, width, nearest=False), 0, 1)
-        return Depth(out.astype(np.float32), self.source_convention, self.raw_range,
-                     self.normalisation)
+        return Depth(
+            out.astype(np.float32), self.source_convention, self.raw_range, self.normalisation
+        )
 
     # -- the only converters into the contract ---------------------------------------
     @classmethod
@@ -321,8 +322,8 @@ class Depth(Slot):
             raise SlotError(f"Depth: unknown normalisation {normalisation!r}")
         span = hi - lo
         out = (raw - lo) / span if span > 0 else np.zeros_like(raw)
-        out = np.where(ok, np.clip(out, 0.0, 1.0), 0.0).astype(np.float32)
-        return cls(out, convention, (raw_lo, raw_hi), normalisation)
+        values: FloatArray = np.where(ok, np.clip(out, 0.0, 1.0), 0.0).astype(np.float32)
+        return cls(values, convention, (raw_lo, raw_hi), normalisation)
 
     @classmethod
     def from_disparity(cls, disparity: NDArray[Any], **kwargs: Any) -> Depth:
@@ -373,16 +374,18 @@ class Depth(Slot):
         values = arr.astype(np.float64) * scale
         if convention == "inverse":
             peak = float(np.iinfo(arr.dtype).max)
-            result = cls.from_inverse(values / (peak * scale), normalisation="fixed",
-                                      fixed_range=(0.0, 1.0))
+            result = cls.from_inverse(
+                values / (peak * scale), normalisation="fixed", fixed_range=(0.0, 1.0)
+            )
         elif convention == "disparity":
             result = cls.from_disparity(values, **kwargs)
         elif convention == "metric":
             result = cls.from_metric(values, **kwargs)
         else:
             raise SlotError(f"Depth.from_encoded: unknown convention {convention!r}")
-        return cls(result.values, f"encoded-{bits}bit-{convention}", result.raw_range,
-                   result.normalisation)
+        return cls(
+            result.values, f"encoded-{bits}bit-{convention}", result.raw_range, result.normalisation
+        )
 
     def to_uint16(self) -> NDArray[np.uint16]:
         """Encode for a 16-bit PNG: lighter = nearer (65535 = 1.0)."""
@@ -478,7 +481,7 @@ class Faces(Slot):
     def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Faces:
         faces = tuple(
             Face(
-                tuple(f["box"]),  # type: ignore[arg-type]
+                tuple(f["box"]),
                 f["score"],
                 tuple((x, y) for x, y in f["landmarks"]),
                 f["depth"],
@@ -569,9 +572,7 @@ class PointCloud(Slot):
         }
 
     @classmethod
-    def from_arrays(
-        cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]
-    ) -> PointCloud:
+    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> PointCloud:
         return cls(arrays["points"], arrays["colors"], meta["frame"], meta["unit"])
 
 
@@ -579,13 +580,12 @@ Field.accepts = (Depth,)
 
 #: Every slot type by its name (patch files and the JSON node listing use these names).
 SLOT_TYPES: dict[str, type[Slot]] = {
-    t.type_name: t
-    for t in (Image, Depth, Field, Mask, Segments, Faces, Normals, PointCloud)
+    t.type_name: t for t in (Image, Depth, Field, Mask, Segments, Faces, Normals, PointCloud)
 }
 
 
 def slot_type_name(types: tuple[type[Slot], ...]) -> str:
-    """"Field" or "Field|Depth" for an input that accepts several types."""
+    """ "Field" or "Field|Depth" for an input that accepts several types."""
     return "|".join(t.type_name for t in types)
 
 

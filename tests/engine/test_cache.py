@@ -1,0 +1,106 @@
+"""Memory LRU bounded by bytes; disk store survives restarts and shrugs off corruption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gateway_studio.engine import (
+    DiskStore,
+    Evaluator,
+    Field,
+    Link,
+    MemoryCache,
+    PatchGraph,
+    SlotCache,
+)
+from gateway_studio.engine.keys import FileFingerprints, default_cache_dir, fingerprint_file
+
+from .fake_nodes import registry
+
+
+def field(value: float, n: int = 16) -> Field:
+    return Field(np.full((n, n), value, np.float32))
+
+
+def test_memory_lru_is_bounded_by_bytes() -> None:
+    one = field(0.1).nbytes
+    cache = MemoryCache(max_bytes=3 * one)
+    for i in range(3):
+        cache.put(f"k{i}", field(i / 10))
+    assert cache.get("k0") is not None  # k0 is now most recent
+    cache.put("k3", field(0.3))
+    assert cache.get("k1") is None and cache.get("k0") is not None
+    assert len(cache) == 3 and cache.nbytes == 3 * one
+    cache.put("huge", field(0.5, n=64))  # larger than the whole budget: not kept
+    assert cache.get("huge") is None
+    cache.put("k3", field(0.9))  # replace keeps the byte count right
+    assert cache.nbytes == 3 * one
+    cache.clear()
+    assert len(cache) == 0 and cache.nbytes == 0
+
+
+def test_disk_store_round_trip_and_corruption(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    assert store.put("abcdef", field(0.25))
+    got = store.get("abcdef")
+    assert isinstance(got, Field) and float(got.values[0, 0]) == 0.25
+    path = store.path("abcdef")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # truncated
+    assert store.get("abcdef") is None and not path.exists()
+    store.put("abcdef", field(0.25))
+    raw = bytearray(path.read_bytes())
+    raw[-10] ^= 0xFF  # one flipped byte
+    path.write_bytes(bytes(raw))
+    assert store.get("abcdef") is None
+    path.write_bytes(b"garbage")
+    assert store.get("abcdef") is None
+    assert store.get("missing") is None
+
+
+def test_disk_failure_is_never_fatal(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert DiskStore(blocker).put("abcdef", field(0.1)) is False
+
+
+def test_slot_cache_memory_then_disk(tmp_path: Path) -> None:
+    cache = SlotCache(tmp_path)
+    cache.put("k1", field(0.5))
+    assert cache.get("k1")[1] == "memory"
+    fresh = SlotCache(tmp_path)  # a new process
+    slot, where = fresh.get("k1")
+    assert where == "disk" and isinstance(slot, Field)
+    assert fresh.get("k1")[1] == "memory"
+    assert fresh.get("nope") == (None, "miss")
+    assert SlotCache(None).get("k1") == (None, "miss")
+    assert fresh.info()["memory_entries"] == 1
+
+
+def test_truncated_entry_is_recomputed_by_the_evaluator(tmp_path: Path) -> None:
+    g = PatchGraph(registry())
+    g.add_node("test.const", node_id="a")
+    g.add_node("test.add", node_id="b")
+    g.connect(Link("a", "field", "b", "a"))
+    Evaluator(SlotCache(tmp_path)).evaluate(g)
+    for entry in tmp_path.rglob("*.slot"):
+        entry.write_bytes(entry.read_bytes()[:20])
+    result = Evaluator(SlotCache(tmp_path)).evaluate(g)
+    assert result.ok and {r.status for r in result.results.values()} == {"computed"}
+    again = Evaluator(SlotCache(tmp_path)).evaluate(g)
+    assert {r.status for r in again.results.values()} == {"cached"}
+
+
+def test_fingerprints(tmp_path: Path, monkeypatch: object) -> None:
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"hello")
+    fps = FileFingerprints()
+    assert fps.of(f) == fingerprint_file(f) and fps.of(f).startswith("file:")
+    assert fps.of(tmp_path / "none").startswith("missing:")
+    assert fingerprint_file(tmp_path).startswith("unreadable:")
+    import os
+
+    os.environ["GATEWAY_STUDIO_CACHE"] = str(tmp_path / "c")
+    assert default_cache_dir() == tmp_path / "c"

@@ -1,0 +1,267 @@
+"""The headless command: render, reports, caching across runs, batch, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from gateway_studio.cli import main
+from tests.conftest import RESOURCES
+
+EXAMPLE = RESOURCES / "patches" / "depth_band.json"
+
+
+def render(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    code = main(["render", *args, "--report", "-"])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else {}), err
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {k: v["status"] for k, v in report["nodes"].items()}
+
+
+def test_render_twice_then_change_a_downstream_param(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.png"
+    common = [str(EXAMPLE), "--output", str(out), "--cache-dir", str(tmp_path / "cache")]
+    code, report, err = render(capsys, *common)
+    assert code == 0, err
+    assert out.exists() and f"wrote {out}" in err
+    img = PILImage.open(out)
+    assert img.size == (960, 640)
+    assert set(statuses(report).values()) == {"computed"}
+    code, report, _ = render(capsys, *common)
+    assert code == 0 and set(statuses(report).values()) == {"cached"}
+    code, report, _ = render(capsys, *common, "--set", "band.gamma=2.5")
+    assert statuses(report) == {
+        "photo": "cached",
+        "depth": "cached",
+        "band": "computed",
+        "export": "computed",
+    }
+    out.unlink()  # a deleted export is written again, everything else stays cached
+    code, report, _ = render(capsys, *common, "--set", "band.gamma=2.5")
+    assert statuses(report)["export"] == "computed" and out.exists()
+    assert statuses(report)["band"] == "cached"
+
+
+def test_corrupted_cache_entry_is_recomputed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [str(EXAMPLE), "--output", str(tmp_path / "o.png"), "--cache-dir", str(tmp_path / "c")]
+    render(capsys, *common)
+    entries = sorted((tmp_path / "c").rglob("*.slot"), key=lambda p: p.stat().st_size)
+    victim = entries[-1]
+    victim.write_bytes(victim.read_bytes()[:100])
+    code, report, _ = render(capsys, *common)
+    assert code == 0
+    assert "computed" in statuses(report).values()
+
+
+def test_input_override_and_output_without_export_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patch = {
+        "format": "gateway-studio.patch",
+        "version": 1,
+        "nodes": [
+            {"id": "photo", "type": "source.image", "params": {"path": "nothing.png"}},
+            {
+                "id": "depth",
+                "type": "depth.from_file",
+                "params": {"path": str(RESOURCES / "images" / "scene_depth.png")},
+            },
+            {"id": "band", "type": "field.remap", "params": {"invert": True}},
+        ],
+        "links": [{"from": "depth.depth", "to": "band.source"}],
+        "metadata": {},
+    }
+    (tmp_path / "p.json").write_text(json.dumps(patch))
+    code, report, err = render(
+        capsys,
+        str(tmp_path / "p.json"),
+        "--no-disk-cache",
+        "--input",
+        f"photo={RESOURCES / 'images' / 'coffee.png'}",
+        "--output",
+        f"band={tmp_path / 'x.png'}",
+    )
+    assert code == 2 and "no param 'path'" in err  # band is not an export node
+    code, report, err = render(
+        capsys,
+        str(tmp_path / "p.json"),
+        "--no-disk-cache",
+        "--input",
+        f"photo={RESOURCES / 'images' / 'coffee.png'}",
+    )
+    assert code == 0, err
+    patch["nodes"].pop(0)
+    (tmp_path / "p.json").write_text(json.dumps(patch))
+    code, report, err = render(
+        capsys, str(tmp_path / "p.json"), "--no-disk-cache", "--output", str(tmp_path / "auto.png")
+    )
+    assert code == 0, err
+    assert PILImage.open(tmp_path / "auto.png").size == (960, 640)
+    assert "export" in report["nodes"]
+
+
+def test_batch_renders_every_image_reusing_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for i in range(3):
+        PILImage.fromarray(np.full((20, 30, 3), 40 * i, np.uint8)).save(shots / f"s{i}.png")
+    patch = json.loads(EXAMPLE.read_text())
+    patch["nodes"][0]["params"]["path"] = str(RESOURCES / "images" / "scene.png")
+    patch["nodes"][1]["params"]["path"] = str(RESOURCES / "images" / "scene_depth.png")
+    (tmp_path / "p.json").write_text(json.dumps(patch))
+    code = main(
+        [
+            "render",
+            str(tmp_path / "p.json"),
+            "--batch",
+            str(shots / "*.png"),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s0.png", "s1.png", "s2.png"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    per_image = [statuses(r) for r in report["images"].values()]
+    assert per_image[0]["depth"] == "computed"
+    assert per_image[1]["depth"] == "cached" and per_image[2]["band"] == "cached"
+    assert "rendered 3 of 3" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "band.gamma=99"], "above the maximum"),
+        (["--set", "band.nope=1"], "no such param"),
+        (["--set", "nobody.gamma=1"], "no node 'nobody'"),
+        (["--set", "gamma"], "NODE.PARAM=VALUE"),
+        (["--input", "band=x.png"], "reads no file"),
+        (["--input", "zz=x.png"], "no node 'zz'"),
+        (["--out-dir", "x"], "goes with --batch"),
+        (["--batch", "/nonexistent/*.png", "--out-dir", "x"], "no file matches"),
+        (["--batch", "*.png"], "needs --out-dir"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_message(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["render", str(EXAMPLE), "--no-disk-cache", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert err.startswith("gateway-studio: ")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not valid JSON"),
+        (
+            '{"format": "gateway-studio.patch", "version": 1, "nodes": [{"id": "x", "type": '
+            '"no.such"}]}',
+            "nodes[0].type: unknown node type 'no.such'",
+        ),
+        (
+            '{"format": "gateway-studio.patch", "version": 1, "nodes": [{"id": "x", "type": '
+            '"field.remap", "params": {"gamma": 99}}]}',
+            "nodes[0].params.gamma: 99",
+        ),
+        (
+            '{"format": "gateway-studio.patch", "version": 1, "nodes": [{"id": "x", "type": '
+            '"field.remap"}], "links": [{"from": "x.nope", "to": "x.source"}]}',
+            "no output 'nope'",
+        ),
+        (
+            '{"format": "gateway-studio.patch", "version": 1, "nodes": [{"id": "x", "type": '
+            '"field.remap"}, {"id": "y", "type": "field.remap"}], "links": [{"from": "x.field", '
+            '"to": "y.source"}, {"from": "y.field", "to": "x.source"}]}',
+            "cycle",
+        ),
+    ],
+)
+def test_malformed_patches_exit_2_naming_the_place(
+    content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.json").write_text(content)
+    code = main(["render", str(tmp_path / "bad.json"), "--no-disk-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert "bad.json" in err
+
+
+def test_failing_node_exits_1_and_debug_shows_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patch = json.loads(EXAMPLE.read_text())
+    patch["nodes"][1]["params"]["path"] = str(tmp_path / "missing.png")
+    (tmp_path / "p.json").write_text(json.dumps(patch))
+    code, report, err = render(capsys, str(tmp_path / "p.json"), "--no-disk-cache", "--debug")
+    assert code == 1
+    assert report["nodes"]["depth"]["status"] == "failed"
+    assert report["nodes"]["band"]["status"] == "skipped"
+    assert "missing.png" in err and "Traceback" in err
+
+
+def test_nodes_listing_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nodes", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    remap = next(n for n in listing if n["id"] == "field.remap")
+    assert set(remap) >= {"id", "version", "family", "inputs", "outputs", "params"}
+    gamma = next(p for p in remap["params"] if p["name"] == "gamma")
+    assert {"name", "type", "default", "min", "max", "step", "choices", "help"} <= set(gamma)
+    assert gamma["type"] == "float"
+    assert main(["nodes"]) == 0
+    assert "field.remap" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_installed_command_renders_the_readme_example(tmp_path: Path) -> None:
+    exe = shutil.which("gateway-studio", path=str(Path(sys.executable).parent))
+    assert exe, "the console script is installed with the package"
+    done = subprocess.run(
+        [
+            exe,
+            "render",
+            str(EXAMPLE),
+            "--output",
+            str(tmp_path / "o.png"),
+            "--report",
+            "-",
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+    module = subprocess.run(
+        [sys.executable, "-m", "gateway_studio", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert module.returncode == 0 and "gateway-studio" in module.stdout

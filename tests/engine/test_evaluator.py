@@ -1,0 +1,254 @@
+"""Evaluation order, caching by content key, failures, cancellation, previews, events."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from gateway_studio.engine import (
+    CancelToken,
+    Evaluator,
+    Event,
+    Field,
+    GatewayError,
+    GraphError,
+    Link,
+    NodeFailed,
+    NodeFinished,
+    NodeProgress,
+    NodeStarted,
+    PatchGraph,
+    Progress,
+    SlotCache,
+)
+
+from .fake_nodes import CALLS, registry
+
+
+def chain(g: PatchGraph) -> PatchGraph:
+    g.add_node("test.const", node_id="a")
+    g.add_node("test.const", {"value": 0.25}, node_id="b")
+    g.add_node("test.add", node_id="sum")
+    g.add_node("test.add", {"gain": 0.5}, node_id="half")
+    g.connect(Link("a", "field", "sum", "a"))
+    g.connect(Link("b", "field", "sum", "b"))
+    g.connect(Link("sum", "field", "half", "a"))
+    return g
+
+
+@pytest.fixture
+def graph() -> PatchGraph:
+    return chain(PatchGraph(registry()))
+
+
+def statuses(evaluation: object) -> dict[str, str]:
+    return {k: r.status for k, r in evaluation.results.items()}  # type: ignore[attr-defined]
+
+
+def test_evaluates_in_order_and_computes_values(graph: PatchGraph) -> None:
+    events: list[Event] = []
+    result = Evaluator().evaluate(graph, listener=events.append)
+    assert result.ok
+    assert statuses(result) == dict.fromkeys(["a", "b", "sum", "half"], "computed")
+    out = result.output("half")
+    assert isinstance(out, Field)
+    np.testing.assert_allclose(out.values, 0.375)
+    started = [e.node_id for e in events if isinstance(e, NodeStarted)]
+    assert started == ["a", "b", "sum", "half"]
+    fractions = [e.fraction for e in events if isinstance(e, Progress)]
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    report = result.report()
+    assert set(report["nodes"]) == {"a", "b", "sum", "half"} and report["ok"] is True
+
+
+def test_second_run_is_all_cached_and_param_change_recomputes_downstream_only(
+    graph: PatchGraph,
+) -> None:
+    evaluator = Evaluator()
+    evaluator.evaluate(graph)
+    again = evaluator.evaluate(graph)
+    assert set(statuses(again).values()) == {"cached"}
+    graph.set_param("b", "value", 0.7)
+    third = evaluator.evaluate(graph)
+    assert statuses(third) == {
+        "a": "cached",
+        "b": "computed",
+        "sum": "computed",
+        "half": "computed",
+    }
+    graph.set_param("half", "gain", 1.0)
+    fourth = evaluator.evaluate(graph)
+    assert statuses(fourth) == {"a": "cached", "b": "cached", "sum": "cached", "half": "computed"}
+
+
+def test_keys_depend_on_content_not_on_node_ids(graph: PatchGraph) -> None:
+    evaluator = Evaluator()
+    first = evaluator.evaluate(graph)
+    other = PatchGraph(graph.registry)
+    other.add_node("test.const", node_id="zz")
+    same = evaluator.evaluate(other)
+    assert same.results["zz"].status == "cached"
+    assert same.results["zz"].keys == first.results["a"].keys
+
+
+def test_failure_marks_descendants_skipped_and_siblings_still_run(graph: PatchGraph) -> None:
+    graph.add_node("test.fail", {"message": "bad thing"}, node_id="bad")
+    graph.add_node("test.add", node_id="after")
+    graph.connect(Link("a", "field", "bad", "a"))
+    graph.connect(Link("bad", "field", "after", "a"))
+    events: list[Event] = []
+    result = Evaluator().evaluate(graph, listener=events.append)
+    assert not result.ok
+    assert result.results["bad"].status == "failed"
+    assert result.results["bad"].error == "bad thing"
+    assert result.results["after"].status == "skipped"
+    assert "bad" in (result.results["after"].error or "")
+    assert result.results["half"].status == "computed"
+    failed = [e for e in events if isinstance(e, NodeFailed)]
+    assert [(e.node_id, e.status) for e in failed] == [("bad", "failed"), ("after", "skipped")]
+    with pytest.raises(GatewayError, match="has no output"):
+        result.output("after")
+
+
+def test_unexpected_exceptions_are_reported_with_type(graph: PatchGraph) -> None:
+    graph.add_node("test.crash", node_id="crash")
+    graph.connect(Link("a", "field", "crash", "a"))
+    result = Evaluator().evaluate(graph)
+    assert result.results["crash"].error == "ZeroDivisionError: division by zero"
+    assert "Traceback" in (result.results["crash"].traceback or "")
+
+
+def test_missing_input_strict_refuses_lenient_fails_that_node(graph: PatchGraph) -> None:
+    graph.add_node("test.add", node_id="lonely")
+    with pytest.raises(GraphError, match=r"lonely\.a"):
+        Evaluator().evaluate(graph, strict=True)
+    result = Evaluator().evaluate(graph)
+    assert result.results["lonely"].status == "failed"
+    assert "not connected: a" in (result.results["lonely"].error or "")
+    assert result.results["half"].status == "computed"
+
+
+def test_targets_restrict_to_ancestors(graph: PatchGraph) -> None:
+    graph.add_node("test.const", node_id="other")
+    result = Evaluator().evaluate(graph, targets=["sum"])
+    assert set(result.results) == {"a", "b", "sum"}
+    with pytest.raises(GraphError):
+        Evaluator().evaluate(graph, targets=["nope"])
+
+
+def test_cancel_between_nodes(graph: PatchGraph) -> None:
+    token = CancelToken()
+
+    def listen(event: Event) -> None:
+        if isinstance(event, NodeFinished) and event.node_id == "b":
+            token.cancel()
+
+    result = Evaluator().evaluate(graph, listener=listen, cancel=token)
+    assert result.cancelled and not result.ok
+    assert statuses(result) == {
+        "a": "computed",
+        "b": "computed",
+        "sum": "cancelled",
+        "half": "cancelled",
+    }
+
+
+def test_cancel_inside_a_node(graph: PatchGraph) -> None:
+    graph.add_node("test.slow", {"steps": 50}, node_id="slow")
+    graph.connect(Link("half", "field", "slow", "a"))
+    token = CancelToken()
+
+    def listen(event: Event) -> None:
+        if isinstance(event, NodeProgress) and event.fraction > 0.1:
+            token.cancel()
+
+    result = Evaluator().evaluate(graph, listener=listen, cancel=token)
+    assert result.results["slow"].status == "cancelled" and result.cancelled
+
+
+def test_bypass_passes_the_input_through(graph: PatchGraph) -> None:
+    evaluator = Evaluator()
+    plain = evaluator.evaluate(graph).output("sum")
+    graph.node("half").bypass = True
+    result = evaluator.evaluate(graph)
+    assert result.results["half"].source == "bypass"
+    assert result.output("half") is plain
+    graph.add_node("test.const", node_id="src", bypass=True)
+    assert evaluator.evaluate(graph).results["src"].status == "failed"
+
+
+def _write_png(path: Path, value: int, size: tuple[int, int] = (40, 20)) -> None:
+    PILImage.fromarray(np.full((size[1], size[0], 3), value, np.uint8)).save(path)
+
+
+def test_source_key_hashes_file_bytes_not_path_or_mtime(tmp_path: Path) -> None:
+    g = PatchGraph(registry(), base_dir=tmp_path)
+    _write_png(tmp_path / "a.png", 10)
+    g.add_node("test.read", {"path": "a.png"}, node_id="read")
+    evaluator = Evaluator()
+    first = evaluator.evaluate(g)
+    assert first.results["read"].status == "computed"
+    # same bytes under another name: cached
+    (tmp_path / "b.png").write_bytes((tmp_path / "a.png").read_bytes())
+    g.set_param("read", "path", "b.png")
+    assert evaluator.evaluate(g).results["read"].status == "cached"
+    # touching the file changes nothing; changing its bytes recomputes
+    import os
+
+    os.utime(tmp_path / "b.png", (1, 1))
+    assert evaluator.evaluate(g).results["read"].status == "cached"
+    _write_png(tmp_path / "b.png", 200)
+    assert evaluator.evaluate(g).results["read"].status == "computed"
+
+
+def test_progress_events_from_inside_a_node(tmp_path: Path) -> None:
+    _write_png(tmp_path / "a.png", 10)
+    g = PatchGraph(registry(), base_dir=tmp_path)
+    g.add_node("test.read", {"path": "a.png"}, node_id="read")
+    events: list[Event] = []
+    Evaluator().evaluate(g, listener=events.append)
+    assert NodeProgress("read", 0.5, "reading") in events
+
+
+def test_preview_runs_proxy_nodes_small_and_keeps_full_results_apart(tmp_path: Path) -> None:
+    _write_png(tmp_path / "a.png", 90, size=(400, 200))
+    g = PatchGraph(registry(), base_dir=tmp_path)
+    g.add_node("test.read", {"path": "a.png"}, node_id="read")
+    g.add_node("test.size", node_id="size")
+    g.connect(Link("read", "image", "size", "image"))
+    evaluator = Evaluator(SlotCache(tmp_path / "cache"))
+    CALLS.clear()
+    preview = evaluator.evaluate(g, preview=100)
+    assert preview.output("size").size == (50, 100)
+    assert CALLS["test.size:50x100:True"] == 1
+    full = evaluator.evaluate(g)
+    assert full.results["size"].status == "computed"
+    assert full.output("size").size == (200, 400)
+    again = evaluator.evaluate(g, preview=100)
+    assert again.results["size"].status == "cached"
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_evaluator_is_usable_from_several_threads(graph: PatchGraph) -> None:
+    evaluator = Evaluator()
+    errors: list[BaseException] = []
+
+    def run(value: float) -> None:
+        try:
+            g = chain(PatchGraph(graph.registry))
+            g.set_param("b", "value", value)
+            out = evaluator.evaluate(g).output("half")
+            np.testing.assert_allclose(out.values, min(0.5 + value, 1.0) * 0.5)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(v / 10,)) for v in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

@@ -1,0 +1,112 @@
+"""Graph edits are checked: types, cycles, unknown nodes and params, missing inputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway_studio.engine import GraphError, Link, PatchGraph
+
+from .fake_nodes import registry
+
+
+@pytest.fixture
+def graph() -> PatchGraph:
+    g = PatchGraph(registry())
+    g.add_node("test.const", node_id="a")
+    g.add_node("test.const", {"value": 0.2}, node_id="b")
+    g.add_node("test.add", node_id="sum")
+    return g
+
+
+def test_add_connect_and_query(graph: PatchGraph) -> None:
+    graph.connect(Link("a", "field", "sum", "a"))
+    graph.connect(Link("b", "field", "sum", "b"))
+    assert graph.incoming("sum") == {"a": ("a", "field"), "b": ("b", "field")}
+    assert graph.links() == [Link("a", "field", "sum", "a"), Link("b", "field", "sum", "b")]
+    assert graph.topological_order() == ["a", "b", "sum"]
+    assert graph.descendants("a") == {"sum"} and graph.ancestors("sum") == {"a", "b"}
+    assert graph.sinks() == ["sum"]
+    assert str(graph.links()[0]) == "a.field → sum.a"
+    assert graph.node("b").params == {"value": 0.2, "size": 8}
+
+
+def test_one_link_per_input_replaces(graph: PatchGraph) -> None:
+    graph.connect(Link("a", "field", "sum", "a"))
+    previous = graph.connect(Link("b", "field", "sum", "a"))
+    assert previous == Link("a", "field", "sum", "a")
+    assert graph.incoming("sum") == {"a": ("b", "field")}
+    assert graph.disconnect("sum", "a") == Link("b", "field", "sum", "a")
+    assert graph.disconnect("sum", "a") is None
+
+
+def test_two_links_between_the_same_nodes(graph: PatchGraph) -> None:
+    graph.connect(Link("a", "field", "sum", "a"))
+    graph.connect(Link("a", "field", "sum", "b"))
+    assert len(graph.links()) == 2
+    graph.disconnect("sum", "a")
+    assert graph.links() == [Link("a", "field", "sum", "b")]
+
+
+def test_incompatible_types_are_refused_naming_both_ends(graph: PatchGraph) -> None:
+    graph.add_node("test.size", node_id="sz")
+    before = graph.links()
+    with pytest.raises(GraphError, match=r"a\.field \(Field\) to sz\.image \(Image\)"):
+        graph.connect(Link("a", "field", "sz", "image"))
+    assert graph.links() == before
+
+
+def test_depth_and_mask_connect_to_field_inputs(graph: PatchGraph) -> None:
+    graph.add_node("test.depth", node_id="d")
+    graph.connect(Link("d", "depth", "sum", "a"))  # Depth → Field input: accepted
+
+
+def test_cycles_are_refused(graph: PatchGraph) -> None:
+    graph.add_node("test.add", node_id="sum2")
+    graph.connect(Link("sum", "field", "sum2", "a"))
+    with pytest.raises(GraphError, match="cycle"):
+        graph.connect(Link("sum2", "field", "sum", "a"))
+    with pytest.raises(GraphError, match="cycle"):
+        graph.connect(Link("sum", "field", "sum", "b"))
+
+
+def test_unknown_slots_nodes_and_params(graph: PatchGraph) -> None:
+    with pytest.raises(GraphError, match="has no output 'nope'"):
+        graph.connect(Link("a", "nope", "sum", "a"))
+    with pytest.raises(GraphError, match="has no input 'c'"):
+        graph.connect(Link("a", "field", "sum", "c"))
+    with pytest.raises(GraphError, match="no node with id 'zz'"):
+        graph.connect(Link("zz", "field", "sum", "a"))
+    with pytest.raises(GraphError, match="unknown node type"):
+        graph.add_node("no.such")
+    with pytest.raises(GraphError, match="already exists"):
+        graph.add_node("test.const", node_id="a")
+    with pytest.raises(GraphError, match="must start with a letter"):
+        graph.add_node("test.const", node_id="1 bad")
+    with pytest.raises(GraphError, match="has no param 'strength'"):
+        graph.set_param("a", "strength", 1.0)
+    with pytest.raises(GraphError, match=r"a\.value: 1\.7 is above the maximum 1"):
+        graph.set_param("a", "value", 1.7)
+    assert graph.set_param("a", "value", 0.9) == 0.5
+
+
+def test_missing_required_inputs_are_named(graph: PatchGraph) -> None:
+    graph.connect(Link("a", "field", "sum", "b"))
+    assert graph.missing_inputs("sum") == ["a"]
+    with pytest.raises(GraphError, match=r"not connected: sum\.a"):
+        graph.check_ready()
+
+
+def test_remove_node_returns_links_and_new_ids(graph: PatchGraph) -> None:
+    graph.connect(Link("a", "field", "sum", "a"))
+    assert graph.remove_node("a") == [Link("a", "field", "sum", "a")]
+    assert "a" not in graph and len(graph) == 2
+    assert graph.new_id("test.const") == "const"
+    graph.add_node("test.const")
+    assert graph.new_id("test.const") == "const2"
+
+
+def test_snapshot_is_independent(graph: PatchGraph) -> None:
+    snap = graph.snapshot()
+    graph.set_param("a", "value", 0.9)
+    graph.connect(Link("a", "field", "sum", "a"))
+    assert snap.node("a").params["value"] == 0.5 and snap.links() == []
