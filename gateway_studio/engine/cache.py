@@ -8,6 +8,7 @@ deleted), so the node is recomputed; a failing disk never fails an evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -95,10 +96,18 @@ class MemoryCache:
 
 
 class DiskStore:
-    """Content-addressed slot files under ``root``."""
+    """Content-addressed slot files under ``root``, bounded by ``max_bytes``.
 
-    def __init__(self, root: Path) -> None:
+    A hit refreshes the file's mtime, so pruning drops the least recently used entries
+    first; pruning runs after every ``prune_every`` writes."""
+
+    def __init__(self, root: Path, *, max_bytes: int | None = None, prune_every: int = 64) -> None:
         self.root = Path(root)
+        env = os.environ.get("GATEWAY_STUDIO_CACHE_MAX_GB")
+        default = int(float(env) * 2**30) if env else 20 * 2**30
+        self.max_bytes = max_bytes if max_bytes is not None else default
+        self._prune_every = prune_every
+        self._writes = 0
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.slot"
@@ -110,10 +119,13 @@ class DiskStore:
         except OSError:
             return None
         try:
-            return decode_slot(data)
+            slot = decode_slot(data)
         except Exception:  # corrupt or truncated: forget it, the node recomputes
             path.unlink(missing_ok=True)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return slot
 
     def put(self, key: str, slot: Slot) -> bool:
         path = self.path(key)
@@ -123,9 +135,28 @@ class DiskStore:
             with os.fdopen(fd, "wb") as f:
                 f.write(encode_slot(slot))
             os.replace(tmp, path)
-            return True
         except OSError:
             return False
+        self._writes += 1
+        if self._writes % self._prune_every == 0:
+            self.prune()
+        return True
+
+    def prune(self) -> int:
+        """Delete least recently used entries until the store fits; returns bytes freed."""
+        try:
+            entries = [(p.stat(), p) for p in self.root.glob("*/*.slot")]
+        except OSError:
+            return 0
+        total = sum(st.st_size for st, _ in entries)
+        freed = 0
+        for st, p in sorted(entries, key=lambda e: e[0].st_mtime):
+            if total - freed <= self.max_bytes:
+                break
+            with contextlib.suppress(OSError):
+                p.unlink()
+                freed += st.st_size
+        return freed
 
 
 class SlotCache:

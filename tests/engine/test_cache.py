@@ -104,3 +104,18 @@ def test_fingerprints(tmp_path: Path, monkeypatch: object) -> None:
 
     os.environ["GATEWAY_STUDIO_CACHE"] = str(tmp_path / "c")
     assert default_cache_dir() == tmp_path / "c"
+
+
+def test_disk_store_prunes_least_recently_used(tmp_path: Path) -> None:
+    one = len(__import__("gateway_studio.engine.cache", fromlist=["x"]).encode_slot(field(0.1)))
+    store = DiskStore(tmp_path, max_bytes=int(2.5 * one), prune_every=1)
+    import os
+    import time
+
+    for i, key in enumerate(["aa1", "bb2"]):
+        store.put(key, field(i / 10))
+        os.utime(store.path(key), (time.time() - 100 + i, time.time() - 100 + i))
+    assert store.get("aa1") is not None  # a hit makes aa1 the most recent
+    store.put("cc3", field(0.3))
+    assert store.path("aa1").exists() and store.path("cc3").exists()
+    assert not store.path("bb2").exists()
