@@ -1,12 +1,18 @@
-"""Fields: continuous "how much" maps (float32, [0, 1]) derived from depth and masks."""
+"""Fields: continuous "how much" maps (float32, [0, 1]) derived from depth and masks.
+
+Radius knobs are in pixels of a frame whose short side is 1080 (see ``nodes._filters``),
+so a preview proxy and the full-size render look alike."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
-from gateway_studio.engine import Field, Help, Range, node
+from gateway_studio.engine import Depth, Field, GatewayError, Help, Image, Range, Slot, node
+
+from ._filters import gaussian_by_radius, guided_filter, luminance, scaled_radius, smoothstep
 
 
 @node("field.remap", outputs={"field": Field})
@@ -38,3 +44,233 @@ def remap(
     if invert:
         v = 1.0 - v
     return Field(np.asarray(v, dtype=np.float32))
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _same_size(where: str, *slots: Slot | None) -> tuple[int, int]:
+    """The common (H, W) of the connected raster inputs; a clear error when they differ."""
+    sizes = [(s.type_name, s.size) for s in slots if s is not None and s.size is not None]
+    first = sizes[0][1]
+    for name, size in sizes[1:]:
+        if size != first:
+            raise GatewayError(
+                f"{where}: input sizes differ ({sizes[0][0]} {first[1]}x{first[0]}, "
+                f"{name} {size[1]}x{size[0]}); connect rasters of the same photo"
+            )
+    assert first is not None
+    return first
+
+
+def _field(values: NDArray[Any]) -> Field:
+    return Field(np.clip(values, 0.0, 1.0).astype(np.float32, copy=False))
+
+
+# -- from depth -------------------------------------------------------------------------
+@node("field.from_depth", outputs={"field": Field})
+def from_depth(
+    depth: Depth | Field,
+    *,
+    shape: Annotated[
+        Literal["decay", "band", "invert"],
+        Help(
+            "decay: 1 at the focus depth, fading with distance from it; band: 1 inside a "
+            "depth band with soft shoulders, 0 outside; invert: 1 - depth (1 = farthest)"
+        ),
+    ] = "decay",
+    focus: Annotated[
+        float,
+        Range(0, 1, 0.01),
+        Help("decay: the depth (1 = nearest, 0 = farthest) where the field is 1"),
+    ] = 0.5,
+    falloff: Annotated[
+        float,
+        Range(0.005, 1, 0.005),
+        Help("decay: depth distance from the focus at which the field has halved"),
+    ] = 0.15,
+    centre: Annotated[
+        float, Range(0, 1, 0.01), Help("band: the depth at the middle of the band")
+    ] = 0.5,
+    width: Annotated[
+        float,
+        Range(0, 1, 0.01),
+        Help("band: half-width of the flat top (field = 1 within centre ± width)"),
+    ] = 0.1,
+    softness: Annotated[
+        float,
+        Range(0, 1, 0.01),
+        Help("band: length of the soft shoulder beyond the width (0 beyond width + softness)"),
+    ] = 0.1,
+) -> Field:
+    """Shape a depth map into a field: decay from a focus depth, a depth band, or invert.
+
+    Depth is inverse depth (1 = nearest), so "depth distance" is measured in those units:
+    equal steps are equal steps of disparity, finer near the camera than far away."""
+    d = depth.values
+    if shape == "invert":
+        return _field(1.0 - d)
+    if shape == "band":
+        dist = np.abs(d - np.float32(centre))
+        return _field(1.0 - smoothstep(width, width + softness, dist))
+    # decay: exponential, so it is 1 exactly at the focus and strictly falls away from it
+    rate = np.float32(np.log(2.0) / falloff)
+    return _field(np.exp(-rate * np.abs(d - np.float32(focus))))
+
+
+# -- combine ----------------------------------------------------------------------------
+@node("field.combine", outputs={"field": Field})
+def combine(
+    a: Field,
+    b: Field,
+    factor: Field | None = None,
+    *,
+    op: Annotated[
+        Literal["multiply", "max", "min", "screen", "lerp"],
+        Help(
+            "multiply: a·b (both must agree); max / min: union / intersection; "
+            "screen: 1-(1-a)(1-b) (a soft union); lerp: from a to b by t or the factor field"
+        ),
+    ] = "multiply",
+    t: Annotated[
+        float,
+        Range(0, 1, 0.01),
+        Help("lerp: 0 = a, 1 = b (ignored when a factor field is connected)"),
+    ] = 0.5,
+) -> Field:
+    """Combine two fields (or depth maps / masks) pixel by pixel."""
+    _same_size("field.combine", a, b, factor)
+    va, vb = a.values, b.values
+    if op == "multiply":
+        out = va * vb
+    elif op == "max":
+        out = np.maximum(va, vb)
+    elif op == "min":
+        out = np.minimum(va, vb)
+    elif op == "screen":
+        out = 1.0 - (1.0 - va) * (1.0 - vb)
+    else:
+        k = factor.values if factor is not None else np.float32(t)
+        out = va + (vb - va) * k
+    return _field(out)
+
+
+# -- blur -------------------------------------------------------------------------------
+@node("field.blur", outputs={"field": Field})
+def blur(
+    source: Field,
+    guide: Image | None = None,
+    *,
+    radius: Annotated[
+        float,
+        Range(0, 200, 0.5),
+        Help(
+            "Blur radius in pixels of a 1080-pixel-high frame (scaled to the real size, so "
+            "previews match renders); about two standard deviations of the Gaussian"
+        ),
+    ] = 12.0,
+    edge_preserving: Annotated[
+        bool,
+        Help(
+            "Do not blur across edges: a guided filter follows the edges of the guide "
+            "image (or of the field itself when no image is connected)"
+        ),
+    ] = False,
+    edge_threshold: Annotated[
+        float,
+        Range(0.001, 0.5, 0.001),
+        Help(
+            "Edge-preserving: how strong a brightness step must be to stop the blur "
+            "(lower keeps fainter edges)"
+        ),
+    ] = 0.05,
+) -> Field:
+    """Soften a field, optionally keeping the photo's edges (guided filter)."""
+    _same_size("field.blur", source, guide)
+    v = source.values
+    r = scaled_radius(radius, v.shape)
+    if r < 0.1:
+        return Field(v)
+    if not edge_preserving:
+        return _field(gaussian_by_radius(v, r))
+    g = luminance(guide.pixels) if guide is not None else v
+    # eps is a variance: the threshold is a brightness step, so square it.
+    return _field(guided_filter(g, v, r, edge_threshold**2))
+
+
+# -- from mask --------------------------------------------------------------------------
+@node("field.from_mask", outputs={"field": Field})
+def from_mask(
+    mask: Field,
+    *,
+    feather: Annotated[
+        float,
+        Range(0, 200, 0.5),
+        Help(
+            "Width of the soft edge in pixels of a 1080-pixel-high frame: the field ramps "
+            "from 0 to 1 over this distance, centred on the (grown) mask edge"
+        ),
+    ] = 10.0,
+    grow: Annotated[
+        float,
+        Range(-200, 200, 0.5),
+        Help("Move the edge outwards (> 0) or inwards (< 0), in 1080-frame pixels"),
+    ] = 0.0,
+) -> Field:
+    """Turn a mask into a feathered field (signed distance to the edge, smoothed).
+
+    Soft inputs are thresholded at 0.5 first; the ramp follows the true Euclidean
+    distance to the edge, so it is monotone across it and the same width everywhere."""
+    import cv2
+
+    inside = np.asarray(mask.values) >= 0.5
+    if inside.all() or not inside.any():
+        return Field(inside.astype(np.float32))
+    shape = inside.shape
+    inside_u8 = inside.astype(np.uint8)
+    # Distance of every inside pixel to the nearest outside pixel and vice versa; the
+    # half-pixel offsets put the edge between the last inside and first outside pixel.
+    d_in = cv2.distanceTransform(inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    d_out = cv2.distanceTransform(1 - inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    signed = np.where(inside, d_in - 0.5, 0.5 - d_out).astype(np.float32)
+    signed += np.float32(scaled_radius(grow, shape))
+    half = scaled_radius(feather, shape) / 2.0
+    if half < 0.5:
+        return Field((signed > 0).astype(np.float32))
+    return _field(smoothstep(-half, half, signed))
+
+
+# -- from point -------------------------------------------------------------------------
+@node("field.from_point", outputs={"field": Field})
+def from_point(
+    size_of: Image | Field,
+    *,
+    x: Annotated[
+        float, Range(0, 1, 0.005), Help("Horizontal position: 0 = left edge, 1 = right edge")
+    ] = 0.5,
+    y: Annotated[
+        float, Range(0, 1, 0.005), Help("Vertical position: 0 = top edge, 1 = bottom edge")
+    ] = 0.5,
+    radius: Annotated[
+        float,
+        Range(0.005, 2, 0.005),
+        Help("Where the field reaches 0, as a fraction of the image's short side"),
+    ] = 0.35,
+    falloff: Annotated[
+        float,
+        Range(0, 1, 0.01),
+        Help(
+            "Fraction of the radius over which it fades (0 = hard disc, 1 = fades from the "
+            "point itself)"
+        ),
+    ] = 0.7,
+) -> Field:
+    """A radial field around a point in the picture: 1 at the point, fading to 0.
+
+    Connect the image (or any field) whose size the field should have. Distances are in
+    pixels, so the shape stays a circle on any aspect ratio."""
+    h, w = size_of.size
+    short = float(min(h, w))
+    cols = (np.arange(w, dtype=np.float32) + 0.5 - np.float32(x * w)) / np.float32(short)
+    rows = (np.arange(h, dtype=np.float32) + 0.5 - np.float32(y * h)) / np.float32(short)
+    dist = np.sqrt(rows[:, None] ** 2 + cols[None, :] ** 2)
+    inner = radius * (1.0 - falloff)
+    return _field(1.0 - smoothstep(inner, radius, dist))

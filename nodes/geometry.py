@@ -1,0 +1,184 @@
+"""Geometry: surface normals, point clouds and relighting lifted from the Depth slot.
+
+Frame (``CAMERA_FRAME``, shared with the slots): **+X right, +Y up, +Z toward the camera**;
+the camera looks down −Z. Image rows grow *downwards*, so "up" is minus the row direction.
+
+Normals treat the inverse-depth map as a height field that rises toward the camera,
+``h(x, y) = strength · depth`` (depth 1 = nearest), and take its normal
+``n ∝ (−∂h/∂x, −∂h/∂y, 1)`` with ``y`` pointing up. So where inverse depth grows to the
+right (the right side is nearer) the surface faces left (n_x < 0); where it grows toward
+the top rows (the top is nearer, like a ceiling) the surface faces down (n_y < 0); a flat
+map faces the camera, (0, 0, 1).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+
+from gateway_studio.engine import (
+    Color,
+    Depth,
+    GatewayError,
+    Help,
+    Image,
+    Normals,
+    PointCloud,
+    Range,
+    node,
+    parse_color,
+)
+
+from ._filters import gaussian_by_radius, scaled_radius
+
+
+# -- normals ----------------------------------------------------------------------------
+@node("geometry.normals", outputs={"normals": Normals})
+def normals(
+    depth: Depth,
+    *,
+    strength: Annotated[
+        float,
+        Range(0, 50, 0.1),
+        Help(
+            "Relief: how steep the surface gets per step of depth. 1 = a depth ramp from "
+            "0 to 1 across the image's long side tilts the surface by 45°"
+        ),
+    ] = 4.0,
+    smooth: Annotated[
+        float,
+        Range(0, 50, 0.5),
+        Help(
+            "Smooth the depth first (radius in pixels of a 1080-pixel-high frame) to hide "
+            "banding and noise; 0 = off"
+        ),
+    ] = 2.0,
+) -> Normals:
+    """Surface normals from depth (+X right, +Y up, +Z toward the camera), as a normal map."""
+    import cv2
+
+    d = depth.values
+    r = scaled_radius(smooth, d.shape)
+    if r >= 0.1:
+        d = gaussian_by_radius(d, r)
+    # Per-pixel slope scaled by the long side: the relief does not depend on resolution.
+    k = np.float32(strength * max(d.shape) / 8.0)  # Sobel 3x3 sums 8 × the slope
+    d_col = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    d_row = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    # x = column (right); y = up = −row, so ∂h/∂y = −∂h/∂row and n_y = −∂h/∂y = +∂h/∂row.
+    vec = np.empty((*d.shape, 3), dtype=np.float32)
+    vec[..., 0] = -k * d_col
+    vec[..., 1] = k * d_row
+    vec[..., 2] = 1.0
+    vec /= np.sqrt(np.einsum("ijk,ijk->ij", vec, vec))[..., None]
+    return Normals(vec)
+
+
+# -- point cloud ------------------------------------------------------------------------
+@node("geometry.point_cloud", outputs={"cloud": PointCloud})
+def point_cloud(
+    depth: Depth,
+    image: Image | None = None,
+    *,
+    fov: Annotated[
+        float, Range(5, 170, 0.5), Help("Horizontal field of view of the camera, in degrees")
+    ] = 60.0,
+    near: Annotated[
+        float, Range(0.01, 1000, 0.01), Help("Distance of depth 1 (the nearest pixels)")
+    ] = 1.0,
+    far: Annotated[
+        float, Range(0.02, 10000, 0.01), Help("Distance of depth 0 (the farthest pixels)")
+    ] = 10.0,
+    stride: Annotated[
+        int, Range(1, 16, 1), Help("Keep every n-th pixel in each direction (1 = all)")
+    ] = 2,
+    min_depth: Annotated[
+        float,
+        Range(0, 1, 0.01),
+        Help("Drop pixels farther than this depth (0 keeps all; raise it to cut the sky)"),
+    ] = 0.0,
+) -> PointCloud:
+    """Lift depth (and the photo's colours) to a 3-D point cloud through a pinhole camera.
+
+    Distance along the view axis is z = 1 / lerp(1/far, 1/near, depth): inverse depth is
+    linear in 1/z, so near and far pin the map to distances. Points are in the camera
+    frame (+X right, +Y up, +Z toward the camera), so they lie at negative z: farther
+    points are more negative. Export with output.export to a .ply file."""
+    if far <= near:
+        raise GatewayError(f"far ({far:g}) must be greater than near ({near:g})")
+    if image is not None and image.size != depth.size:
+        raise GatewayError(
+            f"image {image.size[1]}x{image.size[0]} and depth "
+            f"{depth.size[1]}x{depth.size[0]} differ in size; connect the depth of this image"
+        )
+    h, w = depth.size
+    rows = np.arange(0, h, stride)
+    cols = np.arange(0, w, stride)
+    d = depth.values[np.ix_(rows, cols)]
+    keep = d >= np.float32(min_depth) if min_depth > 0 else np.ones(d.shape, dtype=bool)
+    inv = (1.0 / far) + ((1.0 / near) - (1.0 / far)) * d[keep].astype(np.float64)
+    z = 1.0 / inv  # distance along the optical axis, in near/far units
+    f = 0.5 * w / np.tan(np.deg2rad(fov) / 2.0)
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    u = (cc[keep] + 0.5 - w / 2.0) / f  # pixel centres, principal point at the centre
+    v = (rr[keep] + 0.5 - h / 2.0) / f
+    points = np.stack([u * z, -v * z, -z], axis=1).astype(np.float32)
+    if image is not None:
+        colors = image.pixels[np.ix_(rows, cols)][keep]
+    else:
+        colors = np.repeat(d[keep][:, None], 3, axis=1)
+    return PointCloud(points, np.ascontiguousarray(colors, dtype=np.float32), unit="near/far units")
+
+
+# -- relight ----------------------------------------------------------------------------
+@node("geometry.relight", outputs={"image": Image})
+def relight(
+    image: Image,
+    normals: Normals,
+    *,
+    azimuth: Annotated[
+        float,
+        Range(-180, 180, 1),
+        Help(
+            "Direction the light comes from, around the view axis: 0 = right, 90 = top, "
+            "180 = left, -90 = bottom (degrees)"
+        ),
+    ] = 135.0,
+    elevation: Annotated[
+        float,
+        Range(0, 90, 1),
+        Help("Height of the light: 0 = grazing from the side, 90 = from the camera"),
+    ] = 35.0,
+    intensity: Annotated[
+        float, Range(0, 4, 0.01), Help("Strength of the light on surfaces facing it")
+    ] = 1.0,
+    ambient: Annotated[
+        float, Range(0, 2, 0.01), Help("Light everywhere, also on surfaces facing away")
+    ] = 0.35,
+    color: Annotated[Color, Help("Colour of the light")] = "#fff2e0",
+    mix: Annotated[float, Range(0, 1, 0.01), Help("0 = the original photo, 1 = fully relit")] = 1.0,
+) -> Image:
+    """Relight the photo with one directional light on its normals (Lambert shading).
+
+    Shading multiplies light in linear light: with sRGB ≈ linear^(1/2.2) that is the photo
+    times shade^(1/2.2), so the sRGB photo is never converted back and forth."""
+    import cv2
+
+    if normals.size != image.size:
+        raise GatewayError(
+            f"normals {normals.size[1]}x{normals.size[0]} and image "
+            f"{image.size[1]}x{image.size[0]} differ in size; connect this image's normals"
+        )
+    az, el = np.deg2rad(azimuth), np.deg2rad(elevation)
+    light = np.array(
+        [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], dtype=np.float32
+    )
+    lambert = np.maximum(normals.vectors @ light, 0.0).astype(np.float32)
+    tint = np.asarray(parse_color(color), dtype=np.float32)
+    shade = np.float32(ambient) + np.float32(intensity) * lambert[..., None] * tint
+    if image.colorspace == "srgb":
+        shade = cv2.pow(shade, 1.0 / 2.2)
+    relit = image.pixels * shade
+    out = image.pixels + np.float32(mix) * (relit - image.pixels)
+    return image.with_pixels(out)
