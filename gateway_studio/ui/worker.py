@@ -1,0 +1,294 @@
+"""Evaluation off the UI thread, as request/response (napari's slicer pattern).
+
+The UI hands ``EvalWorker.submit`` a frozen ``graph.snapshot()`` with targets and a preview
+size; one Python thread runs ``Evaluator.evaluate`` on it. A newer request supersedes:
+the pending one is dropped and the running one is cancelled (the evaluator checks between
+nodes). Events and the final response cross to the UI thread through queued Qt signals.
+The worker also turns slots into pictures (thumbnails, the viewed slot) so the UI thread
+only ever draws ready-made ``QImage``s.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtGui import QImage
+
+from gateway_studio.engine.cache import SlotCache
+from gateway_studio.engine.errors import GatewayError
+from gateway_studio.engine.evaluator import CancelToken, Evaluator, Event, NodeResult
+from gateway_studio.engine.graph import PatchGraph
+from gateway_studio.engine.keys import default_cache_dir
+from gateway_studio.engine.slots import Faces, Image, Slot
+
+from . import display
+
+#: Long side of node thumbnails on the canvas (pixels).
+THUMB_SIZE = 180
+#: Long side of preview proxies while a knob is dragged.
+PREVIEW_SIZE = 1024
+
+
+def make_evaluator(disk: bool = True) -> Evaluator:
+    """The app's one Evaluator: memory LRU in front of the bundle store on disk."""
+    return Evaluator(SlotCache(default_cache_dir() if disk else None))
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What the viewer wants to see: a node's output slot (None: its first picture)."""
+
+    node_id: str
+    slot: str | None = None
+    colormap: display.Colormap = "gray"
+
+
+@dataclass
+class EvalRequest:
+    graph: PatchGraph
+    targets: tuple[str, ...] | None = None
+    preview: int | None = None
+    view: ViewSpec | None = None
+    thumbnails: bool = True
+    id: int = 0
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class ViewImage:
+    node_id: str
+    slot_name: str
+    slot: Slot
+    image: QImage
+    #: Output slot names that have a picture, for the viewer's slot picker.
+    slots: tuple[str, ...] = ()
+
+
+@dataclass
+class EvalResponse:
+    request_id: int
+    preview: int | None
+    cancelled: bool
+    seconds: float
+    results: dict[str, NodeResult]
+    #: New thumbnails only (nodes whose output did not change keep theirs).
+    thumbnails: dict[str, QImage]
+    view: ViewImage | None
+    #: An error that stopped the whole evaluation (a cycle, an unknown target).
+    error: str | None = None
+    submitted: float = 0.0
+    #: The viewed slot is the same picture as in the previous response (view is None).
+    view_unchanged: bool = False
+
+
+def qimage_from_rgb(rgb: np.ndarray) -> QImage:
+    """A QImage that owns its pixels (safe to build on any thread)."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return img.copy()
+
+
+def first_picture_output(graph: PatchGraph, node_id: str) -> str | None:
+    for out in graph.spec(node_id).outputs:
+        if display.is_displayable(out.type_name):
+            return out.name
+    return None
+
+
+def source_image(graph: PatchGraph, node_id: str, results: dict[str, NodeResult]) -> Image | None:
+    """The Image feeding a node (for Faces drawn over their photo)."""
+    for _slot, (src, src_slot) in sorted(graph.incoming(node_id).items()):
+        result = results.get(src)
+        if result is not None:
+            value = result.outputs.get(src_slot)
+            if isinstance(value, Image):
+                return value
+    return None
+
+
+class EvalWorker(QObject):
+    #: (request id, engine event) for every evaluator event, in order.
+    event = Signal(int, object)
+    started = Signal(int)
+    finished = Signal(object)  # EvalResponse
+
+    def __init__(self, evaluator: Evaluator | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.evaluator = evaluator or make_evaluator()
+        self._ids = itertools.count(1)
+        self._cond = threading.Condition()
+        self._pending: EvalRequest | None = None
+        self._running: tuple[int, CancelToken] | None = None
+        self._stop = False
+        self._thumb_keys: dict[str, str] = {}
+        self._view_key: tuple[str, ...] | None = None
+        self._thread = threading.Thread(target=self._loop, name="gateway-eval", daemon=True)
+        self._thread.start()
+
+    # -- UI thread ----------------------------------------------------------------------
+    def submit(self, request: EvalRequest) -> int:
+        """Queue ``request``; it replaces any pending one and cancels the running one."""
+        request.id = next(self._ids)
+        with self._cond:
+            self._pending = request
+            if self._running is not None:
+                self._running[1].cancel()
+            self._cond.notify()
+        return request.id
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._pending = None
+            if self._running is not None:
+                self._running[1].cancel()
+
+    def busy(self) -> bool:
+        with self._cond:
+            return self._pending is not None or self._running is not None
+
+    def forget_pictures(self, node_id: str | None = None) -> None:
+        """Make the next response carry the thumbnail(s) again (after items were rebuilt)."""
+        with self._cond:
+            if node_id is None:
+                self._thumb_keys.clear()
+            else:
+                self._thumb_keys.pop(node_id, None)
+            self._view_key = None
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._pending = None
+            if self._running is not None:
+                self._running[1].cancel()
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    # -- worker thread ------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                request, self._pending = self._pending, None
+                token = CancelToken()
+                self._running = (request.id, token)
+            try:
+                response = self._run(request, token)
+            except Exception as exc:  # never let the thread die: report and carry on
+                response = EvalResponse(
+                    request.id,
+                    request.preview,
+                    False,
+                    0.0,
+                    {},
+                    {},
+                    None,
+                    f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+                    request.submitted,
+                )
+            with self._cond:
+                self._running = None
+                stop = self._stop
+            if not stop:
+                self.finished.emit(response)
+
+    def _run(self, request: EvalRequest, token: CancelToken) -> EvalResponse:
+        self.started.emit(request.id)
+        rid = request.id
+
+        def listener(ev: Event) -> None:
+            self.event.emit(rid, ev)
+
+        try:
+            evaluation = self.evaluator.evaluate(
+                request.graph,
+                targets=request.targets,
+                listener=listener,
+                cancel=token,
+                preview=request.preview,
+            )
+        except GatewayError as exc:
+            return EvalResponse(
+                rid, request.preview, False, 0.0, {}, {}, None, str(exc), request.submitted
+            )
+        results = evaluation.results
+        thumbs = self._thumbnails(request.graph, results) if request.thumbnails else {}
+        view, unchanged = self._view(request, results)
+        return EvalResponse(
+            rid,
+            request.preview,
+            evaluation.cancelled,
+            evaluation.seconds,
+            results,
+            thumbs,
+            view,
+            None,
+            request.submitted,
+            unchanged,
+        )
+
+    def _thumbnails(self, graph: PatchGraph, results: dict[str, NodeResult]) -> dict[str, QImage]:
+        out: dict[str, QImage] = {}
+        for node_id, result in results.items():
+            if result.status not in ("computed", "cached"):
+                continue
+            name = first_picture_output(graph, node_id)
+            if name is None or name not in result.outputs:
+                continue
+            slot = result.outputs[name]
+            key = result.keys.get(name, "")
+            src = source_image(graph, node_id, results) if isinstance(slot, Faces) else None
+            if src is not None:
+                key += "+" + str(id(src))
+            if key and self._thumb_keys.get(node_id) == key:
+                continue
+            src_rgb = display.to_rgb(src) if src is not None else None
+            rgb = display.thumbnail(slot, THUMB_SIZE, source=src_rgb)
+            if rgb is not None:
+                out[node_id] = qimage_from_rgb(rgb)
+                self._thumb_keys[node_id] = key
+        return out
+
+    def _view(
+        self, request: EvalRequest, results: dict[str, NodeResult]
+    ) -> tuple[ViewImage | None, bool]:
+        """(picture of the viewed slot, unchanged since the last one sent)."""
+        spec = request.view
+        if spec is None or spec.node_id not in results:
+            return None, False
+        result = results[spec.node_id]
+        if result.status not in ("computed", "cached"):
+            self._view_key = None
+            return None, False
+        graph = request.graph
+        names = tuple(
+            o.name
+            for o in graph.spec(spec.node_id).outputs
+            if display.is_displayable(o.type_name) and o.name in result.outputs
+        )
+        if not names:
+            self._view_key = None
+            return None, False
+        name = spec.slot if spec.slot in names else names[0]
+        slot = result.outputs[name]
+        src = source_image(graph, spec.node_id, results) if isinstance(slot, Faces) else None
+        key = (spec.node_id, name, spec.colormap, result.keys.get(name, ""), str(id(src)))
+        if key == self._view_key and not isinstance(slot, Faces):
+            return None, True
+        rgb = display.to_rgb(
+            slot, spec.colormap, source=display.to_rgb(src) if src is not None else None
+        )
+        if rgb is None:
+            return None, False
+        self._view_key = key
+        return ViewImage(spec.node_id, name, slot, qimage_from_rgb(rgb), names), False
