@@ -98,13 +98,25 @@ def point_cloud(
         Range(0, 1, 0.01),
         Help("Drop pixels farther than this depth (0 keeps all; raise it to cut the sky)"),
     ] = 0.0,
+    cut_edges: Annotated[
+        float,
+        Range(0, 1, 0.01),
+        Help(
+            "Drop points on depth jumps, where the distance changes by more than this "
+            "fraction between neighbouring pixels: removes the 'curtains' that smooth model "
+            "depth stretches between a subject and the background (0 keeps all)"
+        ),
+    ] = 0.0,
 ) -> PointCloud:
     """Lift depth (and the photo's colours) to a 3-D point cloud through a pinhole camera.
 
     Distance along the view axis is z = 1 / lerp(1/far, 1/near, depth): inverse depth is
     linear in 1/z, so near and far pin the map to distances. Points are in the camera
     frame (+X right, +Y up, +Z toward the camera), so they lie at negative z: farther
-    points are more negative. Export with output.export to a .ply file."""
+    points are more negative. Transparent pixels (alpha < 0.5) are dropped. Export with
+    output.export to a .ply file."""
+    import cv2
+
     if far <= near:
         raise GatewayError(f"far ({far:g}) must be greater than near ({near:g})")
     if image is not None and image.size != depth.size:
@@ -115,10 +127,19 @@ def point_cloud(
     h, w = depth.size
     rows = np.arange(0, h, stride)
     cols = np.arange(0, w, stride)
-    d = depth.values[np.ix_(rows, cols)]
+    grid = np.ix_(rows, cols)
+    d = depth.values[grid]
     keep = d >= np.float32(min_depth) if min_depth > 0 else np.ones(d.shape, dtype=bool)
-    inv = (1.0 / far) + ((1.0 / near) - (1.0 / far)) * d[keep].astype(np.float64)
-    z = 1.0 / inv  # distance along the optical axis, in near/far units
+    if image is not None and image.alpha is not None:
+        keep &= image.alpha[grid] >= 0.5
+    # Distance along the optical axis (near/far units), on the full raster for cut_edges.
+    inv_full = np.float32(1.0 / far) + np.float32(1.0 / near - 1.0 / far) * depth.values
+    if cut_edges > 0:
+        # Relative jump to the 3x3 neighbours: (z_max - z_min) / z = inv_max / inv_min - 1.
+        box = np.ones((3, 3), np.uint8)
+        jump = cv2.dilate(inv_full, box) / cv2.erode(inv_full, box) - 1.0
+        keep &= jump[grid] <= cut_edges
+    z = 1.0 / inv_full[grid][keep].astype(np.float64)
     f = 0.5 * w / np.tan(np.deg2rad(fov) / 2.0)
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     u = (cc[keep] + 0.5 - w / 2.0) / f  # pixel centres, principal point at the centre

@@ -138,6 +138,24 @@ def test_point_cloud_stride_min_depth_fov_and_range_check() -> None:
         call(geometry.point_cloud, depth, photo(30, 41))
 
 
+def test_point_cloud_cuts_depth_jumps_and_transparent_pixels() -> None:
+    # a near plane (left) and a far plane (right) joined by a 4-pixel smooth "curtain"
+    line = np.concatenate([np.ones(18), np.linspace(1, 0, 6)[1:-1], np.zeros(18)])
+    depth = Depth(np.tile(line.astype(np.float32), (10, 1)))
+    img = photo(10, 40)
+    whole = call(geometry.point_cloud, depth, img, stride=1, cut_edges=0.0)
+    cut = call(geometry.point_cloud, depth, img, stride=1, cut_edges=0.2)
+    assert len(whole.points) == 400
+    dist = -cut.points[:, 2]
+    # the curtain (and its neighbours) is gone; both planes' interiors stay
+    assert not np.any((dist > 1.5) & (dist < 9.0))
+    assert (dist < 1.01).sum() >= 10 * 16 and (dist > 9.99).sum() >= 10 * 16
+    alpha = np.zeros((10, 40), np.float32)
+    alpha[:, :20] = 1.0
+    half = call(geometry.point_cloud, depth, Image(img.pixels, alpha), stride=1)
+    assert len(half.points) == 200 and np.all(half.points[:, 0] < 0)
+
+
 def read_ply(path: Path) -> np.ndarray:
     """Parse a binary little-endian PLY of float xyz + uchar rgb with numpy."""
     data = path.read_bytes()
