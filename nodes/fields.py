@@ -178,10 +178,11 @@ def blur(
         float,
         Range(0.001, 0.5, 0.001),
         Help(
-            "Edge-preserving: how strong a brightness step must be to stop the blur "
-            "(lower keeps fainter edges)"
+            "Edge-preserving: how strong a brightness step must be to stop the blur. Lower "
+            "keeps fainter edges but can print fine photo texture into the field; raise it "
+            "if stripes or patterns appear"
         ),
-    ] = 0.05,
+    ] = 0.1,
 ) -> Field:
     """Soften a field, optionally keeping the photo's edges (guided filter)."""
     _same_size("field.blur", source, guide)

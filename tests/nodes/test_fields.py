@@ -145,13 +145,19 @@ def test_edge_preserving_blur_keeps_the_guide_edge() -> None:
     guide = Image(np.repeat(v[..., None], 3, axis=2) * 0.8 + 0.1)
     mid = v.shape[1] // 2
     plain = run(fields.blur, Field(noisy), guide, radius=60.0, edge_preserving=False).values
-    edged = run(fields.blur, Field(noisy), guide, radius=60.0, edge_preserving=True).values
+    edged = run(
+        fields.blur, Field(noisy), guide, radius=60.0, edge_preserving=True, edge_threshold=0.05
+    ).values
+    lax = run(
+        fields.blur, Field(noisy), guide, radius=60.0, edge_preserving=True, edge_threshold=0.5
+    ).values
 
     def contrast(out: np.ndarray) -> float:  # difference 2 px either side of the edge
         return float(out[:, mid + 2].mean() - out[:, mid - 3].mean())
 
     assert contrast(plain) < 0.6
     assert contrast(edged) > 0.85
+    assert contrast(plain) < contrast(lax) < contrast(edged) - 0.1  # the threshold knob
     # ... and still smooths the noise away from the edge
     assert edged[:, 10:60].std() < 0.5 * noisy[:, 10:60].std()
 
@@ -252,3 +258,41 @@ def test_from_point_falloff_zero_is_a_disc_and_takes_a_field_size() -> None:
     assert v.sum() == pytest.approx(np.pi * 20**2, rel=0.05)
     soft = run(fields.from_point, ref, x=0.5, y=0.5, radius=0.2, falloff=0.5).values
     assert 0 < soft.sum() < v.sum()
+
+
+# -- through the evaluator ----------------------------------------------------------------
+def test_field_chain_runs_on_preview_proxies() -> None:
+    """source → from_depth / from_point → combine → blur (guided), full size and proxy:
+    depth feeds Field inputs by coercion and the proxy looks like the full render."""
+    from pathlib import Path
+
+    from gateway_studio.engine import Evaluator, Link, PatchGraph, SlotCache, default_registry
+
+    images = Path(__file__).resolve().parents[2] / "resources" / "images"
+    graph = PatchGraph(default_registry(), base_dir=images)
+    graph.add_node("source.image", {"path": "scene.png"}, node_id="photo")
+    graph.add_node("depth.from_file", {"path": "scene_depth.png"}, node_id="depth")
+    graph.add_node("field.from_depth", {"shape": "band", "centre": 0.6}, node_id="band")
+    graph.add_node("field.from_point", {"x": 0.25, "y": 0.7}, node_id="point")
+    graph.add_node("field.combine", {"op": "screen"}, node_id="mix")
+    graph.add_node("field.blur", {"radius": 30.0, "edge_preserving": True}, node_id="soft")
+    for link in [
+        ("depth", "depth", "band", "depth"),
+        ("photo", "image", "point", "size_of"),
+        ("band", "field", "mix", "a"),
+        ("point", "field", "mix", "b"),
+        ("mix", "field", "soft", "source"),
+        ("photo", "image", "soft", "guide"),
+    ]:
+        graph.connect(Link(*link))
+    evaluator = Evaluator(SlotCache(None))
+    full = evaluator.evaluate(graph, strict=True)
+    proxy = evaluator.evaluate(graph, strict=True, preview=240)
+    assert full.ok and proxy.ok, (full.report(), proxy.report())
+    big = full.output("soft").values
+    small = proxy.output("soft").values
+    assert big.shape == (640, 960) and small.shape == (160, 240)
+    import cv2
+
+    down = cv2.resize(big, (240, 160), interpolation=cv2.INTER_AREA)
+    assert np.abs(down - small).mean() < 0.03
