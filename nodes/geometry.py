@@ -64,15 +64,17 @@ def normals(
         d = gaussian_by_radius(d, r)
     # Per-pixel slope scaled by the long side: the relief does not depend on resolution.
     k = np.float32(strength * max(d.shape) / 8.0)  # Sobel 3x3 sums 8 × the slope
-    d_col = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    d_row = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    # Extend the border linearly (odd reflection): a plane keeps its slope up to the edge.
+    padded = np.pad(d, 1, mode="reflect", reflect_type="odd") if min(d.shape) > 1 else d
+    d_col = cv2.Sobel(padded, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    d_row = cv2.Sobel(padded, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    if padded is not d:
+        d_col, d_row = d_col[1:-1, 1:-1], d_row[1:-1, 1:-1]
     # x = column (right); y = up = −row, so ∂h/∂y = −∂h/∂row and n_y = −∂h/∂y = +∂h/∂row.
-    vec = np.empty((*d.shape, 3), dtype=np.float32)
-    vec[..., 0] = -k * d_col
-    vec[..., 1] = k * d_row
-    vec[..., 2] = 1.0
-    vec /= np.sqrt(np.einsum("ijk,ijk->ij", vec, vec))[..., None]
-    return Normals(vec)
+    nx = -k * d_col
+    ny = k * d_row
+    nz = 1.0 / np.sqrt(nx * nx + ny * ny + 1.0)  # normalise (nx, ny, 1) plane by plane
+    return Normals(cv2.merge([nx * nz, ny * nz, nz]))
 
 
 # -- point cloud ------------------------------------------------------------------------
