@@ -296,3 +296,57 @@ def test_field_chain_runs_on_preview_proxies() -> None:
 
     down = cv2.resize(big, (240, 160), interpolation=cv2.INTER_AREA)
     assert np.abs(down - small).mean() < 0.03
+
+
+# -- every knob, anywhere in its range ------------------------------------------------------
+FIELD_NODES = [
+    fields.from_depth,
+    fields.combine,
+    fields.blur,
+    fields.from_mask,
+    fields.from_point,
+    fields.remap,
+]
+
+
+@pytest.mark.parametrize("spec", FIELD_NODES, ids=lambda s: s.type_id)
+def test_any_params_give_a_valid_field(spec: Any) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    def param_strategy(p: Any) -> Any:
+        if p.kind == "float":
+            # slider values: 6 decimals (sub-1e-6 knobs are not a thing an artist sets)
+            return st.floats(p.min, p.max, allow_nan=False).map(
+                lambda x: min(max(round(x, 6), p.min), p.max)
+            )
+        if p.kind == "int":
+            return st.integers(int(p.min), int(p.max))
+        if p.kind == "bool":
+            return st.booleans()
+        return st.sampled_from(p.choices)
+
+    params = st.fixed_dictionaries({p.name: param_strategy(p) for p in spec.params})
+    rng = np.random.default_rng(11)
+    smooth = rng.random((37, 53)).astype(np.float32)
+    mask = Mask((smooth > 0.6).astype(np.float32))
+    image = Image(rng.random((37, 53, 3), dtype=np.float32))
+    inputs = {
+        "depth": Depth(smooth),
+        "a": Field(smooth),
+        "b": mask,
+        "factor": Field(1 - smooth),
+        "source": Field(smooth),
+        "guide": image,
+        "mask": mask,
+        "size_of": image,
+    }
+
+    @settings(max_examples=40, deadline=None, database=None)
+    @given(params)
+    def check(values: dict[str, Any]) -> None:
+        args = [inputs[i.name] for i in spec.inputs]
+        out = spec.func(*args, **values)
+        check_field(out, (37, 53))
+
+    check()

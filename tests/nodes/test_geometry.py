@@ -284,3 +284,50 @@ def test_example_patches_render(tmp_path: Path, name: str) -> None:
     else:
         src = read_image(ROOT / "resources" / "images" / "scene.png").pixels
         assert np.abs(px - src).mean() > 0.02  # the light really changed the picture
+
+
+# -- every knob, anywhere in its range ----------------------------------------------------
+def test_any_params_give_valid_outputs() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    rng = np.random.default_rng(2)
+    depth = Depth(rng.random((23, 31)).astype(np.float32))
+    img = Image(rng.random((23, 31, 3), dtype=np.float32), rng.random((23, 31), dtype=np.float32))
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(
+        strength=st.floats(0, 50),
+        smooth=st.floats(0, 50),
+        azimuth=st.floats(-180, 180),
+        elevation=st.floats(0, 90),
+        intensity=st.floats(0, 4),
+        ambient=st.floats(0, 2),
+        color=st.sampled_from(["#000000", "#ffffff", "#ff8000", "#123456"]),
+        mix=st.floats(0, 1),
+        fov=st.floats(5, 170),
+        near=st.floats(0.01, 100),
+        stride=st.integers(1, 16),
+        min_depth=st.floats(0, 1),
+        cut_edges=st.floats(0, 1),
+    )
+    def check(**p: Any) -> None:
+        n = call(geometry.normals, depth, strength=p["strength"], smooth=p["smooth"])
+        assert np.isfinite(n.vectors).all() and np.all(n.vectors[..., 2] > 0)
+        keys = ("azimuth", "elevation", "intensity", "ambient", "color", "mix")
+        out = call(geometry.relight, img, n, **{k: p[k] for k in keys})
+        check_image(out, img)
+        cloud = call(
+            geometry.point_cloud,
+            depth,
+            img,
+            fov=p["fov"],
+            near=p["near"],
+            far=p["near"] * 10,
+            stride=p["stride"],
+            min_depth=p["min_depth"],
+            cut_edges=p["cut_edges"],
+        )
+        assert np.isfinite(cloud.points).all() and np.all(cloud.points[:, 2] < 0)
+
+    check()
