@@ -199,8 +199,24 @@ def resolve_yunet(weights: str, ctx: Context) -> Path:
         looked.append("models folder (GATEWAY_STUDIO_MODELS is not set)")
     raise ModelMissingError(
         f"face model 'yunet' ({YUNET_FILE}) is not available locally; looked in: "
-        f"{'; '.join(looked)}. Get it with `gateway-studio models pull yunet`, or set the "
-        "node's 'weights' path to the .onnx file, or use backend 'bundled' (no download)."
+        f"{'; '.join(looked)}. {_yunet_hint()} Or set the node's 'weights' path to the "
+        ".onnx file, or use backend 'bundled' (no download)."
+    )
+
+
+def _yunet_hint() -> str:
+    """How to get YuNet: the store's pull command once its catalogue knows the file."""
+    try:
+        from gateway_studio.engine import models
+
+        if models.lookup("yunet") is not None:
+            return f"Get it with `{models.pull_command('yunet')}`."
+    except ImportError:  # the model store is optional for this node
+        pass
+    return (
+        f"Get it on a connected machine from the Hugging Face repository {YUNET_REPO} "
+        "(OpenCV model zoo, MIT) and put it into a models folder (GATEWAY_STUDIO_MODELS "
+        "or --models-dir)."
     )
 
 

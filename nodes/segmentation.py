@@ -1,0 +1,494 @@
+"""Segmentation: per-pixel class labels (``Segments``), class masks, and a subject mask.
+
+``segment.semantic`` runs a transformers semantic-segmentation model (SegFormer by
+default; any SegFormer/BEiT/DPT/UperNet-style model that outputs class logits, and
+Mask2Former/MaskFormer semantic checkpoints) loaded through the model store
+(``gateway_studio.engine.models``: local files only, safetensors only).
+
+The model is split like a transformers pipeline: ``preprocess`` (numpy/torch, following
+the folder's ``preprocessor_config.json``: resize, rescale, ImageNet normalisation,
+padding) → ``forward`` (the only step on the device) → ``postprocess`` (class scores
+upsampled *bilinearly* to the input's full size, then argmax — done in row strips, so a
+150-class model on a 24-megapixel photo never holds a full-size score volume).
+
+``segment.subject`` turns class masks into one subject, refined by depth (see its help).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gateway_studio.engine import (
+    Choices,
+    Context,
+    Depth,
+    Field,
+    GatewayError,
+    Help,
+    Image,
+    Mask,
+    Range,
+    Segments,
+    node,
+)
+
+if TYPE_CHECKING:
+    from gateway_studio.engine.models import LoadedModel
+
+DEFAULT_MODEL = "nvidia/segformer-b0-finetuned-ade-512-512"
+MODEL_CHOICES = (
+    DEFAULT_MODEL,
+    "nvidia/segformer-b2-finetuned-ade-512-512",
+    "nvidia/segformer-b5-finetuned-ade-640-640",
+    "facebook/mask2former-swin-tiny-ade-semantic",
+)
+#: Query-based models: per-query class scores × per-query masks, not per-pixel logits.
+_QUERY_MODELS = ("mask2former", "maskformer")
+#: Upsampling works in strips of at most this many score values (float32: 4 bytes each).
+_STRIP_VALUES = 1 << 24
+#: PIL resample codes in preprocessor configs → torch interpolation modes.
+_RESAMPLE = {0: "nearest", 1: "bilinear", 2: "bilinear", 3: "bicubic", 4: "bilinear", 5: "bicubic"}
+
+ModelName = Annotated[
+    str,
+    Choices(MODEL_CHOICES),
+    Help(
+        "Segmentation model: a catalogue name, a Hugging Face hub id or a local folder "
+        "(config.json + safetensors). Missing weights: `gateway-studio models pull NAME`"
+    ),
+]
+
+
+# ------------------------------------------------------------------------ loading
+def model_task(name: str) -> str:
+    """The model store task for a model: query-based models load as universal ones."""
+    from gateway_studio.engine import models
+
+    resolved = models.resolve(name)
+    try:
+        config = json.loads((resolved.path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    kind = str(config.get("model_type", ""))
+    if kind == "oneformer":
+        raise GatewayError(
+            f"model '{name}' is a OneFormer, which needs a text task prompt; use a SegFormer "
+            "or Mask2Former semantic checkpoint"
+        )
+    return "universal-segmentation" if kind in _QUERY_MODELS else "semantic-segmentation"
+
+
+def load(name: str, ctx: Context) -> LoadedModel:
+    """Load (once per process, through the model store) the segmentation model."""
+    from gateway_studio.engine import models
+
+    return models.load_model(
+        name, task=model_task(name), progress=lambda message: ctx.progress(0.05, message)
+    )
+
+
+# ------------------------------------------------------------------------ preprocess
+def _target_size(h: int, w: int, size: dict[str, Any]) -> tuple[int, int]:
+    """The processor's resize target (height, width) for an h×w image."""
+    if "height" in size and "width" in size:
+        return int(size["height"]), int(size["width"])
+    if "shortest_edge" in size:
+        short = float(size["shortest_edge"])
+        scale = short / min(h, w)
+        longest = size.get("longest_edge")
+        if longest and max(h, w) * scale > float(longest):
+            scale = float(longest) / max(h, w)
+        return max(round(h * scale), 1), max(round(w * scale), 1)
+    raise GatewayError(f"unsupported resize rule in preprocessor_config.json: {size}")
+
+
+def preprocess(pixels: NDArray[np.float32], config: dict[str, Any]) -> tuple[Any, tuple[int, int]]:
+    """Image [0, 1] RGB (H, W, 3) → (pixel_values (1, 3, h, w) float32, valid (h, w)).
+
+    Follows the processor config: resize (antialiased, as PIL does when shrinking),
+    rescale, normalise, then zero-pad (after normalisation, as the processors do) to a
+    multiple of ``size_divisor``. ``valid`` is the unpadded part of the model input.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    h, w = pixels.shape[:2]
+    x = torch.from_numpy(np.array(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
+    # The processors expect 0-255 values; our Image is 0-1.
+    x = x * 255.0
+    if config.get("do_resize", True):
+        size = config.get("size") or {"height": 512, "width": 512}
+        th, tw = _target_size(h, w, size)
+        mode = _RESAMPLE.get(int(config.get("resample", 2)), "bilinear")
+        if (th, tw) != (h, w):
+            if mode == "nearest":
+                x = F.interpolate(x, size=(th, tw), mode="nearest")
+            else:
+                x = F.interpolate(x, size=(th, tw), mode=mode, align_corners=False, antialias=True)
+                x = x.clamp(0.0, 255.0)  # bicubic overshoots; PIL clips to the byte range
+    if config.get("do_rescale", True):
+        x = x * float(config.get("rescale_factor", 1.0 / 255.0))
+    if config.get("do_normalize", True):
+        mean = torch.tensor(config.get("image_mean", (0.485, 0.456, 0.406)), dtype=x.dtype)
+        std = torch.tensor(config.get("image_std", (0.229, 0.224, 0.225)), dtype=x.dtype)
+        x = (x - mean[:, None, None]) / std[:, None, None]
+    valid = (int(x.shape[2]), int(x.shape[3]))
+    divisor = int(config.get("size_divisor") or 0)
+    if divisor > 1:
+        ph = -(-valid[0] // divisor) * divisor
+        pw = -(-valid[1] // divisor) * divisor
+        x = F.pad(x, (0, pw - valid[1], 0, ph - valid[0]))
+    return x.contiguous(), valid
+
+
+# ------------------------------------------------------------------------ forward
+def forward(loaded: LoadedModel, pixel_values: Any) -> Any:
+    """Model input → class scores (C, h, w) float32 on the CPU (h, w: the score grid)."""
+    import torch
+
+    model = loaded.model
+    x = pixel_values.to(device=loaded.device, dtype=loaded.dtype)
+    with torch.inference_mode():
+        out = model(pixel_values=x)
+    if hasattr(out, "class_queries_logits") and hasattr(out, "masks_queries_logits"):
+        # Mask2Former/MaskFormer: P(class | query) × P(pixel in query's mask), summed over
+        # queries; the last class is "no object" and is dropped (as transformers does).
+        classes = out.class_queries_logits.float().softmax(dim=-1)[..., :-1]
+        masks = out.masks_queries_logits.float().sigmoid()
+        scores = torch.einsum("bqc,bqhw->bchw", classes, masks)
+    else:
+        scores = getattr(out, "logits", None)
+        if scores is None or scores.ndim != 4:
+            raise GatewayError(f"model '{loaded.name}' gives no per-pixel class logits")
+    return scores[0].float().cpu()
+
+
+# ------------------------------------------------------------------------ postprocess
+def _source_index(out_len: int, in_len: int, scale: float) -> tuple[Any, Any, Any]:
+    """PyTorch's bilinear (align_corners=False) source indices and weights along one axis."""
+    import torch
+
+    src = (torch.arange(out_len, dtype=torch.float64) + 0.5) * scale - 0.5
+    src = src.clamp(min=0.0)
+    i0 = src.floor().long().clamp(max=in_len - 1)
+    i1 = (i0 + 1).clamp(max=in_len - 1)
+    w1 = (src - i0.double()).clamp(0.0, 1.0).float()
+    return i0, i1, w1
+
+
+def upsample_argmax(
+    scores: Any,
+    size: tuple[int, int],
+    *,
+    valid: tuple[float, float] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> NDArray[np.int32]:
+    """Bilinearly upsample class scores (C, h, w) to ``size`` and take the argmax.
+
+    Identical to ``F.interpolate(scores, size, mode="bilinear", align_corners=False)``
+    followed by argmax, but computed in row strips. ``valid`` is the part of the score
+    grid (in score pixels, may be fractional) that covers the image; the rest is padding.
+    """
+    c, h, w = (int(v) for v in scores.shape)
+    out_h, out_w = size
+    vh, vw = valid if valid is not None else (float(h), float(w))
+    # Indices stop at the last grid cell that covers the image: padding never leaks in.
+    y0, y1, wy = _source_index(out_h, min(h, math.ceil(vh)), vh / out_h)
+    x0, x1, wx = _source_index(out_w, min(w, math.ceil(vw)), vw / out_w)
+    labels = np.empty((out_h, out_w), dtype=np.int32)
+    rows = max(1, _STRIP_VALUES // max(c * out_w, 1))
+    for start in range(0, out_h, rows):
+        stop = min(start + rows, out_h)
+        a = wy[start:stop][None, :, None]
+        strip = scores.index_select(1, y0[start:stop]) * (1 - a)
+        strip += scores.index_select(1, y1[start:stop]) * a  # (C, r, w)
+        b = wx[None, None, :]
+        full = strip.index_select(2, x0) * (1 - b)
+        full += strip.index_select(2, x1) * b  # (C, r, W)
+        labels[start:stop] = full.argmax(dim=0).numpy().astype(np.int32)
+        if progress is not None:
+            progress(stop / out_h)
+    return labels
+
+
+def class_names(loaded: LoadedModel, count: int) -> tuple[str, ...]:
+    """Class names from the model's ``config.id2label`` (ids 0..count-1)."""
+    id2label = loaded.config.get("id2label") or {}
+    return tuple(str(id2label.get(str(i), id2label.get(i, f"class {i}"))) for i in range(count))
+
+
+def segment_image(image: Image, model: str, ctx: Context) -> Segments:
+    """The whole pipeline: load → preprocess → forward → postprocess, with progress."""
+    ctx.progress(0.0, f"segmentation model {model}")
+    loaded = load(model, ctx)
+    ctx.check_cancelled()
+    x, valid = preprocess(np.asarray(image.pixels), loaded.preprocessor)
+    ctx.progress(0.2, f"segmenting at {x.shape[3]}×{x.shape[2]}")
+    scores = forward(loaded, x)
+    ctx.check_cancelled()
+    # The score grid covers the padded input; only the valid part covers the image.
+    sh, sw = scores.shape[1] / x.shape[2], scores.shape[2] / x.shape[3]
+    h, w = image.size
+    message = f"upsampling class scores to {w}×{h}"
+    ctx.progress(0.7, message)
+    labels = upsample_argmax(
+        scores,
+        (h, w),
+        valid=(valid[0] * sh, valid[1] * sw),
+        progress=lambda f: ctx.progress(0.7 + 0.29 * f, message),
+    )
+    return Segments(labels, class_names(loaded, int(scores.shape[0])))
+
+
+# ------------------------------------------------------------------------ classes
+def parse_classes(text: str, names: Sequence[str], *, source: str = "") -> list[int]:
+    """Comma-separated class names → label ids (case-insensitive); clear errors."""
+    wanted = [part.strip() for part in text.split(",") if part.strip()]
+    if not wanted:
+        raise GatewayError("no class chosen: set 'classes' to names such as 'person'")
+    lowered = [n.lower() for n in names]
+    ids: list[int] = []
+    for item in wanted:
+        hits = [i for i, n in enumerate(lowered) if n == item.lower()]
+        if not hits:
+            close = difflib.get_close_matches(item.lower(), lowered, n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            some = ", ".join(names[:8])
+            where = f" in {source}" if source else ""
+            raise GatewayError(
+                f"unknown class '{item}'{where}.{hint} Valid classes include: {some}, … "
+                f"({len(names)} in all)"
+            )
+        ids.extend(hits)
+    return ids
+
+
+# ------------------------------------------------------------------------ the nodes
+@node("segment.semantic", outputs={"segments": Segments, "mask": Mask}, proxy=False)
+def semantic(
+    image: Image,
+    *,
+    model: ModelName = DEFAULT_MODEL,
+    classes: Annotated[
+        str, Help("Comma-separated class names for the mask output, e.g. 'person, car'")
+    ] = "person",
+    ctx: Context,
+) -> dict[str, Segments | Mask]:
+    """Label every pixel with a class (SegFormer by default) and mask the chosen classes.
+
+    Segments are at the input's full size, class names from the model's config; the mask
+    holds the pixels of the classes named in 'classes'.
+    """
+    segments = segment_image(image, model, ctx)
+    ids = parse_classes(classes, segments.names, source=f"model '{model}'")
+    mask = Mask.from_bool(np.isin(segments.labels, ids))
+    found = sorted({segments.names[i] for i in np.unique(segments.labels[mask.values > 0])})
+    ctx.progress(1.0, f"mask: {', '.join(found)}" if found else "mask: none of the classes found")
+    return {"segments": segments, "mask": mask}
+
+
+def _components(mask: NDArray[np.bool_]) -> tuple[int, NDArray[np.int32], NDArray[np.int64]]:
+    """8-connected components: (count incl. background 0, label map, pixel counts)."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+    )
+    return int(count), labels, stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+
+
+def pick_subject(
+    candidates: NDArray[np.bool_],
+    depth: NDArray[np.float32] | None,
+    *,
+    min_area: float,
+    tolerance: float,
+) -> NDArray[np.bool_] | None:
+    """Among the connected regions of ``candidates``, the subject; None if none is large.
+
+    Large = at least ``min_area`` of the image. With depth: the nearest large region (by
+    mean Depth, 1 = near), plus any other large region within ``tolerance`` of its depth
+    (two people side by side). Without depth: the largest region.
+    """
+    count, labels, areas = _components(candidates)
+    if count <= 1:
+        return None
+    large = [i for i in range(1, count) if areas[i] >= min_area * candidates.size]
+    if not large:
+        return None
+    if depth is None:
+        best = max(large, key=lambda i: areas[i])
+        return np.asarray(labels == best)
+    sums = np.bincount(labels.ravel(), weights=depth.ravel(), minlength=count)
+    means = sums / np.maximum(areas, 1)
+    nearest = max(means[i] for i in large)
+    keep = [i for i in large if means[i] >= nearest - tolerance]
+    return np.isin(labels, keep)
+
+
+def _otsu(values: NDArray[np.float32]) -> float:
+    """Otsu's threshold of values in [0, 1] (256 bins)."""
+    hist, edges = np.histogram(values, bins=256, range=(0.0, 1.0))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(hist).astype(np.float64)
+    total = weight[-1]
+    mean_cum = np.cumsum(hist * centres)
+    w0, w1 = weight[:-1], total - weight[:-1]
+    ok = (w0 > 0) & (w1 > 0)
+    m0 = np.where(ok, mean_cum[:-1] / np.maximum(w0, 1), 0)
+    m1 = np.where(ok, (mean_cum[-1] - mean_cum[:-1]) / np.maximum(w1, 1), 0)
+    between = np.where(ok, w0 * w1 * (m0 - m1) ** 2, -1)
+    return float(edges[1:][int(np.argmax(between))])
+
+
+#: A depth layer counts as an object when its rim is at least this much nearer than the
+#: ring just outside it (a real depth edge, not a cut through a smooth surface).
+_EDGE_CONTRAST = 0.08
+#: Width of the rims compared, as a fraction of the shorter side (model edges are soft).
+_RIM = 0.01
+
+
+def edge_contrast(region: NDArray[np.bool_], depth: NDArray[np.float32]) -> float:
+    """Mean depth of the region's inner rim minus that of the ring just outside it."""
+    import cv2
+
+    k = max(1, round(_RIM * min(region.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    u8 = region.astype(np.uint8)
+    outer = (cv2.dilate(u8, kernel) > 0) & ~region
+    # Replicated borders: the image's edge is not an edge of the region.
+    inner = region & ~(cv2.erode(u8, kernel, borderType=cv2.BORDER_REPLICATE) > 0)
+    if not outer.any() or not inner.any():
+        return 0.0
+    return float(depth[inner].mean() - depth[outer].mean())
+
+
+def nearest_depth_region(
+    depth: NDArray[np.float32], *, min_area: float, tolerance: float
+) -> NDArray[np.bool_]:
+    """The nearest large object of a depth map, with no class information.
+
+    Splits the depth histogram in two (Otsu) and keeps the nearest large connected region
+    of the near side (``pick_subject``); repeats inside it while the new region is still
+    large and bounded by a depth edge (its rim at least 0.08 nearer than the ring around
+    it). A split through a smooth surface (the front of a ball) has no such edge and
+    ends the search, so the whole object is kept.
+    """
+    region = np.ones(depth.shape, dtype=bool)
+    best: NDArray[np.bool_] | None = None
+    for _ in range(8):  # each split halves the histogram: a few rounds are enough
+        values = depth[region]
+        if values.size < 2 or float(values.max() - values.min()) < _EDGE_CONTRAST:
+            break
+        t = _otsu(values)
+        candidate = region & (depth >= t)
+        picked = pick_subject(candidate, depth, min_area=min_area, tolerance=tolerance)
+        if picked is None or edge_contrast(picked, depth) < _EDGE_CONTRAST:
+            break
+        region, best = picked, picked
+    if best is None:  # no depth edge anywhere: the near side of one split
+        t = _otsu(depth.ravel())
+        best = pick_subject(depth >= t, depth, min_area=0.0, tolerance=tolerance)
+    return best if best is not None else np.ones(depth.shape, dtype=bool)
+
+
+def feathered(mask: NDArray[np.bool_], feather: float) -> NDArray[np.float32]:
+    """A soft version of a mask: Gaussian blur with sigma = feather × shorter side."""
+    import cv2
+
+    soft = mask.astype(np.float32)
+    sigma = feather * min(mask.shape)
+    if sigma > 0.25:
+        soft = cv2.GaussianBlur(
+            soft, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE
+        )
+    return np.clip(soft, 0.0, 1.0).astype(np.float32)
+
+
+@node("segment.subject", outputs={"mask": Mask, "field": Field}, proxy=False)
+def subject(
+    image: Image,
+    depth: Depth | None = None,
+    segments: Segments | None = None,
+    *,
+    mode: Annotated[
+        Literal["auto", "classes", "depth"],
+        Help(
+            "classes: regions of the chosen classes, the nearest large one (empty if none); "
+            "depth: the nearest large depth layer, no model; auto: classes, falling back to "
+            "depth when no large region of those classes is found (the message says so)"
+        ),
+    ] = "auto",
+    model: ModelName = DEFAULT_MODEL,
+    classes: Annotated[
+        str, Help("Comma-separated classes that can be the subject, e.g. 'person, dog'")
+    ] = "person",
+    min_area: Annotated[
+        float,
+        Range(0.0, 0.5, 0.001),
+        Help("Regions smaller than this fraction of the image are never the subject"),
+    ] = 0.01,
+    depth_tolerance: Annotated[
+        float,
+        Range(0.0, 1.0, 0.01),
+        Help("Also keep large regions whose mean depth is this close to the nearest one's"),
+    ] = 0.05,
+    feather: Annotated[
+        float,
+        Range(0.0, 0.1, 0.001),
+        Help("Soft edge of the field output, as a fraction of the image's shorter side"),
+    ] = 0.01,
+    ctx: Context,
+) -> dict[str, Mask | Field]:
+    """The subject of a photo as a mask and a feathered field, refined by depth.
+
+    Candidates are the connected regions of the chosen classes (from the Segments input
+    if connected, else from the model); with a Depth input the nearest large region wins
+    (mean depth over the region), without one the largest. Mode 'depth' needs a Depth.
+    """
+    h, w = image.size
+    depth_values: NDArray[np.float32] | None = None
+    if depth is not None:
+        depth_values = np.asarray(depth.values)
+        if depth.size != (h, w):
+            depth_values = np.asarray(depth.resized(h, w).values)
+    if mode == "depth" and depth_values is None:
+        raise GatewayError("mode 'depth' needs a Depth input: connect one, or use 'classes'")
+
+    picked: NDArray[np.bool_] | None = None
+    if mode in ("auto", "classes"):
+        source = model
+        if segments is None:
+            segments = segment_image(image, model, ctx)
+        else:  # decomposed once upstream: no inference here
+            source = "the Segments input"
+            if segments.size != (h, w):
+                segments = segments.resized(h, w)
+        ids = parse_classes(classes, segments.names, source=source)
+        candidates = np.isin(segments.labels, ids)
+        picked = pick_subject(
+            candidates, depth_values, min_area=min_area, tolerance=depth_tolerance
+        )
+        if picked is not None:
+            how = "nearest" if depth_values is not None else "largest"
+            ctx.progress(1.0, f"subject: the {how} large '{classes}' region")
+        elif mode == "classes":
+            ctx.progress(1.0, f"no large '{classes}' region: the subject mask is empty")
+    if picked is None and mode != "classes":
+        if depth_values is None:
+            ctx.progress(1.0, f"no large '{classes}' region and no Depth input: mask is empty")
+        else:
+            picked = nearest_depth_region(
+                depth_values, min_area=min_area, tolerance=depth_tolerance
+            )
+            prefix = "" if mode == "depth" else f"no large '{classes}' region; "
+            ctx.progress(1.0, f"{prefix}subject: the nearest large depth region")
+    result = picked if picked is not None else np.zeros((h, w), dtype=bool)
+    return {"mask": Mask.from_bool(result), "field": Field(feathered(result, feather))}
