@@ -34,7 +34,7 @@ def remap(
     """Reshape a field or depth map through a curve: band, levels, gamma, gain, invert."""
     v = source.values
     if band_width > 0:
-        v = 1.0 - np.minimum(np.abs(v - band_centre) / band_width, 1.0)
+        v = 1.0 - np.minimum(np.abs(v - band_centre) / max(band_width, 1e-6), 1.0)
     span = max(high - low, 1e-6)
     v = np.clip((v - low) / span, 0.0, 1.0)
     if gamma != 1.0:
