@@ -23,7 +23,7 @@ from gateway_studio.engine import (
 )
 from gateway_studio.engine.imageio import read_image
 from nodes import segmentation as S
-from tests.nodes.tiny_seg import TINY_LABELS, save_tiny_segformer
+from tests.nodes.tiny_seg import TINY_LABELS, save_tiny_mask2former, save_tiny_segformer
 
 ROOT = Path(__file__).resolve().parents[2]
 PERSON = TINY_LABELS.index("person")
@@ -251,3 +251,50 @@ def test_subject_runs_the_model_when_no_segments_are_connected(
     out = S.subject(photo, None, mode="classes", model=str(folder), ctx=ctx)
     assert out["mask"].values.all()  # every pixel is "person": one region, the image
     assert "largest" in ctx.messages[-1]
+
+
+# ------------------------------------------------------------------------ Mask2Former
+def test_mask2former_loads_as_universal_and_segments(tmp_path: Path, photo: Image) -> None:
+    from transformers.models.mask2former.image_processing_pil_mask2former import (
+        Mask2FormerImageProcessorPil,
+    )
+
+    folder = save_tiny_mask2former(tmp_path / "tiny-mask2former")
+    assert S.model_task(str(folder)) == "universal-segmentation"
+    out = S.semantic(photo, model=str(folder), classes="sky", ctx=Context())
+    seg = out["segments"]
+    assert seg.labels.shape == photo.size and seg.names == TINY_LABELS
+    assert seg.labels.min() >= 0 and seg.labels.max() < len(TINY_LABELS)
+    np.testing.assert_array_equal(out["mask"].values > 0, seg.labels == 3)
+    # the reference post-process (which also stretches through 384×384 and keeps the
+    # padding) agrees on this model
+    loaded = models.load_model(str(folder), task="universal-segmentation")
+    processor = Mask2FormerImageProcessorPil.from_pretrained(folder)
+    rgb8 = np.round(np.asarray(photo.pixels) * 255).astype(np.uint8)
+    with torch.no_grad():
+        outputs = loaded.model(
+            pixel_values=processor(images=rgb8, return_tensors="pt")["pixel_values"]
+        )
+    reference = processor.post_process_semantic_segmentation(outputs, target_sizes=[photo.size])
+    assert (seg.labels == reference[0].numpy()).mean() > 0.95
+
+
+def test_query_scores_combine_class_and_mask_probabilities() -> None:
+    """Two queries: class 1 on the left half, class 2 on the right half of the grid."""
+    from types import SimpleNamespace
+
+    classes = torch.full((1, 2, 4), -10.0)  # 3 classes + "no object"
+    classes[0, 0, 1] = 10.0
+    classes[0, 1, 2] = 10.0
+    masks = torch.full((1, 2, 4, 6), -10.0)
+    masks[0, 0, :, :3] = 10.0
+    masks[0, 1, :, 3:] = 10.0
+
+    def fake_model(pixel_values: torch.Tensor) -> SimpleNamespace:
+        return SimpleNamespace(class_queries_logits=classes, masks_queries_logits=masks)
+
+    loaded = SimpleNamespace(model=fake_model, device="cpu", dtype=torch.float32, name="fake")
+    scores = S.forward(loaded, torch.zeros(1, 3, 16, 24))  # type: ignore[arg-type]
+    assert tuple(scores.shape) == (3, 4, 6)
+    labels = S.upsample_argmax(scores, (40, 60))
+    assert (labels[:, :29] == 1).all() and (labels[:, 31:] == 2).all()

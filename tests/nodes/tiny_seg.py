@@ -50,3 +50,48 @@ def save_tiny_segformer(
     model.save_pretrained(folder, safe_serialization=True)
     SegformerImageProcessorPil(size={"height": size, "width": size}).save_pretrained(folder)
     return folder
+
+
+def save_tiny_mask2former(
+    folder: Path, *, labels: tuple[str, ...] = TINY_LABELS, short: int = 64, seed: int = 0
+) -> Path:
+    """A Mask2Former with a 4-stage Swin of 16 channels (~0.35 M parameters)."""
+    import torch
+    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
+    from transformers.models.mask2former.image_processing_pil_mask2former import (
+        Mask2FormerImageProcessorPil,
+    )
+
+    torch.manual_seed(seed)
+    backbone = SwinConfig(
+        image_size=short,
+        patch_size=4,
+        embed_dim=16,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 1, 1],
+        window_size=4,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    )
+    config = Mask2FormerConfig(
+        backbone_config=backbone,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        hidden_dim=32,  # the pixel decoder's GroupNorm(32) needs a multiple of 32
+        mask_feature_size=32,
+        feature_size=32,
+        num_queries=8,
+        encoder_layers=1,
+        decoder_layers=2,
+        num_attention_heads=1,
+        encoder_feedforward_dim=32,
+        dim_feedforward=32,
+    )
+    model = Mask2FormerForUniversalSegmentation(config).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    processor = Mask2FormerImageProcessorPil(
+        size={"shortest_edge": short, "longest_edge": 2 * short}, size_divisor=32
+    )
+    processor.save_pretrained(folder)
+    return folder
