@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
-from gateway_studio.engine import Context, FilePath, GatewayError, Help, Image, node
-from gateway_studio.engine.imageio import read_image
+import numpy as np
+
+from gateway_studio.engine import Context, Depth, FilePath, GatewayError, Help, Image, node
+from gateway_studio.engine.imageio import image_from_array, open_pil, read_image
 
 
 @node("source.image", outputs={"image": Image}, proxy=False)
@@ -18,3 +21,79 @@ def image(
     if not path:
         raise GatewayError("no image chosen: set the 'path' param")
     return read_image(ctx.resolve_path(path))
+
+
+#: Photos scikit-image ships (no download), with their licences.
+SAMPLE_PHOTOS = {
+    "astronaut": "Eileen Collins, NASA — public domain",
+    "coffee": "Rachel Michetti — CC0",
+    "chelsea": "Stefan van der Walt — CC0",
+    "rocket": "SpaceX — CC0",
+}
+
+
+@node("source.sample", outputs={"image": Image}, proxy=False)
+def sample(
+    *,
+    name: Annotated[
+        Literal["astronaut", "coffee", "chelsea", "rocket"],
+        Help("A photo that ships with scikit-image (astronaut: public domain; others CC0)"),
+    ] = "astronaut",
+) -> Image:
+    """A sample photo from scikit-image's data (no file needed)."""
+    import skimage.data
+
+    return image_from_array(getattr(skimage.data, name)())
+
+
+def _fill_invalid(disparity: np.ndarray) -> np.ndarray:
+    """Fill unmatched pixels of a ground-truth disparity map from their neighbours.
+
+    Middlebury leaves occlusions as inf; left as 'farthest' they punch holes through the
+    foreground, so we inpaint them (OpenCV Telea) on an 8-bit-free float copy."""
+    import cv2
+
+    valid = np.isfinite(disparity) & (disparity > 0)
+    filled = np.where(valid, disparity, 0.0).astype(np.float32)
+    if valid.all():
+        return filled
+    # Inpainting is driven by the mask; run it per connected hole on a float image via
+    # a normalised 16-bit copy (cv2.inpaint accepts 8/16-bit, one channel).
+    lo, hi = float(filled[valid].min()), float(filled[valid].max())
+    scaled = np.round((filled - lo) / max(hi - lo, 1e-6) * 65535).clip(0, 65535)
+    restored = cv2.inpaint(
+        scaled.astype(np.uint16), (~valid).astype(np.uint8), 5, cv2.INPAINT_TELEA
+    )
+    return np.where(valid, filled, restored.astype(np.float32) / 65535 * (hi - lo) + lo)
+
+
+@node("source.sample_rgbd", outputs={"image": Image, "depth": Depth}, proxy=False)
+def sample_rgbd(
+    *,
+    name: Annotated[
+        Literal["motorcycle", "scene"],
+        Help(
+            "motorcycle: Middlebury 2014 stereo photo with ground-truth disparity (shipped "
+            "by scikit-image; research data, occlusions filled from neighbours); scene: "
+            "the synthetic sample with exact depth (resources/images)"
+        ),
+    ] = "motorcycle",
+    ctx: Context,
+) -> dict[str, Image | Depth]:
+    """A photo with its true depth, for trying depth effects without a model."""
+    if name == "motorcycle":
+        import skimage.data
+
+        left, _right, disparity = skimage.data.stereo_motorcycle()
+        return {
+            "image": image_from_array(left),
+            "depth": Depth.from_disparity(_fill_invalid(disparity)),
+        }
+    folder = Path(__file__).resolve().parent.parent / "resources" / "images"
+    if not (folder / "scene.png").exists():
+        raise GatewayError(f"the synthetic scene is not installed (looked in {folder})")
+    raw = np.asarray(open_pil(folder / "scene_depth.png"))
+    return {
+        "image": read_image(folder / "scene.png"),
+        "depth": Depth.from_encoded(raw.astype(np.uint16), convention="inverse"),
+    }
