@@ -19,6 +19,7 @@ node computes means bumping ``version``: it is part of every cache key.
 from __future__ import annotations
 
 import inspect
+import os
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -65,7 +66,7 @@ class Context:
         p = Path(path).expanduser()
         if not p.is_absolute() and self.base_dir is not None:
             p = self.base_dir / p
-        return p
+        return Path(os.path.abspath(p))  # normalised for messages; symlinks kept
 
 
 @dataclass(frozen=True)
