@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
-from gateway_studio.engine import Context, Depth, FilePath, GatewayError, Help, Range, node
+from gateway_studio.engine import (
+    Choices,
+    Context,
+    Depth,
+    Field,
+    FilePath,
+    GatewayError,
+    Help,
+    Image,
+    Mask,
+    Range,
+    Segments,
+    models,
+    node,
+)
 from gateway_studio.engine.imageio import open_pil
 
 
@@ -24,7 +42,9 @@ def from_file(
     scale: Annotated[
         float, Range(1e-6, 1e6), Help("Multiplier from stored values to metres/pixels")
     ] = 1.0,
-    invert: Annotated[bool, Help("Flip near and far after reading (for mislabelled files)")] = False,
+    invert: Annotated[
+        bool, Help("Flip near and far after reading (for mislabelled files)")
+    ] = False,
     normalisation: Annotated[
         Literal["minmax", "percentile"],
         Help("How raw values map to [0, 1]: per-image min–max or robust 1–99 percentiles"),
@@ -68,3 +88,401 @@ def from_file(
             depth.normalisation,
         )
     return depth
+
+
+# ----------------------------------------------------------------------------- depth.estimate
+#: Model suggestions: Depth-Anything-V2 Small/Base/Large first, then DPT-Hybrid, ZoeDepth.
+DEPTH_MODELS: tuple[str, ...] = tuple(m.name for m in models.known_models("depth-estimation"))
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a model wants its input, read from its ``preprocessor_config.json``."""
+
+    #: Target (height, width) before aspect handling, e.g. (518, 518).
+    size: tuple[int, int]
+    keep_aspect_ratio: bool
+    multiple: int
+    mode: str  # torch interpolate mode: "bicubic", "bilinear", "nearest"
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    #: DPT: centre zero-pad to a multiple of this after normalising (0 = off).
+    pad_divisor: int = 0
+    #: ZoeDepth: reflect-pad the photo by int(sqrt(side / 2) * 3) before resizing.
+    zoe_pad: bool = False
+    align_corners: bool = False
+    antialias: bool = True
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], model_type: str = "", resolution: int = 0
+    ) -> Preprocessing:
+        zoe = model_type == "zoedepth" or "ZoeDepth" in str(config.get("image_processor_type"))
+        raw_size = config.get("size") or {}
+        if isinstance(raw_size, int):
+            h = w = raw_size
+        else:
+            h = int(raw_size.get("height") or raw_size.get("shortest_edge") or 518)
+            w = int(raw_size.get("width") or raw_size.get("shortest_edge") or h)
+        if resolution > 0:  # the short side of the target becomes ``resolution``
+            scale = resolution / min(h, w)
+            h, w = round(h * scale), round(w * scale)
+        multiple = config.get("ensure_multiple_of") or 1
+        # ZoeDepth's class default is 1/32 (a quirk); hub configs say 32.
+        multiple = max(1, round(1 / multiple) if multiple < 1 else int(multiple))
+        resample = int(config.get("resample", 2 if zoe else 3))
+        mode = {0: "nearest", 2: "bilinear", 3: "bicubic"}.get(resample, "bicubic")
+        mean = tuple(config.get("image_mean") or (0.485, 0.456, 0.406))
+        std = tuple(config.get("image_std") or (0.229, 0.224, 0.225))
+        if not config.get("do_normalize", True):
+            mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+        pad = config.get("do_pad", zoe)
+        return cls(
+            size=(h, w),
+            keep_aspect_ratio=bool(config.get("keep_aspect_ratio", False)),
+            multiple=multiple,
+            mode=mode,
+            mean=(float(mean[0]), float(mean[1]), float(mean[2])),
+            std=(float(std[0]), float(std[1]), float(std[2])),
+            pad_divisor=int(config.get("size_divisor") or 0) if pad and not zoe else 0,
+            zoe_pad=bool(pad) and zoe,
+            align_corners=zoe,  # ZoeDepth's processor resizes with align_corners=True
+            antialias=not zoe,  # DPT's resizes through PIL, which antialiases
+        )
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The model input size for a (height, width) photo (DPT's resize rule)."""
+        scale_h, scale_w = self.size[0] / height, self.size[1] / width
+        if self.keep_aspect_ratio:  # scale as little as possible
+            if abs(1 - scale_w) < abs(1 - scale_h):
+                scale_h = scale_w
+            else:
+                scale_w = scale_h
+
+        def snap(value: float) -> int:
+            out = round(value / self.multiple) * self.multiple
+            return int(out if out > 0 else math.ceil(value / self.multiple) * self.multiple)
+
+        return snap(scale_h * height), snap(scale_w * width)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    pixel_values: Any  # torch.Tensor (1, 3, h, w), float32
+    #: Fractions of the model output to crop (top, bottom, left, right) — the padding.
+    crop: tuple[float, float, float, float]
+    source_size: tuple[int, int]
+
+
+def srgb_pixels(image: Image) -> NDArray[np.float32]:
+    """The photo as sRGB-encoded floats, what depth models were trained on."""
+    pixels = np.asarray(image.pixels, dtype=np.float32)
+    if image.colorspace == "linear":
+        pixels = np.where(
+            pixels <= 0.0031308, pixels * 12.92, 1.055 * np.power(pixels, 1 / 2.4) - 0.055
+        ).astype(np.float32)
+    return pixels
+
+
+def preprocess(pixels: NDArray[np.float32], prep: Preprocessing) -> Prepared:
+    """Photo (H, W, 3) sRGB floats → the normalised tensor the model card asks for."""
+    import torch
+    import torch.nn.functional as F
+
+    height, width = pixels.shape[:2]
+    # A private copy: slot arrays are read-only and torch wants writable memory.
+    x = torch.from_numpy(np.array(pixels, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+    crop = (0.0, 0.0, 0.0, 0.0)
+    if prep.zoe_pad:
+        ph, pw = int(math.sqrt(height / 2) * 3), int(math.sqrt(width / 2) * 3)
+        x = F.pad(x, (pw, pw, ph, ph), mode="reflect")
+        padded_h, padded_w = height + 2 * ph, width + 2 * pw
+        crop = (ph / padded_h, ph / padded_h, pw / padded_w, pw / padded_w)
+        height, width = padded_h, padded_w
+    h, w = prep.input_size(height, width)
+    antialias = prep.antialias and prep.mode in ("bilinear", "bicubic")
+    x = F.interpolate(
+        x,
+        size=(h, w),
+        mode=prep.mode,
+        antialias=antialias,
+        **({} if prep.mode == "nearest" else {"align_corners": prep.align_corners}),
+    )
+    if not prep.zoe_pad:
+        x = x.clamp_(0.0, 1.0)  # PIL resizes 8-bit images: no overshoot
+    mean = torch.tensor(prep.mean, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std, dtype=x.dtype).view(1, 3, 1, 1)
+    x = (x - mean) / std
+    if prep.pad_divisor > 1:
+        ph = math.ceil(h / prep.pad_divisor) * prep.pad_divisor - h
+        pw = math.ceil(w / prep.pad_divisor) * prep.pad_divisor - w
+        top, left = ph // 2, pw // 2
+        x = F.pad(x, (left, pw - left, top, ph - top))
+        crop = (top / (h + ph), (ph - top) / (h + ph), left / (w + pw), (pw - left) / (w + pw))
+    return Prepared(x.contiguous(), crop, pixels.shape[:2])
+
+
+def forward(loaded: models.LoadedModel, prepared: Prepared) -> NDArray[np.float32]:
+    """Run the model (the only step on the device); the raw output, cropped of padding."""
+    import torch
+
+    with torch.inference_mode():
+        x = prepared.pixel_values.to(loaded.device, loaded.dtype)
+        out = loaded.model(pixel_values=x).predicted_depth
+        raw = out.float().reshape(out.shape[-2], out.shape[-1]).cpu().numpy()
+    h, w = raw.shape
+    top, bottom, left, right = prepared.crop
+    t, b = round(top * h), h - round(bottom * h)
+    left_px, right_px = round(left * w), w - round(right * w)
+    return np.ascontiguousarray(raw[t:b, left_px:right_px], dtype=np.float32)
+
+
+def upsample(raw: NDArray[np.float32], size: tuple[int, int]) -> NDArray[np.float32]:
+    """Bicubic resize of a model output to the photo's size (as transformers does it)."""
+    import torch
+    import torch.nn.functional as F
+
+    if raw.shape == size:
+        return raw.copy()
+    t = torch.from_numpy(np.ascontiguousarray(raw))[None, None]
+    out = F.interpolate(t, size=size, mode="bicubic", align_corners=False)
+    return np.asarray(out[0, 0].numpy(), dtype=np.float32)
+
+
+def _box(values: NDArray[np.float32], radius: int) -> NDArray[np.float32]:
+    import cv2
+
+    k = 2 * radius + 1
+    return np.asarray(
+        cv2.boxFilter(values, -1, (k, k), normalize=True, borderType=cv2.BORDER_REFLECT)
+    )
+
+
+def guided_filter_color(
+    guide: NDArray[np.float32], src: NDArray[np.float32], radius: int, eps: float
+) -> NDArray[np.float32]:
+    """He, Sun & Tang's guided filter with a colour guide (H, W, 3) and a grey ``src``.
+
+    Locally the output is ``a · guide + b`` with a 3-vector ``a``: it follows colour edges
+    that a grey guide would miss. ``eps`` is in squared guide units (guide in [0, 1])."""
+    mean_i = [_box(np.ascontiguousarray(guide[..., c]), radius) for c in range(3)]
+    mean_p = _box(src, radius)
+    cov = [_box(guide[..., c] * src, radius) - mean_i[c] * mean_p for c in range(3)]
+    var: dict[tuple[int, int], NDArray[np.float32]] = {}
+    for i in range(3):
+        for j in range(i, 3):
+            var[i, j] = _box(guide[..., i] * guide[..., j], radius) - mean_i[i] * mean_i[j]
+    e = np.float32(eps)
+    a11, a12, a13 = var[0, 0] + e, var[0, 1], var[0, 2]
+    a22, a23, a33 = var[1, 1] + e, var[1, 2], var[2, 2] + e
+    # Inverse of the symmetric 3x3 (Σ + εI) per pixel, by cofactors.
+    c11, c12, c13 = a22 * a33 - a23 * a23, a13 * a23 - a12 * a33, a12 * a23 - a13 * a22
+    c22, c23, c33 = a11 * a33 - a13 * a13, a13 * a12 - a11 * a23, a11 * a22 - a12 * a12
+    det = a11 * c11 + a12 * c12 + a13 * c13
+    a0 = (c11 * cov[0] + c12 * cov[1] + c13 * cov[2]) / det
+    a1 = (c12 * cov[0] + c22 * cov[1] + c23 * cov[2]) / det
+    a2 = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) / det
+    b = mean_p - a0 * mean_i[0] - a1 * mean_i[1] - a2 * mean_i[2]
+    out = (
+        _box(a0, radius) * guide[..., 0]
+        + _box(a1, radius) * guide[..., 1]
+        + _box(a2, radius) * guide[..., 2]
+        + _box(b, radius)
+    )
+    return np.asarray(out, dtype=np.float32)
+
+
+def refine_edges(
+    upsampled: NDArray[np.float32], guide: NDArray[np.float32], factor: float
+) -> NDArray[np.float32]:
+    """Snap the soft depth edges of an upsampled map to the photo's edges.
+
+    Model depth (or any map upsampled ``factor`` times) changes over a few pixels where
+    the scene has a step. Per pixel we take the local near and far extremes (max / min
+    over a window of about ``factor`` pixels), mark which side of the soft ramp the pixel
+    is on, and refine that near/far mask with a colour guided filter (He et al.'s
+    "guided feathering"), so the boundary follows the photo's colour edge; the value is
+    then far + mask · (near − far). Only where the local range is a real step (above
+    ``tau``, relative to the map's range) is anything changed, so smooth slopes and flat
+    areas keep the plain upsampled values. Radii scale with ``factor`` (tuned on
+    benchmarks/depth_edges.py: sensor RGB-D frames and Middlebury ground truth).
+    """
+    import cv2
+
+    values = np.asarray(upsampled, dtype=np.float32)
+    lo, hi = float(values.min()), float(values.max())
+    if not hi > lo:
+        return values.copy()
+    p = (values - lo) / (hi - lo)
+    r = max(1, round(factor / 2))
+    tau = 0.01 + 0.005 * factor
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
+    near, far = cv2.dilate(p, kernel), cv2.erode(p, kernel)
+    span = near - far
+    side = ((p - far) > 0.5 * span).astype(np.float32)  # 1 = the near side of the ramp
+    alpha = np.clip(guided_filter_color(guide, side, r, 1e-3), 0.0, 1.0)
+    snapped = far + alpha * span
+    weight = np.clip((span - tau) / tau, 0.0, 1.0)  # 0 on slopes and flats
+    out = p + weight * (snapped - p)
+    return (out * (hi - lo) + lo).astype(np.float32)
+
+
+@node("depth.estimate", outputs={"depth": Depth}, proxy=False)
+def estimate(
+    image: Image,
+    *,
+    model: Annotated[
+        str,
+        Choices(DEPTH_MODELS),
+        Help(
+            "Depth model: a catalogue name, a Hugging Face hub id or a local model folder. "
+            "Depth-Anything-V2 Small is fast (Apache-2.0); Base/Large are sharper "
+            "(non-commercial licence); ZoeDepth gives metric depth. Weights must be local: "
+            "gateway-studio models pull NAME"
+        ),
+    ] = "depth-anything-v2-small",
+    resolution: Annotated[
+        int,
+        Range(0, 2058, 14),
+        Help(
+            "Size the model works at, in pixels (0 = the model's own, e.g. 518): a large "
+            "photo is scaled so its short side is this. Higher is finer and slower; "
+            "rounded to the model's multiple (14 for Depth-Anything)"
+        ),
+    ] = 0,
+    precision: Annotated[
+        Literal["fp32", "bf16"],
+        Help("fp32 is exact; bf16 is faster on recent CPUs/GPUs with a little noise"),
+    ] = "fp32",
+    edge_refine: Annotated[
+        bool,
+        Help(
+            "Snap the model's soft depth edges to the photo's edges while upsampling "
+            "(colour guided filter); off = plain bicubic upsampling"
+        ),
+    ] = False,
+    normalisation: Annotated[
+        Literal["minmax", "percentile"],
+        Help("How raw model output maps to [0, 1]: min–max, or robust 1–99 percentiles"),
+    ] = "minmax",
+    ctx: Context,
+) -> Depth:
+    """Estimate depth from a photo with a depth model (Depth-Anything-V2, DPT, ZoeDepth).
+
+    Load → preprocess (resize keeping the aspect ratio to the model's multiple, ImageNet
+    mean/std, both read from the model's preprocessor_config.json) → forward (on the
+    device) → postprocess (crop padding, upsample to the photo's size, optional edge
+    refinement). Relative models (larger = nearer) go through ``Depth.from_inverse``,
+    metric ones (ZoeDepth) through ``Depth.from_metric``: the slot converts, the node never
+    flips a sign. Missing weights fail at once, naming the ``models pull`` command.
+    """
+    ctx.progress(0.0, "loading model")
+    loaded = models.load_model(
+        model,
+        task="depth-estimation",
+        precision=precision,
+        progress=lambda message: ctx.progress(0.05, message),
+    )
+    ctx.check_cancelled()
+    ctx.progress(0.25, "preprocessing")
+    prep = Preprocessing.from_config(
+        loaded.preprocessor, str(loaded.config.get("model_type", "")), resolution
+    )
+    pixels = srgb_pixels(image)
+    prepared = preprocess(pixels, prep)
+    ctx.check_cancelled()
+    ctx.progress(0.3, "inference")
+    raw = forward(loaded, prepared)
+    ctx.check_cancelled()
+    ctx.progress(0.85, "upsampling")
+    size = image.size
+    full = upsample(raw, size)
+    # Bicubic overshoot is not the model's: keep values within what it output.
+    np.clip(full, float(raw.min()), float(raw.max()), out=full)
+    if edge_refine:
+        factor = max(size[0] / raw.shape[0], size[1] / raw.shape[1])
+        full = refine_edges(full, pixels, factor)
+    ctx.progress(1.0, "done")
+    if loaded.output == "metric":
+        return Depth.from_metric(full, normalisation=normalisation)
+    return Depth.from_inverse(full, normalisation=normalisation)
+
+
+# ----------------------------------------------------------------------------- depth.region
+def region_statistics(
+    values: NDArray[np.float32], labels: NDArray[np.int32], count: int, statistic: str
+) -> NDArray[np.float64]:
+    """Mean or median of ``values`` per label 0..count-1 (NaN for empty labels)."""
+    flat_labels = labels.ravel()
+    keep = flat_labels >= 0
+    lab, val = flat_labels[keep], values.ravel()[keep].astype(np.float64)
+    out = np.full(count, np.nan)
+    if lab.size == 0:
+        return out
+    sizes = np.bincount(lab, minlength=count)
+    if statistic == "mean":
+        sums = np.bincount(lab, weights=val, minlength=count)
+        np.divide(sums, sizes, out=out, where=sizes > 0)
+        return out
+    order = np.lexsort((val, lab))  # sorted by label, then value
+    sorted_vals = val[order]
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    present = sizes > 0
+    lo = starts + (sizes - 1) // 2
+    hi = starts + sizes // 2
+    out[present] = 0.5 * (sorted_vals[lo[present]] + sorted_vals[hi[present]])
+    return out
+
+
+@node("depth.region", outputs={"field": Field, "depth": Depth})
+def region(
+    depth: Depth,
+    regions: Segments | Mask,
+    *,
+    statistic: Annotated[
+        Literal["mean", "median"],
+        Help("Per-region value: the mean depth, or the median (ignores stray pixels)"),
+    ] = "mean",
+    outside: Annotated[
+        Literal["keep", "zero"],
+        Help(
+            "Pixels in no region (unlabelled, or 0 in a mask): keep their own depth, "
+            "or set them to 0 (= farthest)"
+        ),
+    ] = "keep",
+) -> dict[str, Field | Depth]:
+    """Flatten depth per region: each segment (or the mask) filled with its own mean depth.
+
+    Model depth is smooth across object boundaries; a segmentation's regions are crisp.
+    Filling each region with its mean (or median) depth gives crisp per-object depth.
+    ``regions`` is a Segments label map (one value per label) or a Mask (one region: the
+    1-pixels). Both outputs hold the same values: ``field`` for effects that take a Field,
+    ``depth`` as a Depth slot (same convention, 1 = near) for nodes that take depth. The
+    per-region values are what the viewer shows inside each region; pixels outside every
+    region keep their depth (``outside`` = keep) or become 0.
+    """
+    values = np.asarray(depth.values, dtype=np.float32)
+    if isinstance(regions, Segments):
+        labels, count = np.asarray(regions.labels), len(regions.names)
+    else:
+        labels, count = np.where(np.asarray(regions.values) > 0.5, 0, -1).astype(np.int32), 1
+    if labels.shape != values.shape:
+        raise GatewayError(
+            f"depth.region: regions are {labels.shape[1]}x{labels.shape[0]} but the depth is "
+            f"{values.shape[1]}x{values.shape[0]}; both must come from the same photo"
+        )
+    stats = region_statistics(values, labels, count, statistic)
+    lookup = np.concatenate((stats, [np.nan])).astype(np.float32)  # index -1 → NaN
+    filled = lookup[labels]
+    fallback = values if outside == "keep" else np.zeros_like(values)
+    out = np.where(np.isnan(filled), fallback, filled).astype(np.float32)
+    out = np.clip(out, 0.0, 1.0)
+    return {
+        "field": Field(out),
+        "depth": Depth(
+            out,
+            f"{depth.source_convention}+region-{statistic}",
+            depth.raw_range,
+            depth.normalisation,
+        ),
+    }
