@@ -1,0 +1,141 @@
+"""The model store's real loading path (transformers, safetensors, offline) on tiny models."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway_studio import cli
+from gateway_studio.engine import ModelMissingError, models
+from tests.nodes.tiny_models import save_tiny_depth_anything
+
+SMALL = "depth-anything-v2-small"
+SMALL_HUB = "depth-anything/Depth-Anything-V2-Small-hf"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_depth_anything(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from huggingface_hub import constants
+
+    root = tmp_path / "models"
+    root.mkdir()
+    monkeypatch.setenv(models.MODELS_ENV, str(root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv(models.DEVICE_ENV, raising=False)
+    models.clear_cache()
+    yield root
+    models.clear_cache()
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_loads_a_real_model_from_the_models_folder(tiny: Path, env: Path) -> None:
+    import torch
+    from transformers import DepthAnythingForDepthEstimation
+
+    _copy(tiny, env / "depth-anything--Depth-Anything-V2-Small-hf")
+    loaded = models.load_model(SMALL)
+    assert isinstance(loaded.model, DepthAnythingForDepthEstimation)
+    assert not loaded.model.training
+    assert loaded.device == "cpu" and loaded.dtype == torch.float32
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    assert loaded.preprocessor["ensure_multiple_of"] == 14
+    assert loaded.config["model_type"] == "depth_anything"
+    assert loaded.info is models.lookup(SMALL) and loaded.output == "relative-inverse"
+    assert models.load_model(SMALL_HUB) is loaded  # one load per (files, device, dtype)
+
+
+def test_bf16_loads_bf16_weights(tiny: Path, env: Path) -> None:
+    import torch
+
+    loaded = models.load_model(str(tiny), precision="bf16")
+    assert next(loaded.model.parameters()).dtype == torch.bfloat16
+    assert loaded.info is None and loaded.output == "relative-inverse"
+    assert models.load_model(str(tiny)) is not loaded  # fp32 is another entry
+
+
+def test_loads_from_the_hugging_face_cache_offline(tiny: Path, env: Path, tmp_path: Path) -> None:
+    base = tmp_path / "hf-cache" / "models--depth-anything--Depth-Anything-V2-Small-hf"
+    commit = "a" * 40
+    (base / "refs").mkdir(parents=True)
+    (base / "refs" / "main").write_text(commit)
+    _copy(tiny, base / "snapshots" / commit)
+    loaded = models.load_model(SMALL)
+    assert loaded.path == base / "snapshots" / commit
+
+
+def test_device_override_from_the_environment(
+    tiny: Path, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(models.DEVICE_ENV, "cpu")
+    assert models.load_model(str(tiny)).device == "cpu"
+    monkeypatch.setenv(models.DEVICE_ENV, "cuda")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(models.ModelError, match="CUDA is not available"):
+            models.load_model(str(tiny))
+
+
+def test_remote_code_is_never_run(tmp_path: Path, env: Path) -> None:
+    """A folder whose config asks for custom code is refused; its code never runs."""
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    marker = tmp_path / "ran.txt"
+    (folder / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "evil",
+                "auto_map": {"AutoModelForDepthEstimation": "modeling_evil.EvilModel"},
+            }
+        )
+    )
+    (folder / "model.safetensors").write_bytes(b"\0" * 8)
+    with pytest.raises(Exception) as info:
+        models.load_model(str(folder))
+    assert not marker.exists()
+    assert "evil" in str(info.value) or "not a depth-estimation model" in str(info.value)
+
+
+def test_wrong_task_is_a_clear_error(tiny: Path, env: Path) -> None:
+    with pytest.raises(models.ModelError, match="not a semantic-segmentation model"):
+        models.load_model(str(tiny), task="semantic-segmentation")
+
+
+def test_missing_weights_never_fall_back(env: Path) -> None:
+    with pytest.raises(ModelMissingError, match="models pull depth-anything-v2-small"):
+        models.load_model(SMALL)
+
+
+def test_cli_models_list_shows_the_local_model(
+    tiny: Path, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _copy(tiny, env / SMALL)
+    assert cli.main(["models", "--models-dir", str(env), "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[SMALL]["present"] is True and rows[SMALL]["path"] == str((env / SMALL).resolve())
+    assert rows["zoedepth-nyu-kitti"]["output"] == "metric"
+
+
+def test_cli_models_pull_offline_is_a_clean_error(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["models", "pull", SMALL]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "cannot download 'depth-anything/Depth-Anything-V2-Small-hf'" in err
+    assert "Traceback" not in err
