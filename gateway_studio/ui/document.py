@@ -152,6 +152,8 @@ class Document(QObject):
         node_id: str | None = None,
     ) -> str:
         scratch = PatchGraph(self.registry)  # validates type and params before pushing
+        if position is not None:
+            position = (float(position[0]), float(position[1]))
         inst = scratch.add_node(
             type_id, params, node_id=node_id or self.graph.new_id(type_id), position=position
         )

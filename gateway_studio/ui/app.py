@@ -1,0 +1,101 @@
+"""``gateway-studio [PATCH]``: the window first, everything heavy later.
+
+No torch or transformers here or in anything this imports at module level: model nodes
+load them on the worker thread when they first run, so the window shows in well under
+a second and stays responsive meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+_T0 = time.perf_counter()
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="gateway-studio", description="Gateway Studio desktop app"
+    )
+    parser.add_argument("patch", nargs="?", help="patch file (.json) to open and evaluate")
+    parser.add_argument(
+        "--no-recovery",
+        action="store_true",
+        help="do not offer autosaved work from a crashed session",
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="save a picture of the window once the patch has evaluated, "
+        "then quit (documentation, tests)",
+    )
+    parser.add_argument("--screenshot-timeout", type=float, default=60.0, metavar="SECONDS")
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Gateway Studio")
+    app.setOrganizationName("Gateway Studio")
+    apply_dark_theme(app)  # type: ignore[arg-type]
+    window = MainWindow()
+    window.show()
+    shown = time.perf_counter() - _T0
+    window.show_message(f"ready in {shown:.2f} s")
+
+    def start() -> None:
+        if not args.no_recovery and not args.screenshot and window.offer_recovery():
+            return
+        if args.patch:
+            window.open_path(Path(args.patch), ask=False)
+
+    QTimer.singleShot(0, start)
+    if args.screenshot:
+        _arrange_screenshot(window, Path(args.screenshot), args.screenshot_timeout)
+    code = app.exec()
+    return int(code)
+
+
+def _arrange_screenshot(window: object, out: Path, timeout: float) -> None:
+    """Grab the window once evaluation settles (thumbnails and viewer drawn), then quit."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    started = time.perf_counter()
+    quiet = {"since": None}
+
+    def poll() -> None:
+        busy = window.controller.busy or window.worker.busy()
+        now = time.perf_counter()
+        settled = not busy and window.viewer.view_image is not None
+        if settled:
+            quiet["since"] = quiet["since"] or now  # type: ignore[assignment]
+        else:
+            quiet["since"] = None
+        if (quiet["since"] and now - quiet["since"] > 0.8) or now - started > timeout:  # type: ignore[operator]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            window.grab().save(str(out))
+            print(f"screenshot: {out} after {now - started:.1f} s", file=sys.stderr)
+            timer.stop()
+            window.doc.undo_stack.setClean()
+            window.close()
+            QApplication.quit()
+
+    timer = QTimer(window)
+    timer.setInterval(100)
+    timer.timeout.connect(poll)
+    timer.start()

@@ -1,0 +1,266 @@
+"""A node on the canvas: family-coloured header, typed ports, live thumbnail and state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qtpy.QtCore import QPointF, QRectF, Qt
+from qtpy.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from qtpy.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from gateway_studio.engine.node import NodeSpec
+from gateway_studio.ui import theme
+from gateway_studio.ui.controller import NodeState, writes_files
+from gateway_studio.ui.display import is_displayable
+
+from .port_item import PortItem
+
+if TYPE_CHECKING:
+    from .scene import NodeScene
+
+WIDTH = 200.0
+HEADER = 26.0
+ROW = 20.0
+THUMB_H = 120.0
+FOOTER = 18.0
+PAD = 8.0
+
+
+class NodeItem(QGraphicsItem):
+    def __init__(self, scene: NodeScene, node_id: str, spec: NodeSpec) -> None:
+        super().__init__()
+        self.node_scene = scene
+        self.node_id = node_id
+        self.spec = spec
+        self.title = ""
+        self.bypassed = False
+        self.state = NodeState()
+        self.thumbnail: QImage | None = None
+        self.has_picture = any(is_displayable(o.type_name) for o in spec.outputs)
+        self.writes = writes_files(spec)
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        rows = max(len(spec.inputs), len(spec.outputs), 1)
+        self.ports_top = HEADER + 6
+        for i, inp in enumerate(spec.inputs):
+            port = PortItem(self, inp.name, inp.type_name, is_input=True, optional=inp.optional)
+            port.setPos(0, self.ports_top + ROW * i + ROW / 2)
+            self.inputs[inp.name] = port
+        for i, out in enumerate(spec.outputs):
+            port = PortItem(self, out.name, out.type_name, is_input=False)
+            port.setPos(WIDTH, self.ports_top + ROW * i + ROW / 2)
+            self.outputs[out.name] = port
+        self.thumb_top = self.ports_top + ROW * rows + 4
+        thumb = THUMB_H if self.has_picture else 0.0
+        self.height = self.thumb_top + thumb + FOOTER + 4
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self._update_tooltip()
+
+    # -- geometry -----------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-8, -8, WIDTH + 16, self.height + 16)
+
+    def body_rect(self) -> QRectF:
+        return QRectF(0, 0, WIDTH, self.height)
+
+    def bypass_rect(self) -> QRectF:
+        return QRectF(WIDTH - 22, 6, 14, 14)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self.body_rect(), 6, 6)
+        return path
+
+    def ports(self) -> list[PortItem]:
+        return [*self.inputs.values(), *self.outputs.values()]
+
+    def is_port_connected(self, port: PortItem) -> bool:
+        return self.node_scene.port_connected(port)
+
+    def itemChange(self, change, value):  # type: ignore[no-untyped-def]
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            self.node_scene.node_moved(self)
+        return super().itemChange(change, value)
+
+    # -- state --------------------------------------------------------------------------
+    def set_title(self, title: str) -> None:
+        self.title = title
+        self.update()
+
+    def set_bypass(self, bypassed: bool) -> None:
+        self.bypassed = bypassed
+        self.setOpacity(0.65 if bypassed else 1.0)
+        self.update()
+
+    def set_state(self, state: NodeState) -> None:
+        self.state = state
+        self._update_tooltip()
+        self.update()
+
+    def set_thumbnail(self, image: QImage | None) -> None:
+        self.thumbnail = image
+        self.update()
+
+    def _update_tooltip(self) -> None:
+        st = self.state
+        if st.status in ("failed", "skipped") and st.message:
+            self.setToolTip(
+                f"<b>{self.node_id}</b> ({self.spec.type_id})<br>"
+                f"<span style='color:{theme.ERROR}'>{_escape(st.message)}</span>"
+            )
+        else:
+            self.setToolTip(
+                f"<b>{self.node_id}</b> ({self.spec.type_id})<br>{_escape(self.spec.help)}"
+            )
+
+    def status_text(self) -> tuple[str, QColor]:
+        st = self.state
+        if self.bypassed:
+            return "bypassed", QColor("#d8b04a")
+        if st.status == "computing":
+            msg = f" {st.message}" if st.message else ""
+            return f"computing {st.progress * 100:.0f}%{msg}", QColor("#6aa8f0")
+        if st.status == "computed":
+            tag = " · preview" if st.preview else ""
+            return f"computed · {_ms(st.seconds)}{tag}", QColor(theme.OK)
+        if st.status == "cached":
+            return "cached", QColor("#7fae86")
+        if st.status == "failed":
+            return "error: " + st.message.splitlines()[0] if st.message else "error", QColor(
+                theme.ERROR
+            )
+        if st.status == "skipped":
+            return "waiting for upstream", QColor(theme.MUTED)
+        if st.status == "cancelled":
+            return "cancelled", QColor(theme.MUTED)
+        if self.writes:
+            return "writes on Export / Render", QColor(theme.MUTED)
+        return "", QColor(theme.MUTED)
+
+    # -- painting -----------------------------------------------------------------------
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        body = self.body_rect()
+        failed = self.state.status == "failed"
+        # body
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 70))
+        painter.drawRoundedRect(body.translated(3, 4), 6, 6)
+        painter.setBrush(QColor(theme.NODE_BODY))
+        painter.drawRoundedRect(body, 6, 6)
+        # header
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, WIDTH, HEADER), 6, 6)
+        header.addRect(QRectF(0, HEADER / 2, WIDTH, HEADER / 2))
+        color = theme.family_color(self.spec.family)
+        if self.bypassed:
+            color = QColor("#4a4a4a")
+        if failed:
+            color = QColor("#7a2a26")
+        painter.fillPath(header.simplified(), QBrush(color))
+        painter.setPen(QColor(theme.NODE_TEXT))
+        font = QFont(painter.font())
+        font.setPointSizeF(9.5)
+        font.setBold(True)
+        painter.setFont(font)
+        title = self.title or self.node_id
+        painter.drawText(
+            QRectF(PAD, 0, WIDTH - 40, HEADER),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            painter.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, int(WIDTH - 40)),
+        )
+        # bypass toggle
+        br = self.bypass_rect()
+        painter.setPen(QPen(QColor("#d0d3d8"), 1.2))
+        painter.setBrush(QColor("#d8b04a") if self.bypassed else QColor(0, 0, 0, 60))
+        painter.drawRoundedRect(br, 3, 3)
+        if self.bypassed:
+            painter.setPen(QPen(QColor("#1d1f22"), 1.6))
+            painter.drawLine(br.topLeft() + QPointF(3, 3), br.bottomRight() - QPointF(3, 3))
+        # computing progress along the header's foot
+        if self.state.status == "computing":
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#1b1d20"))
+            painter.drawRect(QRectF(0, HEADER - 3, WIDTH, 3))
+            painter.setBrush(QColor("#6aa8f0"))
+            painter.drawRect(QRectF(0, HEADER - 3, WIDTH * max(self.state.progress, 0.04), 3))
+        # port labels
+        font.setBold(False)
+        font.setPointSizeF(8.5)
+        painter.setFont(font)
+        painter.setPen(QColor("#c4c8ce"))
+        for port in self.inputs.values():
+            y = port.pos().y()
+            painter.drawText(
+                QRectF(12, y - ROW / 2, WIDTH / 2, ROW),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                port.name,
+            )
+        for port in self.outputs.values():
+            y = port.pos().y()
+            painter.drawText(
+                QRectF(WIDTH / 2 - 12, y - ROW / 2, WIDTH / 2, ROW),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                port.name,
+            )
+        # thumbnail
+        if self.has_picture:
+            box = QRectF(PAD, self.thumb_top, WIDTH - 2 * PAD, THUMB_H - 4)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#16181b"))
+            painter.drawRoundedRect(box, 3, 3)
+            if self.thumbnail is not None and not self.thumbnail.isNull():
+                w, h = self.thumbnail.width(), self.thumbnail.height()
+                scale = min(box.width() / w, box.height() / h)
+                target = QRectF(0, 0, w * scale, h * scale)
+                target.moveCenter(box.center())
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                if self.state.status in ("failed", "skipped"):
+                    painter.setOpacity(0.3)
+                painter.drawImage(target, self.thumbnail)
+                painter.setOpacity(1.0)
+        # footer: state
+        text, tcolor = self.status_text()
+        painter.setPen(tcolor)
+        footer = QRectF(PAD, self.height - FOOTER - 2, WIDTH - 2 * PAD, FOOTER)
+        painter.drawText(
+            footer,
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            painter.fontMetrics().elidedText(
+                text, Qt.TextElideMode.ElideRight, int(footer.width())
+            ),
+        )
+        # outline: selection or error
+        if self.isSelected() or failed:
+            pen = QPen(QColor(theme.SELECTED if self.isSelected() else theme.ERROR), 2.0)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(body.adjusted(-1, -1, 1, 1), 7, 7)
+
+    # -- mouse --------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.button() == Qt.MouseButton.LeftButton and self.bypass_rect().contains(event.pos()):
+            self.node_scene.doc.set_bypass(self.node_id, not self.bypassed)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.node_scene.nodeDoubleClicked.emit(self.node_id)
+        super().mouseDoubleClickEvent(event)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,386 @@
+"""The canvas model-view: mirrors a Document as items and turns gestures into edits.
+
+Items never edit the graph; the scene calls Document methods (which push undo commands)
+and redraws from the Document's signals. Dragging from a port makes a connection; the
+ports that would accept it light up and the others dim; a refused drop shows the graph's
+reason in the status bar. Dragging a connected input's wire away disconnects it.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from qtpy.QtGui import QColor, QPainter, QPen
+from qtpy.QtWidgets import QGraphicsScene
+
+from gateway_studio.engine.errors import GraphError
+from gateway_studio.engine.graph import Link
+from gateway_studio.ui import theme
+from gateway_studio.ui.controller import EvalController
+from gateway_studio.ui.document import Document
+
+from .backdrop_item import BackdropItem
+from .node_item import NodeItem
+from .port_item import PortItem
+from .wire_item import DragWire, WireItem
+
+GRID = 20
+MAJOR = 5
+
+
+class NodeScene(QGraphicsScene):
+    #: A message for the status bar (refused connections, hints).
+    message = Signal(str)
+    nodeDoubleClicked = Signal(str)
+
+    def __init__(
+        self, doc: Document, controller: EvalController | None = None, parent: object = None
+    ) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.controller = controller
+        self.nodes: dict[str, NodeItem] = {}
+        self.wires: dict[tuple[str, str], WireItem] = {}
+        self.backdrop_items: list[BackdropItem] = []
+        self._drag: DragWire | None = None
+        self._detached: Link | None = None
+        self.setSceneRect(-50_000, -50_000, 100_000, 100_000)
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        doc.nodeAdded.connect(self._on_node_added)
+        doc.nodeRemoved.connect(self._on_node_removed)
+        doc.linkAdded.connect(self._on_link_added)
+        doc.linkRemoved.connect(self._on_link_removed)
+        doc.nodeMoved.connect(self._on_node_moved)
+        doc.bypassChanged.connect(self._on_bypass)
+        doc.titleChanged.connect(lambda nid, t: self.nodes[nid].set_title(t))
+        doc.backdropsChanged.connect(self._sync_backdrops)
+        doc.reset.connect(self.rebuild)
+        if controller is not None:
+            controller.nodeStateChanged.connect(self._on_state)
+            controller.thumbnailChanged.connect(self._on_thumbnail)
+        self.rebuild()
+
+    # -- mirror the document ------------------------------------------------------------
+    def rebuild(self) -> None:
+        self._cancel_drag()
+        for item in [*self.wires.values(), *self.nodes.values(), *self.backdrop_items]:
+            self.removeItem(item)
+        self.nodes.clear()
+        self.wires.clear()
+        self.backdrop_items.clear()
+        self._sync_backdrops()
+        for node_id in self.doc.node_ids():
+            self._on_node_added(node_id)
+        for link in self.doc.graph.links():
+            self._on_link_added(link)
+
+    def _on_node_added(self, node_id: str) -> None:
+        inst = self.doc.graph.node(node_id)
+        item = NodeItem(self, node_id, self.doc.graph.spec(node_id))
+        item.set_title(inst.title)
+        item.set_bypass(inst.bypass)
+        x, y = inst.position or (0.0, 0.0)
+        item.setPos(x, y)
+        self.addItem(item)
+        self.nodes[node_id] = item
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self.nodes.pop(node_id, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _on_link_added(self, link: Link) -> None:
+        src, dst = self.nodes.get(link.src), self.nodes.get(link.dst)
+        if src is None or dst is None:
+            return
+        wire = WireItem(link, src.outputs[link.src_slot], dst.inputs[link.dst_slot])
+        self.addItem(wire)
+        self.wires[(link.dst, link.dst_slot)] = wire
+        wire.src.update()
+        wire.dst.update()
+
+    def _on_link_removed(self, link: Link) -> None:
+        wire = self.wires.pop((link.dst, link.dst_slot), None)
+        if wire is not None:
+            self.removeItem(wire)
+            wire.src.update()
+            wire.dst.update()
+
+    def _on_node_moved(self, node_id: str, x: float, y: float) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None and (item.pos().x(), item.pos().y()) != (x, y):
+            item.setPos(x, y)
+
+    def _on_bypass(self, node_id: str, bypass: bool) -> None:
+        self.nodes[node_id].set_bypass(bypass)
+        for wire in self.wires.values():
+            if node_id in (wire.link.src, wire.link.dst):
+                wire._apply_pen()
+
+    def _on_state(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None and self.controller is not None:
+            item.set_state(self.controller.state(node_id))
+
+    def _on_thumbnail(self, node_id: str, image: object) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None:
+            item.set_thumbnail(image)  # type: ignore[arg-type]
+
+    def _sync_backdrops(self) -> None:
+        backdrops = self.doc.graph.backdrops
+        while len(self.backdrop_items) > len(backdrops):
+            self.removeItem(self.backdrop_items.pop())
+        for i, backdrop in enumerate(backdrops):
+            if i < len(self.backdrop_items):
+                self.backdrop_items[i].sync(backdrop)
+            else:
+                item = BackdropItem(self, i, backdrop)
+                self.addItem(item)
+                self.backdrop_items.append(item)
+
+    # -- queries used by items and tests ------------------------------------------------
+    def node_item(self, node_id: str) -> NodeItem:
+        return self.nodes[node_id]
+
+    def port(self, node_id: str, name: str, *, output: bool) -> PortItem:
+        item = self.nodes[node_id]
+        return item.outputs[name] if output else item.inputs[name]
+
+    def port_connected(self, port: PortItem) -> bool:
+        if port.is_input:
+            return (port.node_id, port.name) in self.wires
+        return any(w.src is port for w in self.wires.values())
+
+    def node_moved(self, item: NodeItem) -> None:
+        for wire in self.wires.values():
+            if wire.src.node is item or wire.dst.node is item:
+                wire.update_path()
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def select_nodes(self, node_ids: list[str]) -> None:
+        self.clearSelection()
+        for node_id in node_ids:
+            if node_id in self.nodes:
+                self.nodes[node_id].setSelected(True)
+
+    def items_rect(self, selected_only: bool = False) -> QRectF:
+        items = (
+            self.selectedItems() if selected_only else [*self.nodes.values(), *self.backdrop_items]
+        )
+        rect = QRectF()
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    # -- edits --------------------------------------------------------------------------
+    def try_connect(self, a: PortItem, b: PortItem) -> str | None:
+        """Connect two ports (either order). Returns None, or the reason it was refused."""
+        if a.is_input == b.is_input:
+            reason = "connect an output (right side) to an input (left side)"
+        else:
+            out, inp = (b, a) if a.is_input else (a, b)
+            try:
+                link = self.doc.connect(out.node_id, out.name, inp.node_id, inp.name)
+            except GraphError as exc:
+                reason = str(exc)
+            else:
+                self.message.emit(f"connected {link}")
+                return None
+        self.message.emit(f"refused: {reason}")
+        self._flash(b)
+        return reason
+
+    def _flash(self, port: PortItem) -> None:
+        port.set_hint(False)
+        QTimer.singleShot(700, self, self._clear_hints)  # the scene as context: safe if it goes
+
+    def _clear_hints(self) -> None:
+        if self._drag is None:
+            for node in self.nodes.values():
+                for p in node.ports():
+                    p.set_hint(None)
+
+    def delete_selection(self) -> None:
+        nodes = self.selected_node_ids()
+        wires = [
+            i.link
+            for i in self.selectedItems()
+            if isinstance(i, WireItem) and i.link.src not in nodes and i.link.dst not in nodes
+        ]
+        backdrops = sorted(
+            (i.index for i in self.selectedItems() if isinstance(i, BackdropItem)), reverse=True
+        )
+        if not (nodes or wires or backdrops):
+            return
+        stack = self.doc.undo_stack
+        stack.beginMacro("Delete")
+        for link in wires:
+            self.doc.disconnect(link.dst, link.dst_slot)
+        self.doc.remove_nodes(nodes)
+        for index in backdrops:
+            self.doc.remove_backdrop(index)
+        stack.endMacro()
+
+    # -- wire dragging ------------------------------------------------------------------
+    def _port_at(self, pos: QPointF) -> PortItem | None:
+        for item in self.items(pos):
+            if isinstance(item, PortItem):
+                return item
+        # forgiving drop: the nearest port within a few pixels
+        near = [
+            i
+            for i in self.items(QRectF(pos.x() - 8, pos.y() - 8, 16, 16))
+            if isinstance(i, PortItem)
+        ]
+        return near[0] if near else None
+
+    def begin_drag(self, port: PortItem) -> None:
+        anchor = port
+        self._detached = None
+        if port.is_input and (port.node_id, port.name) in self.wires:
+            wire = self.wires[(port.node_id, port.name)]
+            self._detached = wire.link
+            wire.setVisible(False)
+            anchor = wire.src
+        self._drag = DragWire(anchor)
+        self.addItem(self._drag)
+        self._drag.follow(port.scenePos())
+        for node in self.nodes.values():
+            for other in node.ports():
+                other.set_hint(self._would_accept(anchor, other))
+
+    def _would_accept(self, anchor: PortItem, other: PortItem) -> bool | None:
+        if other is anchor:
+            return None
+        if other.is_input == anchor.is_input:
+            return False
+        out, inp = (other, anchor) if anchor.is_input else (anchor, other)
+        detached = self._detached
+        try:
+            if detached is not None and (inp.node_id, inp.name) == (
+                detached.dst,
+                detached.dst_slot,
+            ):
+                return True
+            self.doc.check_link(Link(out.node_id, out.name, inp.node_id, inp.name))
+        except GraphError:
+            return False
+        return True
+
+    def _cancel_drag(self) -> None:
+        if self._drag is not None:
+            self.removeItem(self._drag)
+            self._drag = None
+        for node in self.nodes.values():
+            for port in node.ports():
+                port.set_hint(None)
+
+    def finish_drag(self, target: PortItem | None) -> None:
+        drag, detached = self._drag, self._detached
+        self._cancel_drag()
+        self._detached = None
+        if drag is None:
+            return
+        anchor = drag.anchor
+        restore = self.wires.get((detached.dst, detached.dst_slot)) if detached else None
+        if detached is not None and target is None:  # dragged off into empty canvas
+            self.doc.disconnect(detached.dst, detached.dst_slot)
+            self.message.emit(f"disconnected {detached}")
+            return
+        if target is None or target is anchor:
+            if restore is not None:
+                restore.setVisible(True)
+            return
+        if (
+            detached is not None
+            and target.is_input
+            and ((target.node_id, target.name) == (detached.dst, detached.dst_slot))
+        ):
+            if restore is not None:
+                restore.setVisible(True)
+            return
+        if detached is not None and target.is_input:
+            # move the wire's end to another input: one undo step
+            try:
+                self.doc.check_link(Link(anchor.node_id, anchor.name, target.node_id, target.name))
+            except GraphError as exc:
+                if restore is not None:
+                    restore.setVisible(True)
+                self.message.emit(f"refused: {exc}")
+                self._flash(target)
+                return
+            stack = self.doc.undo_stack
+            stack.beginMacro("Reconnect")
+            self.doc.disconnect(detached.dst, detached.dst_slot)
+            self.try_connect(anchor, target)
+            stack.endMacro()
+            return
+        if self.try_connect(anchor, target) is not None and restore is not None:
+            restore.setVisible(True)
+
+    # -- mouse --------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.button() == Qt.MouseButton.LeftButton:
+            port = next((i for i in self.items(event.scenePos()) if isinstance(i, PortItem)), None)
+            if port is not None:
+                self.begin_drag(port)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._drag is not None:
+            self._drag.follow(event.scenePos())
+            target = self._port_at(event.scenePos())
+            self._drag.refuse(target is not None and target.hint is False)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._drag is not None:
+            self.finish_drag(self._port_at(event.scenePos()))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        self.commit_moves()
+
+    def commit_moves(self) -> None:
+        """Record where the user dropped nodes (one undo step for the whole drag)."""
+        moves: dict[str, tuple[float, float]] = {}
+        for node_id, item in self.nodes.items():
+            pos = self.doc.graph.node(node_id).position or (0.0, 0.0)
+            if (item.pos().x(), item.pos().y()) != pos:
+                moves[node_id] = (item.pos().x(), item.pos().y())
+        if moves:
+            self.doc.move_nodes(moves)
+
+    # -- grid ---------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, QColor(theme.BACKGROUND))
+        scale = painter.worldTransform().m11()
+        if scale < 0.35:
+            step = GRID * MAJOR
+            pens = [(QPen(QColor(theme.GRID_MAJOR), 0), step)]
+        else:
+            pens = [
+                (QPen(QColor(theme.GRID_MINOR), 0), GRID),
+                (QPen(QColor(theme.GRID_MAJOR), 0), GRID * MAJOR),
+            ]
+        for pen, step in pens:
+            painter.setPen(pen)
+            left = int(rect.left()) - int(rect.left()) % step
+            top = int(rect.top()) - int(rect.top()) % step
+            lines = []
+            x = left
+            while x < rect.right():
+                lines.append((QPointF(x, rect.top()), QPointF(x, rect.bottom())))
+                x += step
+            y = top
+            while y < rect.bottom():
+                lines.append((QPointF(rect.left(), y), QPointF(rect.right(), y)))
+                y += step
+            for a, b in lines:
+                painter.drawLine(a, b)

@@ -1,0 +1,194 @@
+"""The canvas view: zoom around the cursor, pan (middle mouse or space+drag), rubber
+band, frame selected/all, Tab for the node search, drops of nodes, images and patches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from qtpy.QtGui import QCursor, QPainter
+from qtpy.QtWidgets import QGraphicsView, QWidget
+
+from gateway_studio.engine.imageio import READ_SUFFIXES
+
+from .scene import NodeScene
+
+NODE_MIME = "application/x-gateway-studio-node"
+MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+
+
+class NodeView(QGraphicsView):
+    #: Tab pressed: open the node search at this scene position.
+    searchRequested = Signal(QPointF)
+    #: A node type dropped from the palette at a scene position.
+    nodeDropped = Signal(str, QPointF)
+    #: Image files dropped at a scene position.
+    imagesDropped = Signal(list, QPointF)
+    #: A patch file dropped: open it.
+    patchDropped = Signal(str)
+
+    def __init__(self, scene: NodeScene, parent: QWidget | None = None) -> None:
+        super().__init__(scene, parent)
+        self.node_scene = scene
+        self.setRenderHints(
+            QPainter.RenderHint.Antialiasing
+            | QPainter.RenderHint.SmoothPixmapTransform
+            | QPainter.RenderHint.TextAntialiasing
+        )
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._pan_from: QPoint | None = None
+        self._space = False
+
+    # -- zoom and pan -------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(max(self.zoom * factor, MIN_ZOOM), MAX_ZOOM)
+        factor = target / self.zoom
+        if abs(factor - 1.0) > 1e-6:
+            self.scale(factor, factor)
+
+    def wheelEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if delta:
+            self.zoom_by(1.0015**delta)  # 120 units (one notch) ≈ ×1.2
+        event.accept()
+
+    def frame(self, selected_only: bool = False) -> None:
+        """F: fit the selection (or everything when nothing is selected) in the view."""
+        rect = self.node_scene.items_rect(selected_only=True) if selected_only else QRectF()
+        if rect.isNull():
+            rect = self.node_scene.items_rect()
+        if rect.isNull():
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        rect = rect.adjusted(-60, -60, 60, 60)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom > 1.25:  # a single node should not fill the screen
+            self.zoom_by(1.25 / self.zoom)
+        self.centerOn(rect.center())
+
+    def _start_pan(self, pos: QPoint) -> None:
+        self._pan_from = pos
+        self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space
+        ):
+            self._start_pan(event.position().toPoint())
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._pan_from is not None:
+            pos = event.position().toPoint()
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor
+            )
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    # -- keys ---------------------------------------------------------------------------
+    def event(self, event: QEvent) -> bool:
+        # Tab would move focus to the next widget; on the canvas it opens the node search.
+        if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab:
+            self.searchRequested.emit(self.cursor_scene_pos())
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            return
+        super().keyReleaseEvent(event)
+
+    def cursor_scene_pos(self) -> QPointF:
+        pos = self.viewport().mapFromGlobal(QCursor.pos())
+        if not self.viewport().rect().contains(pos):
+            pos = self.viewport().rect().center()
+        return self.mapToScene(pos)
+
+    def centre_scene_pos(self) -> QPointF:
+        return self.mapToScene(self.viewport().rect().center())
+
+    # -- drops --------------------------------------------------------------------------
+    def _drop_kind(self, event) -> str | None:  # type: ignore[no-untyped-def]
+        mime = event.mimeData()
+        if mime.hasFormat(NODE_MIME):
+            return "node"
+        if mime.hasUrls():
+            paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+            if any(p.suffix.lower() == ".json" for p in paths):
+                return "patch"
+            if any(p.suffix.lower() in READ_SUFFIXES for p in paths):
+                return "images"
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._drop_kind(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._drop_kind(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        kind = self._drop_kind(event)
+        pos = self.mapToScene(event.position().toPoint())
+        mime = event.mimeData()
+        if kind == "node":
+            type_id = bytes(mime.data(NODE_MIME).data()).decode("utf-8")
+            self.nodeDropped.emit(type_id, pos)
+        elif kind == "patch":
+            path = next(
+                u.toLocalFile() for u in mime.urls() if u.toLocalFile().lower().endswith(".json")
+            )
+            self.patchDropped.emit(path)
+        elif kind == "images":
+            paths = [
+                u.toLocalFile()
+                for u in mime.urls()
+                if Path(u.toLocalFile()).suffix.lower() in READ_SUFFIXES
+            ]
+            self.imagesDropped.emit(paths, pos)
+        else:
+            event.ignore()
+            return
+        event.acceptProposedAction()

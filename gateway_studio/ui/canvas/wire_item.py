@@ -1,0 +1,80 @@
+"""A link drawn as a bezier from an output port to an input port, in the slot's colour."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QPointF, Qt
+from qtpy.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
+from qtpy.QtWidgets import QGraphicsItem, QGraphicsPathItem
+
+from gateway_studio.engine.graph import Link
+
+from .port_item import PortItem
+
+
+def bezier(start: QPointF, end: QPointF) -> QPainterPath:
+    dx = max(60.0, abs(end.x() - start.x()) * 0.5)
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
+    return path
+
+
+class WireItem(QGraphicsPathItem):
+    def __init__(self, link: Link, src: PortItem, dst: PortItem) -> None:
+        super().__init__()
+        self.link = link
+        self.src, self.dst = src, dst
+        self.color = QColor(src.color)
+        self.setZValue(-1)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setToolTip(str(link))
+        self._hover = False
+        self._apply_pen()
+        self.update_path()
+
+    def _apply_pen(self) -> None:
+        width = 3.5 if (self._hover or self.isSelected()) else 2.2
+        color = QColor(self.color)
+        if self.dst.node.bypassed or self.src.node.bypassed:
+            color.setAlpha(120)
+        self.setPen(QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+
+    def update_path(self) -> None:
+        self.setPath(bezier(self.src.scenePos(), self.dst.scenePos()))
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(12)
+        return stroker.createStroke(self.path())
+
+    def itemChange(self, change, value):  # type: ignore[no-untyped-def]
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self._apply_pen()
+        return super().itemChange(change, value)
+
+    def hoverEnterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self._hover = True
+        self._apply_pen()
+
+    def hoverLeaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self._hover = False
+        self._apply_pen()
+
+
+class DragWire(QGraphicsPathItem):
+    """The wire that follows the mouse while a connection is being made."""
+
+    def __init__(self, anchor: PortItem) -> None:
+        super().__init__()
+        self.anchor = anchor
+        self.setZValue(10)
+        pen = QPen(QColor(anchor.color), 2.2, Qt.PenStyle.DashLine, Qt.PenCapStyle.RoundCap)
+        self.setPen(pen)
+
+    def follow(self, pos: QPointF) -> None:
+        a = self.anchor.scenePos()
+        self.setPath(bezier(pos, a) if self.anchor.is_input else bezier(a, pos))
+
+    def refuse(self, refused: bool) -> None:
+        color = QColor("#e0443c") if refused else QColor(self.anchor.color)
+        self.setPen(QPen(color, 2.2, Qt.PenStyle.DashLine, Qt.PenCapStyle.RoundCap))

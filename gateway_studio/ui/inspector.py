@@ -1,0 +1,473 @@
+"""The inspector: knob widgets generated from the selected node's ParamSpecs.
+
+One small table maps a ParamSpec kind to an editor class. Every editor emits
+``edited(value, final)``: ``final`` is False while a slider is being dragged (the app
+previews on a proxy and merges the drag into one undo step) and True when the value is
+settled (release, Enter, a click).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gateway_studio.engine.errors import GraphError
+from gateway_studio.engine.imageio import READ_SUFFIXES
+from gateway_studio.engine.params import ParamSpec
+
+from .controller import EvalController
+from .document import Document
+
+SLIDER_STEPS = 1000
+
+
+class ParamEditor(QWidget):
+    edited = Signal(object, bool)  # value, final
+    dragStarted = Signal()
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        self.setToolTip(spec.help)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.row = layout
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+
+class NumberEditor(ParamEditor):
+    """Slider + spin box for ranged numbers (log slider for ranges over many decades)."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.is_int = spec.kind == "int"
+        lo = spec.min if spec.min is not None else -1e9
+        hi = spec.max if spec.max is not None else 1e9
+        self.lo, self.hi = float(lo), float(hi)
+        self.log = self.lo > 0 and self.hi / self.lo > 1e3
+        self.spin: QSpinBox | QDoubleSpinBox
+        if self.is_int:
+            self.spin = QSpinBox()
+            self.spin.setRange(int(max(lo, -(2**31) + 1)), int(min(hi, 2**31 - 1)))
+            self.spin.setSingleStep(int(spec.step or 1))
+        else:
+            self.spin = QDoubleSpinBox()
+            decimals = 3
+            if spec.step:
+                decimals = max(2, min(6, -math.floor(math.log10(spec.step)) + 1))
+            if self.log:
+                decimals = 6
+            self.spin.setDecimals(decimals)
+            self.spin.setRange(lo, hi)
+            self.spin.setSingleStep(spec.step or (hi - lo) / 100 if not self.log else 0.1)
+        self.spin.setKeyboardTracking(False)
+        self.spin.setMinimumWidth(78)
+        self.slider: QSlider | None = None
+        ranged = spec.min is not None and spec.max is not None
+        if ranged:
+            self.slider = QSlider(Qt.Orientation.Horizontal)
+            steps = SLIDER_STEPS
+            if self.is_int and (hi - lo) <= SLIDER_STEPS:
+                steps = int(hi - lo)
+            self.slider.setRange(0, max(steps, 1))
+            self.slider.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            self.row.addWidget(self.slider, 1)
+            self.slider.sliderPressed.connect(self.dragStarted)
+            self.slider.valueChanged.connect(self._slider_moved)
+            self.slider.sliderReleased.connect(self._slider_released)
+        self.row.addWidget(self.spin, 0)
+        self.spin.valueChanged.connect(self._spin_changed)
+
+    # slider position <-> value
+    def _to_slider(self, value: float) -> int:
+        assert self.slider is not None
+        n = self.slider.maximum()
+        if self.log:
+            t = (math.log(max(value, self.lo)) - math.log(self.lo)) / (
+                math.log(self.hi) - math.log(self.lo)
+            )
+        else:
+            t = (value - self.lo) / (self.hi - self.lo) if self.hi > self.lo else 0.0
+        return round(min(max(t, 0.0), 1.0) * n)
+
+    def _from_slider(self, pos: int) -> float | int:
+        assert self.slider is not None
+        t = pos / max(self.slider.maximum(), 1)
+        if self.log:
+            value = math.exp(math.log(self.lo) + t * (math.log(self.hi) - math.log(self.lo)))
+        else:
+            value = self.lo + t * (self.hi - self.lo)
+        if self.is_int:
+            return round(value)
+        step = self.spec.step
+        if step and not self.log:
+            value = self.lo + round((value - self.lo) / step) * step
+        return float(min(max(round(value, 6), self.lo), self.hi))
+
+    def _slider_moved(self, pos: int) -> None:
+        value = self._from_slider(pos)
+        self.spin.blockSignals(True)
+        self.spin.setValue(value)
+        self.spin.blockSignals(False)
+        assert self.slider is not None
+        self.edited.emit(value, not self.slider.isSliderDown())
+
+    def _slider_released(self) -> None:
+        assert self.slider is not None
+        self.edited.emit(self._from_slider(self.slider.value()), True)
+
+    def _spin_changed(self, value: float) -> None:
+        if self.slider is not None:
+            self.slider.blockSignals(True)
+            self.slider.setValue(self._to_slider(value))
+            self.slider.blockSignals(False)
+        self.edited.emit(int(value) if self.is_int else float(value), True)
+
+    def value(self) -> Any:
+        return int(self.spin.value()) if self.is_int else float(self.spin.value())
+
+    def set_value(self, value: Any) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(value)
+        self.spin.blockSignals(False)
+        if self.slider is not None and not self.slider.isSliderDown():
+            self.slider.blockSignals(True)
+            self.slider.setValue(self._to_slider(float(value)))
+            self.slider.blockSignals(False)
+
+
+class BoolEditor(ParamEditor):
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.box = QCheckBox()
+        self.row.addWidget(self.box)
+        self.row.addStretch(1)
+        self.box.toggled.connect(lambda on: self.edited.emit(bool(on), True))
+
+    def value(self) -> Any:
+        return self.box.isChecked()
+
+    def set_value(self, value: Any) -> None:
+        self.box.blockSignals(True)
+        self.box.setChecked(bool(value))
+        self.box.blockSignals(False)
+
+
+class ChoiceEditor(ParamEditor):
+    """A combo; editable when the choices are only suggestions (``strict`` False)."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.combo = QComboBox()
+        self.combo.addItems(list(spec.choices))
+        self.combo.setEditable(not spec.strict)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.row.addWidget(self.combo, 1)
+        if spec.strict:
+            self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemText(i), True))
+        else:
+            line = self.combo.lineEdit()
+            assert line is not None
+            line.editingFinished.connect(lambda: self.edited.emit(self.combo.currentText(), True))
+            self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemText(i), True))
+
+    def value(self) -> Any:
+        return self.combo.currentText()
+
+    def set_value(self, value: Any) -> None:
+        self.combo.blockSignals(True)
+        index = self.combo.findText(str(value))
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+        else:
+            self.combo.setEditText(str(value))
+        self.combo.blockSignals(False)
+
+
+class ColorEditor(ParamEditor):
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.button = QPushButton()
+        self.button.setMinimumWidth(90)
+        self.row.addWidget(self.button)
+        self.row.addStretch(1)
+        self._value = str(spec.default)
+        self.button.clicked.connect(self._pick)
+
+    def _pick(self) -> None:
+        color = QColorDialog.getColor(QColor(self._value), self, self.spec.label or self.spec.name)
+        if color.isValid():
+            self.edited.emit(color.name(), True)
+
+    def value(self) -> Any:
+        return self._value
+
+    def set_value(self, value: Any) -> None:
+        self._value = str(value)
+        text = "#000" if QColor(self._value).lightness() > 128 else "#fff"
+        self.button.setText(self._value)
+        self.button.setStyleSheet(f"background: {self._value}; color: {text};")
+
+
+class PathEditor(ParamEditor):
+    def __init__(
+        self,
+        spec: ParamSpec,
+        parent: QWidget | None = None,
+        base_dir: Callable[[], Path | None] | None = None,
+    ) -> None:
+        super().__init__(spec, parent)
+        self.base_dir = base_dir or (lambda: None)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText("file to write…" if spec.save else "choose a file…")
+        self.button = QToolButton()
+        self.button.setText("…")
+        self.button.setToolTip("Browse")
+        self.row.addWidget(self.line, 1)
+        self.row.addWidget(self.button)
+        self.line.editingFinished.connect(self._typed)
+        self.button.clicked.connect(self._browse)
+        self._value = ""
+
+    def _typed(self) -> None:
+        if self.line.text() != self._value:
+            self.edited.emit(self.line.text(), True)
+
+    def _browse(self) -> None:
+        start = str(self.base_dir() or Path.home())
+        if self._value:
+            current = Path(self._value)
+            start = str(current if current.is_absolute() else Path(start) / current)
+        if self.spec.save:
+            path, _ = QFileDialog.getSaveFileName(self, "Write to", start)
+        else:
+            images = " ".join(f"*{s}" for s in READ_SUFFIXES)
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open", start, f"Images ({images});;Arrays (*.npy);;All files (*)"
+            )
+        if path:
+            self.edited.emit(path, True)
+
+    def value(self) -> Any:
+        return self._value
+
+    def set_value(self, value: Any) -> None:
+        self._value = str(value)
+        self.line.setText(self._value)
+
+
+class TextEditor(ParamEditor):
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.line = QLineEdit()
+        self.row.addWidget(self.line, 1)
+        self.line.editingFinished.connect(lambda: self.edited.emit(self.line.text(), True))
+
+    def value(self) -> Any:
+        return self.line.text()
+
+    def set_value(self, value: Any) -> None:
+        self.line.setText(str(value))
+
+
+#: The one table from a param kind to its editor.
+EDITORS: dict[str, type[ParamEditor]] = {
+    "float": NumberEditor,
+    "int": NumberEditor,
+    "bool": BoolEditor,
+    "choice": ChoiceEditor,
+    "color": ColorEditor,
+    "path": PathEditor,
+    "str": TextEditor,
+}
+
+
+def make_editor(spec: ParamSpec, base_dir: Callable[[], Path | None] | None = None) -> ParamEditor:
+    cls = EDITORS.get(spec.kind, TextEditor)
+    if cls is PathEditor:
+        return PathEditor(spec, base_dir=base_dir)
+    return cls(spec)
+
+
+class Inspector(QWidget):
+    """Knobs of one node. Edits go through the Document (undoable)."""
+
+    message = Signal(str)
+
+    def __init__(
+        self, doc: Document, controller: EvalController | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.controller = controller
+        self.node_id: str | None = None
+        self.editors: dict[str, ParamEditor] = {}
+        self.resets: dict[str, QToolButton] = {}
+        self._gesture = 0
+        self._dragging = False
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        outer.addWidget(scroll)
+        self.body = QWidget()
+        scroll.setWidget(self.body)
+        self.layout_ = QVBoxLayout(self.body)
+        self.layout_.setContentsMargins(10, 8, 10, 8)
+        self.title = QLabel("No node selected")
+        self.title.setObjectName("inspectorTitle")
+        self.subtitle = QLabel("")
+        self.subtitle.setObjectName("muted")
+        self.subtitle.setWordWrap(True)
+        self.layout_.addWidget(self.title)
+        self.layout_.addWidget(self.subtitle)
+        self.bypass = QCheckBox("Bypass (pass the input through)")
+        self.bypass.toggled.connect(self._bypass_toggled)
+        self.layout_.addWidget(self.bypass)
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 6, 0, 0)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.layout_.addWidget(self.form_host)
+        self.layout_.addStretch(1)
+        doc.paramChanged.connect(self._on_param_changed)
+        doc.bypassChanged.connect(self._on_bypass_changed)
+        doc.nodeRemoved.connect(lambda nid: self.set_node(None) if nid == self.node_id else None)
+        doc.reset.connect(lambda: self.set_node(None))
+        self.set_node(None)
+
+    @property
+    def dragging(self) -> bool:
+        return self._dragging
+
+    def set_node(self, node_id: str | None) -> None:
+        if node_id == self.node_id and node_id is not None:
+            return
+        self._finish_drag()
+        self.node_id = node_id
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        self.resets.clear()
+        if node_id is None or node_id not in self.doc.graph:
+            self.node_id = None
+            self.title.setText("No node selected")
+            self.subtitle.setText("Select a node on the canvas to edit its knobs.")
+            self.bypass.setVisible(False)
+            return
+        inst = self.doc.graph.node(node_id)
+        spec = self.doc.graph.spec(node_id)
+        self.title.setText(inst.title or node_id)
+        self.subtitle.setText(f"{spec.type_id} v{spec.version} · {spec.help}")
+        self.bypass.setVisible(True)
+        self.bypass.blockSignals(True)
+        self.bypass.setChecked(inst.bypass)
+        self.bypass.blockSignals(False)
+        if not spec.params:
+            self.form.addRow(QLabel("This node has no knobs."))
+        for pspec in spec.params:
+            editor = make_editor(pspec, base_dir=lambda: self.doc.graph.base_dir)
+            editor.set_value(inst.params.get(pspec.name, pspec.default))
+            editor.edited.connect(lambda v, final, n=pspec.name: self._edited(n, v, final))
+            editor.dragStarted.connect(self._begin_drag)
+            reset = QToolButton()
+            reset.setText("↺")
+            reset.setToolTip(f"Reset to the default ({pspec.default!r})")
+            reset.clicked.connect(lambda _=False, p=pspec: self._reset(p))
+            row = QWidget()
+            lay = QHBoxLayout(row)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(editor, 1)
+            lay.addWidget(reset)
+            label = QLabel(pspec.label or pspec.name.replace("_", " "))
+            label.setToolTip(pspec.help)
+            self.form.addRow(label, row)
+            self.editors[pspec.name] = editor
+            self.resets[pspec.name] = reset
+            self._update_reset(pspec.name)
+
+    def _update_reset(self, name: str) -> None:
+        if self.node_id is None or name not in self.resets:
+            return
+        pspec = self.doc.graph.spec(self.node_id).param(name)
+        value = self.doc.graph.node(self.node_id).params.get(name)
+        self.resets[name].setEnabled(pspec is not None and value != pspec.default)
+
+    # -- edits --------------------------------------------------------------------------
+    def _begin_drag(self) -> None:
+        if self.node_id is None:
+            return
+        self._gesture += 1
+        self._dragging = True
+        if self.controller is not None:
+            self.controller.begin_interaction(self.node_id)
+
+    def _finish_drag(self) -> None:
+        if self._dragging:
+            self._dragging = False
+            if self.controller is not None:
+                self.controller.end_interaction()
+
+    def _edited(self, name: str, value: Any, final: bool) -> None:
+        if self.node_id is None:
+            return
+        gesture = self._gesture if self._dragging else None
+        try:
+            self.doc.set_param(self.node_id, name, value, gesture=gesture)
+        except GraphError as exc:
+            self.message.emit(str(exc))
+            editor = self.editors.get(name)
+            if editor is not None:
+                editor.set_value(self.doc.graph.node(self.node_id).params.get(name))
+        if final:
+            self._finish_drag()
+
+    def _reset(self, pspec: ParamSpec) -> None:
+        if self.node_id is not None:
+            self.doc.set_param(self.node_id, pspec.name, pspec.default)
+
+    def _bypass_toggled(self, on: bool) -> None:
+        if self.node_id is not None:
+            self.doc.set_bypass(self.node_id, on)
+
+    def _on_param_changed(self, node_id: str, name: str, value: Any) -> None:
+        if node_id == self.node_id and name in self.editors:
+            self.editors[name].set_value(value)
+            self._update_reset(name)
+
+    def _on_bypass_changed(self, node_id: str, bypass: bool) -> None:
+        if node_id == self.node_id:
+            self.bypass.blockSignals(True)
+            self.bypass.setChecked(bypass)
+            self.bypass.blockSignals(False)

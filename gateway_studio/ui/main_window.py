@@ -1,0 +1,811 @@
+"""The main window: canvas in the centre; palette, viewer and inspector in docks; menus,
+shortcuts, files (recent, dirty marker, autosave and recovery), export and batch renders.
+
+Questions to the user go through ``ask_*`` methods so tests can answer them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from qtpy.QtCore import QMimeData, QPointF, Qt, QTimer
+from qtpy.QtGui import QAction, QCloseEvent, QKeySequence
+from qtpy.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QProgressDialog,
+    QPushButton,
+    QToolButton,
+    QWidget,
+)
+
+import gateway_studio
+from gateway_studio.engine.errors import GatewayError
+from gateway_studio.engine.evaluator import Evaluator
+from gateway_studio.engine.graph import Link
+from gateway_studio.engine.imageio import READ_SUFFIXES
+from gateway_studio.engine.registry import Registry
+
+from . import jobs
+from .canvas.node_item import WIDTH
+from .canvas.scene import NodeScene
+from .canvas.view import NodeView
+from .controller import EvalController, writes_files
+from .document import CLIPBOARD_MIME, Document
+from .inspector import Inspector
+from .palette import NodeSearchPopup, Palette
+from .session import Recovery, Session
+from .viewer import Viewer
+from .worker import EvalWorker, ViewSpec, make_evaluator
+
+APP_NAME = "Gateway Studio"
+AUTOSAVE_SECONDS = 30
+
+
+def resources_dir() -> Path:
+    return Path(gateway_studio.__file__).resolve().parent.parent / "resources"
+
+
+def example_patches() -> list[Path]:
+    folder = resources_dir() / "patches"
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        *,
+        registry: Registry | None = None,
+        evaluator: Evaluator | None = None,
+        session: Session | None = None,
+        autosave_seconds: float = AUTOSAVE_SECONDS,
+        disk_cache: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session or Session()
+        self.doc = Document(registry, self)
+        self.registry = self.doc.registry
+        self.worker = EvalWorker(evaluator or make_evaluator(disk_cache), self)
+        self.controller = EvalController(self.doc, self.worker, self)
+        self.scene = NodeScene(self.doc, self.controller, self)
+        self.view = NodeView(self.scene)
+        self.inspector = Inspector(self.doc, self.controller)
+        self.viewer = Viewer()
+        self.palette = Palette(self.registry)
+        self.search_popup = NodeSearchPopup(self.registry, self)
+        self._search_pos = QPointF()
+        self._viewed: str | None = None
+        self._job: jobs.Job | None = None
+        self.setCentralWidget(self.view)
+        self.setDockNestingEnabled(True)
+        self._docks()
+        self._status_bar()
+        self._actions()
+        self._menus()
+        self._connect()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(int(autosave_seconds * 1000))
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.resize(1500, 920)
+        self._update_title()
+
+    # -- layout -------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _docks(self) -> None:
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.palette_dock = self._dock(
+            "Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea, "palette"
+        )
+        self.viewer_dock = self._dock("Viewer", self.viewer, right, "viewer")
+        self.inspector_dock = self._dock("Inspector", self.inspector, right, "inspector")
+        self.splitDockWidget(self.viewer_dock, self.inspector_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.palette_dock], [200], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.viewer_dock], [560], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.viewer_dock, self.inspector_dock], [480, 360], Qt.Orientation.Vertical
+        )
+
+    def _status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status = QLabel("Ready")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.eval_label = QLabel("")
+        self.eval_label.setObjectName("muted")
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop the running evaluation (Esc)")
+        self.cancel_button.setEnabled(False)
+        bar.addWidget(self.status, 1)
+        bar.addPermanentWidget(self.eval_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+
+    def _action(
+        self,
+        text: str,
+        slot: Any,
+        shortcut: Any = None,
+        *,
+        tip: str = "",
+        canvas_only: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        if canvas_only:  # single keys must not fire while typing in a text field
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(action)
+        else:
+            self.addAction(action)
+        return action
+
+    def _actions(self) -> None:
+        seq = QKeySequence.StandardKey
+        self.act_new = self._action("&New", self.new_patch, seq.New)
+        self.act_open = self._action("&Open…", self.open_dialog, seq.Open)
+        self.act_save = self._action("&Save", self.save, seq.Save)
+        self.act_save_as = self._action("Save &As…", self.save_as, "Ctrl+Shift+S")
+        self.act_export = self._action(
+            "&Export…",
+            self.export_dialog,
+            "Ctrl+E",
+            tip="Render the selected (or final) node to a file",
+        )
+        self.act_batch = self._action(
+            "Render &batch…",
+            self.batch_dialog,
+            "Ctrl+Shift+R",
+            tip="Render the patch over every image in a folder",
+        )
+        self.act_quit = self._action("&Quit", self.close, seq.Quit)
+        self.act_undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.act_redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addAction(self.act_undo)
+        self.addAction(self.act_redo)
+        self.act_cut = self._action("Cu&t", self.cut, seq.Cut, canvas_only=True)
+        self.act_copy = self._action("&Copy", self.copy, seq.Copy, canvas_only=True)
+        self.act_paste = self._action("&Paste", self.paste, seq.Paste, canvas_only=True)
+        self.act_duplicate = self._action("&Duplicate", self.duplicate, "Ctrl+D", canvas_only=True)
+        self.act_delete = self._action(
+            "De&lete", self.scene.delete_selection, ["Delete", "Backspace"], canvas_only=True
+        )
+        self.act_select_all = self._action(
+            "Select &all", self.select_all, seq.SelectAll, canvas_only=True
+        )
+        self.act_bypass = self._action(
+            "&Bypass selected", self.toggle_bypass, "B", canvas_only=True
+        )
+        self.act_frame = self._action("&Frame selected / all", self.frame, "F", canvas_only=True)
+        self.act_layout = self._action(
+            "Auto &layout",
+            self.auto_layout,
+            "L",
+            canvas_only=True,
+            tip="Arrange the selected (or all) nodes by depth",
+        )
+        self.act_backdrop = self._action(
+            "Add &backdrop",
+            self.add_backdrop,
+            "Ctrl+B",
+            tip="A titled frame around the selected nodes",
+        )
+        self.act_search = self._action("Add node…", self.open_search, None, tip="Tab on the canvas")
+        self.act_search.setShortcutVisibleInContextMenu(True)
+        self.act_search.setText("Add node…\tTab")
+        self.act_evaluate = self._action("&Re-evaluate", self.controller.evaluate_now, "F5")
+        self.act_cancel = self._action("&Cancel evaluation", self.controller.cancel, "Esc")
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addActions([self.act_new, self.act_open])
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.examples_menu = file.addMenu("E&xamples")
+        self._fill_examples()
+        file.addSeparator()
+        file.addActions([self.act_save, self.act_save_as])
+        file.addSeparator()
+        file.addActions([self.act_export, self.act_batch])
+        file.addSeparator()
+        file.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.act_undo, self.act_redo])
+        edit.addSeparator()
+        edit.addActions(
+            [
+                self.act_cut,
+                self.act_copy,
+                self.act_paste,
+                self.act_duplicate,
+                self.act_delete,
+                self.act_select_all,
+            ]
+        )
+        node = bar.addMenu("&Node")
+        node.addActions([self.act_search, self.act_bypass, self.act_backdrop, self.act_layout])
+        view = bar.addMenu("&View")
+        view.addActions([self.act_frame, self.act_evaluate, self.act_cancel])
+        view.addSeparator()
+        for dock in (self.palette_dock, self.viewer_dock, self.inspector_dock):
+            view.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("&About", self._about)
+
+    def _connect(self) -> None:
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.message.connect(self.show_message)
+        self.scene.nodeDoubleClicked.connect(lambda _nid: self.inspector_dock.raise_())
+        self.inspector.message.connect(self.show_message)
+        self.viewer.optionsChanged.connect(self._view_options)
+        self.controller.viewChanged.connect(self.viewer.show_view)
+        self.controller.progressChanged.connect(self._progress)
+        self.controller.busyChanged.connect(self._busy)
+        self.cancel_button.clicked.connect(self.controller.cancel)
+        self.doc.dirtyChanged.connect(lambda _d: self._update_title())
+        self.doc.pathChanged.connect(lambda _p: self._update_title())
+        self.doc.reset.connect(self._after_reset)
+        self.view.searchRequested.connect(self.open_search_at)
+        self.view.nodeDropped.connect(lambda t, pos: self.add_node_at(t, pos))
+        self.view.imagesDropped.connect(self.add_images)
+        self.view.patchDropped.connect(self.open_path)
+        self.palette.addRequested.connect(
+            lambda t: self.add_node_at(t, self.view.centre_scene_pos())
+        )
+        self.search_popup.chosen.connect(lambda t: self.add_node_at(t, self._search_pos))
+
+    # -- status -------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
+
+    def _progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.eval_label.setText(text)
+
+    def _busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)
+
+    def _update_title(self) -> None:
+        name = self.doc.path.name if self.doc.path else "untitled"
+        self.setWindowTitle(f"{name}[*] — {APP_NAME}")
+        self.setWindowModified(self.doc.dirty)
+
+    # -- selection → inspector and viewer -----------------------------------------------
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        node_id = ids[0] if len(ids) == 1 else None
+        self.inspector.set_node(node_id)
+        if node_id is not None:
+            self.view_node(node_id)
+
+    def view_node(self, node_id: str) -> None:
+        if node_id != self._viewed:
+            self._viewed = node_id
+            self.viewer.clear_for(node_id)
+        self.controller.set_view(ViewSpec(node_id, None, self.viewer.colormap))  # type: ignore[arg-type]
+
+    def _view_options(self, slot: str, colormap: str) -> None:
+        if self._viewed is not None and self._viewed in self.doc.graph:
+            self.controller.set_view(ViewSpec(self._viewed, slot or None, colormap))  # type: ignore[arg-type]
+
+    def _after_reset(self) -> None:
+        self._viewed = None
+        self.viewer.clear_for(None)
+        QTimer.singleShot(0, self._frame_and_select)
+
+    def _frame_and_select(self) -> None:
+        self.view.frame()
+        final = jobs.final_node(self.doc.graph) if len(self.doc.graph) else None
+        if final is not None:
+            self.scene.select_nodes([final])
+
+    # -- editing ------------------------------------------------------------------------
+    def add_node_at(
+        self,
+        type_id: str,
+        pos: QPointF,
+        params: dict[str, Any] | None = None,
+        auto_connect: bool = True,
+    ) -> str | None:
+        """Add a node centred under ``pos``; wire the selected node into it when it fits."""
+        selected = self.scene.selected_node_ids()
+        stack = self.doc.undo_stack
+        stack.beginMacro(f"Add {type_id}")
+        try:
+            node_id = self.doc.add_node(
+                type_id, params, position=(pos.x() - WIDTH / 2, pos.y() - 14)
+            )
+            if auto_connect and len(selected) == 1:
+                self._auto_connect(selected[0], node_id)
+        except GatewayError as exc:
+            self.show_message(str(exc))
+            return None
+        finally:
+            stack.endMacro()
+        self.scene.select_nodes([node_id])
+        return node_id
+
+    def _auto_connect(self, src: str, dst: str) -> None:
+        graph = self.doc.graph
+        for inp in graph.spec(dst).inputs:
+            for out in graph.spec(src).outputs:
+                try:
+                    graph.check_link(Link(src, out.name, dst, inp.name))
+                except GatewayError:
+                    continue
+                self.doc.connect(src, out.name, dst, inp.name)
+                return
+
+    def add_images(self, paths: list[str], pos: QPointF) -> list[str]:
+        ids: list[str] = []
+        stack = self.doc.undo_stack
+        stack.beginMacro("Add images")
+        for i, path in enumerate(paths):
+            p = QPointF(pos.x(), pos.y() + i * 240)
+            node_id = self.add_node_at(
+                "source.image", p, {"path": str(Path(path).resolve())}, auto_connect=False
+            )
+            if node_id:
+                ids.append(node_id)
+        stack.endMacro()
+        self.scene.select_nodes(ids[-1:])
+        return ids
+
+    def open_search(self) -> None:
+        self.open_search_at(self.view.cursor_scene_pos())
+
+    def open_search_at(self, scene_pos: QPointF) -> None:
+        self._search_pos = scene_pos
+        global_pos = self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos))
+        self.search_popup.popup_at(global_pos)
+
+    def copy(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return
+        data = self.doc.copy_nodes(ids)
+        text = json.dumps(data, indent=2)
+        mime = QMimeData()
+        mime.setData(CLIPBOARD_MIME, text.encode("utf-8"))
+        mime.setText(text)  # so a patch can be pasted into another window or a text editor
+        QApplication.clipboard().setMimeData(mime)
+        self.show_message(f"copied {len(ids)} node(s)")
+
+    def cut(self) -> None:
+        self.copy()
+        self.scene.delete_selection()
+
+    def paste(self) -> None:
+        mime = QApplication.clipboard().mimeData()
+        if mime is None:
+            return
+        raw = (
+            bytes(mime.data(CLIPBOARD_MIME).data()).decode("utf-8")
+            if mime.hasFormat(CLIPBOARD_MIME)
+            else mime.text()
+        )
+        try:
+            data = json.loads(raw)
+            pos = self.view.cursor_scene_pos()
+            ids = self.doc.paste(data, at=(pos.x(), pos.y()))
+        except (ValueError, GatewayError) as exc:
+            self.show_message(f"nothing to paste: {str(exc).splitlines()[0][:200]}")
+            return
+        self.scene.select_nodes(ids)
+        self.show_message(f"pasted {len(ids)} node(s)")
+
+    def duplicate(self) -> None:
+        ids = self.doc.duplicate(self.scene.selected_node_ids())
+        self.scene.select_nodes(ids)
+
+    def select_all(self) -> None:
+        self.scene.select_nodes(self.doc.node_ids())
+
+    def toggle_bypass(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return
+        target = not all(self.doc.graph.node(n).bypass for n in ids)
+        self.doc.undo_stack.beginMacro("Bypass")
+        for node_id in ids:
+            self.doc.set_bypass(node_id, target)
+        self.doc.undo_stack.endMacro()
+
+    def frame(self) -> None:
+        self.view.frame(selected_only=bool(self.scene.selectedItems()))
+
+    def auto_layout(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.doc.auto_layout(ids if len(ids) > 1 else None)
+        self.view.frame(selected_only=len(ids) > 1)
+
+    def add_backdrop(self) -> None:
+        rect = self.scene.items_rect(selected_only=True)
+        if rect.isNull():
+            c = self.view.centre_scene_pos()
+            x, y, w, h = c.x() - 200, c.y() - 150, 400.0, 300.0
+        else:
+            x, y, w, h = rect.x() - 30, rect.y() - 60, rect.width() + 60, rect.height() + 90
+        self.doc.add_backdrop("Backdrop", (x, y, w, h))
+
+    # -- files --------------------------------------------------------------------------
+    def ask_save_changes(self) -> str:
+        """'save', 'discard' or 'cancel' (tests replace this)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            APP_NAME,
+            f"Save changes to {self.doc.path.name if self.doc.path else 'untitled'}?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText("Your changes are lost if you don't save them.")
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return "save"
+        if answer == QMessageBox.StandardButton.Discard:
+            return "discard"
+        return "cancel"
+
+    def ask_recover(self, recovery: Recovery) -> bool:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(recovery.saved))
+        name = Path(recovery.path).name if recovery.path else "an untitled patch"
+        answer = QMessageBox.question(
+            self,
+            APP_NAME,
+            f"Gateway Studio did not close cleanly. Recover the unsaved work on {name} "
+            f"(autosaved {when})?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_error(self, title: str, text: str) -> None:
+        self.show_message(f"{title}: {text.splitlines()[0] if text else ''}")
+        QMessageBox.warning(self, title, text)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to throw the current patch away."""
+        if not self.doc.dirty:
+            return True
+        answer = self.ask_save_changes()
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def new_patch(self) -> None:
+        if self.maybe_save():
+            self.doc.new()
+            self.session.discard_autosave()
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        start = str(self.doc.path.parent) if self.doc.path else str(Path.cwd())
+        path, _ = QFileDialog.getOpenFileName(self, "Open patch", start, "Patches (*.json)")
+        if path:
+            self.open_path(path, ask=False)
+
+    def open_path(self, path: str | Path, ask: bool = True) -> bool:
+        if ask and not self.maybe_save():
+            return False
+        try:
+            self.doc.open(path)
+        except (GatewayError, OSError) as exc:
+            self.show_error("Cannot open the patch", str(exc))
+            return False
+        self.session.add_recent(Path(path))
+        self.session.discard_autosave()
+        self.show_message(f"opened {path}")
+        return True
+
+    def open_example(self, path: Path) -> None:
+        """Examples open as untitled copies, so Save never overwrites the shipped file."""
+        if not self.maybe_save():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            self.doc.load_dict(data, None, base_dir=path.resolve().parent)
+        except (GatewayError, OSError, ValueError) as exc:
+            self.show_error("Cannot open the example", str(exc))
+            return
+        self.show_message(f"example {path.stem}: {data.get('metadata', {}).get('description', '')}")
+
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self._save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        start = str(self.doc.path) if self.doc.path else str(Path.cwd() / "untitled.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save patch", start, "Patches (*.json)")
+        if not path:
+            return False
+        if not path.lower().endswith(".json"):
+            path += ".json"
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            saved = self.doc.save(path)
+        except (GatewayError, OSError) as exc:
+            self.show_error("Cannot save the patch", str(exc))
+            return False
+        self.session.add_recent(saved)
+        self.session.discard_autosave()
+        self.show_message(f"saved {saved}")
+        return True
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = [p for p in self.session.recent() if p.exists()]
+        for path in recent:
+            self.recent_menu.addAction(str(path), lambda p=path: self.open_path(p))
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self.session.clear_recent)
+
+    def _fill_examples(self) -> None:
+        self.examples_menu.clear()
+        examples = example_patches()
+        for path in examples:
+            title = path.stem.replace("_", " ")
+            try:
+                meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+                title = meta.get("title", title)
+                tip = meta.get("description", "")
+            except (OSError, ValueError):
+                tip = ""
+            action = self.examples_menu.addAction(title, lambda p=path: self.open_example(p))
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        if not examples:
+            self.examples_menu.addAction("(no examples found)").setEnabled(False)
+
+    # -- autosave / recovery ------------------------------------------------------------
+    def autosave(self) -> None:
+        if self.doc.dirty and len(self.doc.graph):
+            try:
+                self.session.autosave(self.doc.to_dict(), self.doc.path)
+            except OSError as exc:
+                self.show_message(f"autosave failed: {exc}")
+
+    def offer_recovery(self) -> bool:
+        found = self.session.orphaned()
+        if not found:
+            return False
+        newest = found[0]
+        recovered = False
+        if self.ask_recover(newest):
+            path = Path(newest.path) if newest.path else None
+            try:
+                self.doc.load_dict(newest.patch, path, recovered=True)
+                recovered = True
+                self.show_message("recovered unsaved work — save it to keep it")
+            except GatewayError as exc:
+                self.show_error("Cannot recover", str(exc))
+        for item in found:
+            item.file.unlink(missing_ok=True)
+        if recovered:
+            self.autosave()
+        return recovered
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        self.autosave_timer.stop()
+        self.session.discard_autosave()
+        self.controller.cancel()
+        self.worker.shutdown()
+        if self._job is not None:
+            self._job.cancel()
+
+    # -- export and batch ---------------------------------------------------------------
+    def export_target(self) -> str | None:
+        ids = self.scene.selected_node_ids()
+        if len(ids) == 1:
+            return ids[0]
+        return jobs.final_node(self.doc.graph)
+
+    def export_dialog(self) -> None:
+        node_id = self.export_target()
+        if node_id is None:
+            self.show_message("nothing to export: add a node first")
+            return
+        spec = self.doc.graph.spec(node_id)
+        slot = None
+        if self._viewed == node_id and self.viewer.view_image is not None:
+            slot = self.viewer.view_image.slot_name
+        out = next((o for o in spec.outputs if o.name == slot), None) or next(
+            (o for o in spec.outputs if o.type_name != "Files"), None
+        )
+        suffix = jobs.DEFAULT_SUFFIX.get(out.type_name, ".png") if out else ".png"
+        start = (self.doc.path.parent if self.doc.path else Path.cwd()) / f"{node_id}{suffix}"
+        filters = (
+            "PNG (*.png);;TIFF, 16-bit where the slot has it (*.tif *.tiff);;"
+            "JPEG (*.jpg *.jpeg);;NumPy float array (*.npy);;Faces JSON (*.json);;"
+            "Point cloud (*.ply)"
+        )
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {node_id}", str(start), filters)
+        if path:
+            self.export(node_id, out.name if out else None, Path(path))
+
+    def export(self, node_id: str, slot: str | None, path: Path) -> jobs.Job:
+        job = jobs.Job(
+            jobs.run_export,
+            self.worker.evaluator,
+            self.doc.graph.snapshot(),
+            node_id,
+            slot,
+            path,
+            parent=self,
+        )
+        self.show_message(f"exporting {node_id} to {path}…")
+
+        def done(result: object, error: str) -> None:
+            self._job = None
+            if error:
+                self.show_error("Export failed", error)
+            else:
+                self.show_message(f"wrote {', '.join(result)}")  # type: ignore[arg-type]
+
+        job.done.connect(done)
+        self._job = job
+        job.start()
+        return job
+
+    def batch_dialog(self) -> None:
+        graph = self.doc.graph
+        sources = [n.id for n in graph.nodes() if n.type_id == "source.image"]
+        if not sources:
+            self.show_message("the patch has no source.image node to feed the batch")
+            return
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Render batch")
+        form = QFormLayout(dialog)
+        folder = QLineEdit()
+        out = QLineEdit()
+        for line, title in ((folder, "Images folder"), (out, "Output folder")):
+            browse = QPushButton("…")
+            browse.clicked.connect(
+                lambda _=False, le=line, t=title: le.setText(
+                    QFileDialog.getExistingDirectory(self, t) or le.text()
+                )
+            )
+            row = QWidget()
+            from qtpy.QtWidgets import QHBoxLayout
+
+            lay = QHBoxLayout(row)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(line, 1)
+            lay.addWidget(browse)
+            form.addRow(title, row)
+        source = QComboBox()
+        source.addItems(sources)
+        selected = self.scene.selected_node_ids()
+        if selected and selected[0] in sources:
+            source.setCurrentText(selected[0])
+        form.addRow("Images feed", source)
+        fmt = QComboBox()
+        fmt.addItems([".png", ".tif", ".jpg"])
+        exports = [n.id for n in graph.nodes() if writes_files(graph.spec(n.id))]
+        fmt.setEnabled(not exports)
+        fmt.setToolTip("Used when the patch has no export node (its final node is written)")
+        form.addRow("Format", fmt)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        if not folder.text() or not out.text():
+            self.show_message("choose an images folder and an output folder")
+            return
+        images = jobs.batch_images(Path(folder.text()), READ_SUFFIXES)
+        if not images:
+            self.show_message(f"no images in {folder.text()}")
+            return
+        plan = jobs.BatchPlan(
+            source.currentText(), images, Path(out.text()), suffix=fmt.currentText()
+        )
+        self.render_batch(plan)
+
+    def render_batch(self, plan: jobs.BatchPlan, *, modal: bool = True) -> jobs.Job:
+        progress = QProgressDialog("Rendering…", "Cancel", 0, len(plan.images), self)
+        progress.setWindowTitle("Render batch")
+        progress.setWindowModality(
+            Qt.WindowModality.WindowModal if modal else Qt.WindowModality.NonModal
+        )
+        progress.setMinimumDuration(0)
+        job = jobs.Job(
+            lambda token: jobs.run_batch(
+                self.worker.evaluator,
+                self.doc.graph.snapshot(),
+                plan,
+                lambda i, n, name: job.progress.emit(i, n, name),
+                token,
+            ),
+            parent=self,
+        )
+
+        def step(i: int, n: int, name: str) -> None:
+            progress.setMaximum(n)
+            progress.setValue(i)
+            progress.setLabelText(f"{i + 1 if i < n else n} of {n}: {name}")
+
+        def done(result: object, error: str) -> None:
+            progress.close()
+            self._job = None
+            written = len(result) if isinstance(result, list) else 0
+            if error:
+                self.show_error("Batch render failed", error)
+            elif plan.errors:
+                self.show_error(
+                    "Batch render",
+                    f"wrote {written} file(s); {len(plan.errors)} "
+                    "image(s) failed:\n" + "\n".join(plan.errors[:20]),
+                )
+            else:
+                self.show_message(f"batch: wrote {written} file(s) to {plan.out_dir}")
+
+        job.progress.connect(step)
+        job.done.connect(done)
+        progress.canceled.connect(job.cancel)
+        self._job = job
+        self.batch_job = job
+        job.start()
+        return job
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            APP_NAME,
+            f"<b>{APP_NAME}</b> {gateway_studio.__version__}<br>"
+            "Decompose a photo once, modulate it live.",
+        )

@@ -1,0 +1,188 @@
+"""The node palette (searchable, by family; double-click or drag to add) and the Tab
+search popup that adds a node at the cursor."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QMimeData, QPoint, Qt, Signal
+from qtpy.QtGui import QBrush, QColor, QDrag, QKeyEvent, QPixmap
+from qtpy.QtWidgets import (
+    QFrame,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gateway_studio.engine.node import NodeSpec
+from gateway_studio.engine.registry import Registry
+
+from .canvas.view import NODE_MIME
+from .theme import family_color
+
+_TYPE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def describe(spec: NodeSpec) -> str:
+    ins = ", ".join(f"{i.name}: {i.type_name}" for i in spec.inputs) or "—"
+    outs = ", ".join(f"{o.name}: {o.type_name}" for o in spec.outputs) or "—"
+    return f"<b>{spec.label}</b> ({spec.type_id})<br>{spec.help}<br><i>{ins} → {outs}</i>"
+
+
+def matches(spec: NodeSpec, text: str) -> bool:
+    words = text.lower().split()
+    hay = f"{spec.type_id} {spec.label} {spec.family} {spec.help}".lower()
+    return all(w in hay for w in words)
+
+
+def search_rank(spec: NodeSpec, text: str) -> tuple[int, str]:
+    t = text.lower().strip()
+    if spec.type_id.lower().startswith(t) or spec.label.lower().startswith(t):
+        return (0, spec.type_id)
+    if t in spec.type_id.lower() or t in spec.label.lower():
+        return (1, spec.type_id)
+    return (2, spec.type_id)
+
+
+class _Tree(QTreeWidget):
+    def startDrag(self, actions) -> None:  # type: ignore[no-untyped-def]
+        item = self.currentItem()
+        type_id = item.data(0, _TYPE_ROLE) if item is not None else None
+        if not type_id:
+            return
+        mime = QMimeData()
+        mime.setData(NODE_MIME, type_id.encode("utf-8"))
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        pix = QPixmap(140, 24)
+        pix.fill(QColor("#3d6ea8"))
+        drag.setPixmap(pix)
+        drag.exec(Qt.DropAction.CopyAction)
+
+
+class Palette(QWidget):
+    addRequested = Signal(str)
+
+    def __init__(self, registry: Registry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search nodes…")
+        self.search.setClearButtonEnabled(True)
+        self.tree = _Tree()
+        self.tree.setHeaderHidden(True)
+        self.tree.setDragEnabled(True)
+        self.tree.setIndentation(12)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tree, 1)
+        self.search.textChanged.connect(self._filter)
+        self.tree.itemDoubleClicked.connect(self._activated)
+        self.populate()
+
+    def populate(self) -> None:
+        self.tree.clear()
+        for family, specs in self.registry.families().items():
+            top = QTreeWidgetItem([f"{family}  ({len(specs)})"])
+            top.setForeground(0, QBrush(family_color(family).lighter(170)))
+            top.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.tree.addTopLevelItem(top)
+            for spec in specs:
+                child = QTreeWidgetItem([spec.label])
+                child.setData(0, _TYPE_ROLE, spec.type_id)
+                child.setToolTip(0, describe(spec))
+                child.setFlags(
+                    Qt.ItemFlag.ItemIsEnabled
+                    | Qt.ItemFlag.ItemIsSelectable
+                    | Qt.ItemFlag.ItemIsDragEnabled
+                )
+                top.addChild(child)
+            top.setExpanded(True)
+
+    def _filter(self, text: str) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(i)
+            shown = 0
+            for j in range(top.childCount()):
+                child = top.child(j)
+                spec = self.registry.get(child.data(0, _TYPE_ROLE))
+                visible = matches(spec, text)
+                child.setHidden(not visible)
+                shown += visible
+            top.setHidden(shown == 0)
+
+    def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        type_id = item.data(0, _TYPE_ROLE)
+        if type_id:
+            self.addRequested.emit(type_id)
+
+
+class NodeSearchPopup(QFrame):
+    """Tab on the canvas: type a few letters, Enter adds the node where the cursor was."""
+
+    chosen = Signal(str)
+
+    def __init__(self, registry: Registry, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.registry = registry
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("NodeSearchPopup { background: #2a2d31; border: 1px solid #5a8fd0; }")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText("Add node…")
+        self.list = QListWidget()
+        layout.addWidget(self.line)
+        layout.addWidget(self.list)
+        self.resize(300, 320)
+        self.line.textChanged.connect(self._refill)
+        self.line.returnPressed.connect(self._accept)
+        self.list.itemActivated.connect(lambda _item: self._accept())
+        self.line.installEventFilter(self)
+        self._refill("")
+
+    def _refill(self, text: str) -> None:
+        self.list.clear()
+        specs = sorted(
+            (s for s in self.registry if matches(s, text)), key=lambda s: search_rank(s, text)
+        )
+        for spec in specs:
+            item = QListWidgetItem(f"{spec.label}    ·  {spec.type_id}")
+            item.setData(_TYPE_ROLE, spec.type_id)
+            item.setToolTip(describe(spec))
+            item.setForeground(QBrush(family_color(spec.family).lighter(180)))
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]
+        if (
+            obj is self.line
+            and isinstance(event, QKeyEvent)
+            and event.type() == event.Type.KeyPress
+        ):
+            if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                row = self.list.currentRow() + (1 if event.key() == Qt.Key.Key_Down else -1)
+                self.list.setCurrentRow(max(0, min(row, self.list.count() - 1)))
+                return True
+            if event.key() == Qt.Key.Key_Escape:
+                self.close()
+                return True
+        return super().eventFilter(obj, event)
+
+    def _accept(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            type_id = item.data(_TYPE_ROLE)
+            self.close()
+            self.chosen.emit(type_id)
+
+    def popup_at(self, global_pos: QPoint) -> None:
+        self.line.clear()
+        self._refill("")
+        self.move(global_pos)
+        self.show()
+        self.line.setFocus()

@@ -1,0 +1,108 @@
+"""What the app remembers between runs: recent files and crash-recovery autosaves.
+
+Files live under the user config folder (platformdirs; ``GATEWAY_STUDIO_CONFIG``
+overrides it, which the tests use). Each running window autosaves to a file named after
+its process id; on the next start, autosaves of processes that are gone are offered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway_studio.engine.imageio import atomic_write
+
+MAX_RECENT = 10
+
+
+def config_dir() -> Path:
+    env = os.environ.get("GATEWAY_STUDIO_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("gateway-studio"))
+
+
+@dataclass
+class Recovery:
+    file: Path
+    saved: float
+    path: str | None
+    patch: dict[str, Any]
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+class Session:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or config_dir()
+        self.recovery_dir = self.root / "recovery"
+        self.autosave_file = self.recovery_dir / f"autosave-{os.getpid()}.json"
+
+    # -- recent files -------------------------------------------------------------------
+    @property
+    def _recent_file(self) -> Path:
+        return self.root / "recent.json"
+
+    def recent(self) -> list[Path]:
+        try:
+            items = json.loads(self._recent_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [Path(p) for p in items if isinstance(p, str)]
+
+    def add_recent(self, path: Path) -> None:
+        path = Path(path).resolve()
+        items = [p for p in self.recent() if p != path]
+        items.insert(0, path)
+        data = json.dumps([str(p) for p in items[:MAX_RECENT]], indent=1)
+        with contextlib.suppress(OSError):
+            atomic_write(self._recent_file, data.encode("utf-8"))
+
+    def clear_recent(self) -> None:
+        self._recent_file.unlink(missing_ok=True)
+
+    # -- recovery -----------------------------------------------------------------------
+    def autosave(self, patch: dict[str, Any], path: Path | None) -> None:
+        data = {"saved": time.time(), "path": str(path) if path else None, "patch": patch}
+        atomic_write(self.autosave_file, json.dumps(data).encode("utf-8"))
+
+    def discard_autosave(self) -> None:
+        self.autosave_file.unlink(missing_ok=True)
+
+    def orphaned(self) -> list[Recovery]:
+        """Autosaves left by windows that did not close cleanly (newest first)."""
+        found: list[Recovery] = []
+        if not self.recovery_dir.is_dir():
+            return found
+        for file in self.recovery_dir.glob("autosave-*.json"):
+            try:
+                pid = int(file.stem.split("-", 1)[1])
+            except ValueError:
+                continue
+            if _alive(pid):
+                continue
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+                found.append(
+                    Recovery(file, float(data["saved"]), data.get("path"), dict(data["patch"]))
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                file.unlink(missing_ok=True)  # unreadable: nothing to offer
+        return sorted(found, key=lambda r: -r.saved)

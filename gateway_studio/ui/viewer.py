@@ -1,0 +1,197 @@
+"""The viewer: the selected node's output large, with zoom/pan, 1:1, fit, a slot picker,
+false colour for depth and fields, and a readout of the value under the cursor."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QPointF, QRectF, Qt, Signal
+from qtpy.QtGui import QColor, QPainter, QPixmap
+from qtpy.QtWidgets import (
+    QComboBox,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gateway_studio.engine.slots import Slot
+
+from . import display
+from .worker import ViewImage
+
+
+class ImageView(QGraphicsView):
+    hovered = Signal(int, int)  # image pixel under the cursor (-1, -1 outside)
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.item = QGraphicsPixmapItem()
+        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self.item)
+        self.setBackgroundBrush(QColor("#141518"))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setMouseTracking(True)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fit_mode = True
+
+    def set_pixmap(self, pixmap: QPixmap) -> None:
+        size_changed = pixmap.size() != self.item.pixmap().size()
+        self.item.setPixmap(pixmap)
+        self.scene().setSceneRect(QRectF(pixmap.rect()).adjusted(-2000, -2000, 2000, 2000))
+        if self.fit_mode or size_changed:
+            self.fit()
+
+    def clear(self) -> None:
+        self.item.setPixmap(QPixmap())
+
+    def fit(self) -> None:
+        self.fit_mode = True
+        if not self.item.pixmap().isNull():
+            self.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoomChanged.emit(self.transform().m11())
+
+    def one_to_one(self) -> None:
+        self.fit_mode = False
+        self.resetTransform()
+        self.centerOn(self.item)
+        self.zoomChanged.emit(1.0)
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        if self.fit_mode:
+            self.fit()
+
+    def wheelEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        delta = event.angleDelta().y()
+        if delta:
+            self.fit_mode = False
+            factor = 1.0015**delta
+            zoom = self.transform().m11() * factor
+            if 0.02 < zoom < 64:
+                self.scale(factor, factor)
+                self.zoomChanged.emit(self.transform().m11())
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().mouseMoveEvent(event)
+        pos: QPointF = self.mapToScene(event.position().toPoint())
+        self.hovered.emit(int(pos.x()), int(pos.y()))
+
+    def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().leaveEvent(event)
+        self.hovered.emit(-1, -1)
+
+
+class Viewer(QWidget):
+    #: The user picked another slot or colour map: (slot name, colormap).
+    optionsChanged = Signal(str, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view_image: ViewImage | None = None
+        self.slot: Slot | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 4, 6, 4)
+        self.caption = QLabel("")
+        self.slot_box = QComboBox()
+        self.slot_box.setToolTip("Which output of the node to show")
+        self.slot_box.setMinimumWidth(90)
+        self.colormap_box = QComboBox()
+        self.colormap_box.addItems(["gray", "turbo"])
+        self.colormap_box.setToolTip(
+            "Depth and fields: grayscale (lighter = nearer / more) or false colour"
+        )
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit")
+        self.fit_button.setToolTip("Fit the picture in the viewer")
+        self.one_button = QToolButton()
+        self.one_button.setText("1:1")
+        self.one_button.setToolTip("One image pixel per screen pixel")
+        self.zoom_label = QLabel("")
+        self.zoom_label.setObjectName("muted")
+        bar.addWidget(self.caption, 1)
+        bar.addWidget(QLabel("slot"))
+        bar.addWidget(self.slot_box)
+        bar.addWidget(self.colormap_box)
+        bar.addWidget(self.fit_button)
+        bar.addWidget(self.one_button)
+        bar.addWidget(self.zoom_label)
+        layout.addLayout(bar)
+        self.image_view = ImageView()
+        layout.addWidget(self.image_view, 1)
+        self.message = QLabel("Select a node to see its output")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setObjectName("muted")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.readout = QLabel(" ")
+        self.readout.setObjectName("muted")
+        self.readout.setContentsMargins(8, 2, 8, 4)
+        layout.addWidget(self.readout)
+        self.fit_button.clicked.connect(self.image_view.fit)
+        self.one_button.clicked.connect(self.image_view.one_to_one)
+        self.image_view.hovered.connect(self._hovered)
+        self.image_view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.slot_box.activated.connect(self._options_changed)
+        self.colormap_box.activated.connect(self._options_changed)
+
+    @property
+    def colormap(self) -> str:
+        return self.colormap_box.currentText()
+
+    def _options_changed(self, _index: int = 0) -> None:
+        self.optionsChanged.emit(self.slot_box.currentText(), self.colormap)
+
+    def show_view(self, view: ViewImage | None, message: str = "") -> None:
+        self.view_image = view
+        if view is None:
+            self.slot = None
+            if message:
+                self.image_view.clear()
+                self.message.setText(message)
+                self.message.setVisible(True)
+            return
+        self.slot = view.slot
+        self.message.setVisible(False)
+        self.image_view.set_pixmap(QPixmap.fromImage(view.image))
+        self.slot_box.blockSignals(True)
+        if [self.slot_box.itemText(i) for i in range(self.slot_box.count())] != list(view.slots):
+            self.slot_box.clear()
+            self.slot_box.addItems(list(view.slots))
+        self.slot_box.setCurrentText(view.slot_name)
+        self.slot_box.blockSignals(False)
+        self.slot_box.setEnabled(len(view.slots) > 1)
+        h, w = view.slot.size or (view.image.height(), view.image.width())
+        self.caption.setText(
+            f"<b>{view.node_id}</b>.{view.slot_name} · {view.slot.type_name} · {w}×{h}"
+        )
+
+    def clear_for(self, node_id: str | None) -> None:
+        self.view_image = None
+        self.slot = None
+        self.image_view.clear()
+        self.caption.setText(f"<b>{node_id}</b>" if node_id else "")
+        self.message.setText("evaluating…" if node_id else "Select a node to see its output")
+        self.message.setVisible(True)
+
+    def _hovered(self, x: int, y: int) -> None:
+        if self.slot is None or x < 0:
+            self.readout.setText(" ")
+            return
+        text = display.readout(self.slot, x, y)
+        self.readout.setText(f"x {x}, y {y} · {text}" if text else " ")
+
+    def value_at(self, x: int, y: int) -> str:
+        return display.readout(self.slot, x, y) if self.slot is not None else ""
