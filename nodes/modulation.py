@@ -35,7 +35,7 @@ from gateway_studio.engine import (
     parse_color,
 )
 
-from ._filters import gaussian_blur, luminance, pixel_scale, scaled_radius, smoothstep
+from ._filters import gaussian_blur, pixel_scale, scaled_radius, smoothstep
 
 F32 = NDArray[np.float32]
 
@@ -63,6 +63,17 @@ def _resized_to(values: NDArray[Any], size: tuple[int, int], what: str) -> F32:
 
 def _field_at(field: Field, image: Image, what: str) -> F32:
     return _resized_to(field.values, image.size, what)
+
+
+_LUMA_709 = np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)
+
+
+def _luma(pixels: NDArray[Any]) -> F32:
+    """Rec. 709 luma (H, W) — ``_filters.luminance`` through one ``cv2.transform`` call,
+    about ten times faster on a 1080p frame."""
+    import cv2
+
+    return np.asarray(cv2.transform(np.asarray(pixels, dtype=np.float32), _LUMA_709))
 
 
 def _bcast(values: F32, channels: int) -> F32:
@@ -117,7 +128,7 @@ def _colour(value: str, image: Image) -> NDArray[np.float32]:
 
 def _saturation_lerp(pixels: F32, amount: F32) -> F32:
     """Move each pixel toward its own grey by ``amount`` (H, W) in [0, 1]."""
-    grey = _bcast(luminance(pixels), 3)
+    grey = _bcast(_luma(pixels), 3)
     return _lerp(pixels, grey, amount)
 
 
@@ -248,50 +259,60 @@ def _layered_defocus(light: F32, coc: F32, max_radius: float) -> F32:
     No halo, by construction: the sharp focus layer is cut out at full resolution, so its
     colour never enters a blurred layer (the background beside a subject is normalised by
     its own coverage), and it covers its own pixels fully (the blurred background never
-    smears over it). Only the split among blurred layers of one side runs at half size.
-    Over is associative, so each side's layers composite among themselves at low
-    resolution and only a handful of operations touch the full frame."""
+    smears over it). Only the split among the *blurred* layers runs on downscaled copies
+    (a 2^k block straddling two blurred layers is shared between them by its mean depth),
+    which nothing can see after their blur. Over is associative, so each side's layers
+    composite among themselves at low resolution and only a handful of operations touch
+    the full frame."""
     import cv2
 
     h, w = coc.shape
     n = _LAYERS_PER_SIDE
     index = (coc + 1.0) * np.float32(n)  # layer index space: 0 (far) .. n (focus) .. 2n
     w_focus = np.maximum(1.0 - cv2.absdiff(index, float(n)), 0.0)
-    rest = 1.0 - w_focus  # weight every pixel gives to the blurred layers
+    rest = 1.0 - w_focus  # weight each pixel gives to the blurred layers
+    if not rest.any():
+        return light.copy()
+    rest_far = rest * (coc < 0.0)
+    # The exact cut of the focus layer, at full size; everything blurred runs at half size.
+    rgb1 = _halve(np.asarray(cv2.multiply(light, _bcast(rest, 3))))
+    a1, af1 = _halve(rest), _halve(rest_far)
+    i1, if1 = _halve(index * rest), _halve(index * rest_far)
+    far_share = af1 / np.maximum(a1, 1e-6)
     sizes = [(h, w)]
     for _ in range(_MAX_LEVEL):
         ph, pw = sizes[-1]
         sizes.append(((ph + 1) // 2, (pw + 1) // 2))
 
-    def side(behind: bool) -> tuple[F32, F32] | None:
-        """(premultiplied RGB, alpha) of one side's blurred layers, at full size."""
-        chosen = (coc < 0.0) if behind else (coc > 0.0)
-        weight = rest * chosen
-        if not weight.any():
+    def side(rgb: F32, alpha: F32, weighted_index: F32, behind: bool) -> tuple[F32, F32] | None:
+        """(premultiplied RGB, coverage) of one side's blurred layers, at full size."""
+        if float(alpha.max()) < 1e-6:
             return None
-        # The cut at full resolution; then everything on this side runs at half size.
-        rgb = _halve(np.asarray(cv2.multiply(light, _bcast(weight, 3))))
-        alpha = _halve(weight)
-        idx = _halve(index * weight) / np.maximum(alpha, 1e-6)
-        idx = np.minimum(idx, n - 1.0) if behind else np.maximum(idx, n + 1.0)
-        premult = np.asarray(cv2.merge([*cv2.split(rgb), alpha]))
+        rgba = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA))
+        rgba[..., 3] = alpha
+        pyramid = [(rgba, weighted_index)]
+        while len(pyramid) < _MAX_LEVEL:
+            pyramid.append((_halve(pyramid[-1][0]), _halve(pyramid[-1][1])))
         acc: F32 | None = None
         acc_level = _MAX_LEVEL
         order = range(0, n) if behind else range(2 * n, n, -1)  # outermost first
         for i in order:
-            tent = np.maximum(1.0 - cv2.absdiff(idx, float(i)), 0.0)
-            if not tent.any():
-                continue
-            layer = np.asarray(cv2.multiply(premult, _bcast(tent, 4)))
             radius = abs(i - n) / n * max_radius
             level = 1
             while level < _MAX_LEVEL and radius / 2 ** (level + 1) >= _MIN_LOW_RES_RADIUS:
-                layer = _halve(layer)
                 level += 1
+            premult, wi = pyramid[level - 1]
+            idx = wi / np.maximum(premult[..., 3], 1e-6)
+            idx = np.minimum(idx, n - 1.0) if behind else np.maximum(idx, n + 1.0)
+            tent = np.maximum(1.0 - cv2.absdiff(idx, float(i)), 0.0)
+            if float(tent.max()) <= 0.0:
+                continue
+            layer = np.asarray(cv2.multiply(premult, _bcast(tent, 4)))
             r_low = radius / 2**level
             if r_low >= 0.25:
-                kernel = _disc_kernel(r_low)
-                layer = np.asarray(cv2.filter2D(layer, -1, kernel, borderType=cv2.BORDER_REFLECT))
+                layer = np.asarray(
+                    cv2.filter2D(layer, -1, _disc_kernel(r_low), borderType=cv2.BORDER_REFLECT)
+                )
             if acc is None:
                 acc, acc_level = layer, level
                 continue
@@ -299,12 +320,18 @@ def _layered_defocus(light: F32, coc: F32, max_radius: float) -> F32:
                 acc, acc_level = _resize(acc, sizes[level]), level
             # behind the focus each nearer layer goes over; in front, each farther under
             acc = _over(layer, acc) if behind else _over(acc, layer)
-        assert acc is not None
-        acc = _resize(acc, sizes[0])
-        return np.asarray(cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB)), acc[..., 3].copy()
+        if acc is None:
+            return None
+        colour = _resize(np.asarray(cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB)), sizes[0])
+        return colour, _resize(np.ascontiguousarray(acc[..., 3]), sizes[0])
 
-    far = side(behind=True)
-    near = side(behind=False)
+    far = side(np.asarray(cv2.multiply(rgb1, _bcast(far_share, 3))), af1, if1, behind=True)
+    near = side(
+        np.asarray(cv2.multiply(rgb1, _bcast(1.0 - far_share, 3))),
+        np.maximum(a1 - af1, 0.0),
+        i1 - if1,
+        behind=False,
+    )
     # near over (focus over far), as per-pixel coefficients of the three colour terms:
     # out = (near_C + (1 - a_near) · (light · w_focus + (1 - w_focus) · far_C)) / coverage
     behind_near = np.float32(1.0) if near is None else 1.0 - near[1]
@@ -424,7 +451,7 @@ def halo(
     amount_v = _field_at(amount, image, "the amount field")
     light = _to_light(image)
     knee = 0.1
-    key = smoothstep(threshold - knee, threshold + knee, luminance(image.pixels))
+    key = smoothstep(threshold - knee, threshold + knee, _luma(image.pixels))
     emit = cv2.multiply(light, _bcast(key * amount_v, 3))
     r = scaled_radius(radius, amount_v.shape)
     tint_rgb = np.asarray(parse_color(tint), dtype=np.float32) ** 2 * np.float32(intensity)
@@ -459,8 +486,8 @@ def _toned(pixels: F32, rgb: NDArray[np.float32]) -> F32:
     """Monochrome in ``rgb``: each pixel's luma carried by the colour (brightness kept)."""
     import cv2
 
-    luma = luminance(pixels)
-    gain = rgb / max(float(luminance(rgb[None, None, :])[0, 0]), 1e-3)
+    luma = _luma(pixels)
+    gain = rgb / max(float(rgb @ _LUMA_709[0]), 1e-3)
     return np.asarray(cv2.multiply(_bcast(luma, 3), np.full_like(pixels, 0.0) + gain))
 
 
@@ -496,9 +523,9 @@ def depth_band(
     if style == "posterize":
         styled = _posterize(pixels, levels)
     elif style == "tint":
-        styled = _toned(pixels, np.asarray(parse_color(colour), dtype=np.float32))
+        styled = _toned(pixels, _colour(colour, image))
     elif style == "desaturate":
-        styled = _bcast(luminance(pixels), 3)
+        styled = _bcast(_luma(pixels), 3)
     elif style == "pixelate":
         styled = _pixelate(pixels, scaled_radius(cell, pixels.shape))
     else:
@@ -512,17 +539,23 @@ def depth_band(
 
 # -- drawing ----------------------------------------------------------------------------
 def _hatch(shape: tuple[int, int], period: float, darkness: F32, slope: int) -> F32:
-    """Ink coverage (0..1) of diagonal strokes whose width grows with ``darkness``.
+    """Ink coverage (0..1) of 45° strokes whose width grows with ``darkness`` (0..1).
 
-    Strokes run along x + slope·y = const, ``period`` pixels apart; a stroke's half-width
-    is darkness · period / 2, anti-aliased over about a pixel."""
+    Strokes run along x + slope·y = const, ``period`` pixels apart (rounded so the pattern
+    tiles); a stroke's half-width is darkness · period / 2, anti-aliased over a pixel."""
+    import cv2
+
     h, w = shape
-    x = np.arange(w, dtype=np.float32)
-    y = np.arange(h, dtype=np.float32) * np.float32(slope)
-    phase = np.add.outer(y, x) / np.float32(period * np.sqrt(2.0))
-    dist = np.abs(phase - np.floor(phase) - 0.5) * np.float32(period)  # px to stroke centre
-    half = darkness * np.float32(period * 0.5)
-    return np.clip(half - (np.float32(period * 0.5) - dist), 0.0, 1.0).astype(np.float32)
+    step = max(round(period * np.sqrt(2.0)), 3)  # along x; perpendicular ≈ period
+    t = np.arange(step, dtype=np.float32)
+    phase = (t[None, :] + slope * t[:, None]) % step / step  # one tile
+    # distance (px, perpendicular) to the stroke centre, negated: -(period/2 - |.|)
+    dist = np.abs(phase - 0.5) * np.float32(step / np.sqrt(2.0))
+    neg_edge = (dist - np.float32(step / np.sqrt(2.0) / 2)).astype(np.float32)
+    tiled = np.tile(neg_edge, (h // step + 1, w // step + 1))[:h, :w]
+    half_period = float(step / np.sqrt(2.0) / 2)
+    ink = cv2.scaleAdd(darkness, half_period, np.ascontiguousarray(tiled))
+    return np.clip(ink, 0.0, 1.0, out=ink)
 
 
 @node("modulate.drawing", outputs={"image": Image})
@@ -556,34 +589,42 @@ def drawing(
     (a thresholded difference of Gaussians) and hatching whose strokes thicken in the dark
     tones (one direction for mid-tones, cross-hatching for shadows). Where the field is 1
     the picture is the drawing, where it is 0 the photo."""
+    import cv2
+
     weight = _field_at(amount, image, "the amount field") * np.float32(mix)
     if not weight.any():
         return image
     shape = weight.shape
     scale = pixel_scale(shape)
-    grey = luminance(image.pixels)
-    # pencil tone (colour dodge of the inverted blur): grey / blur(grey)
-    soft = gaussian_blur(grey, 10.0 * scale)
-    tone = np.minimum(grey / np.maximum(soft, 1e-3), 1.0)
-    tone = tone * tone  # deepen the dodge's pale shading a little
-    # ink lines: XDoG on the grey
+    grey = _luma(image.pixels)
+    # pencil tone (colour dodge of the inverted blur): grey / blur(grey), deepened a little
+    tone = cv2.divide(grey, np.maximum(gaussian_blur(grey, 10.0 * scale), 1e-3))
+    tone = np.minimum(tone, 1.0, out=tone)
+    tone = cv2.multiply(tone, tone)
+    # ink lines: XDoG — a difference of Gaussians, positive on the dark side of an edge;
+    # per colour channel (strongest wins) so edges between equally bright colours count
     sigma = max(line_weight * 0.5 * scale, 0.3)
-    fine = gaussian_blur(grey, sigma)
-    dog = fine - gaussian_blur(grey, sigma * 1.6)
-    thr = np.float32(0.002 + 0.03 * (1.0 - detail))
-    lines = smoothstep(float(thr), float(thr) * 2.0 + 0.004, -dog)
-    paper_v = tone * (1.0 - lines)
+    fine3 = cv2.GaussianBlur(image.pixels, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    coarse3 = cv2.GaussianBlur(image.pixels, (0, 0), sigma * 1.6, borderType=cv2.BORDER_REFLECT)
+    dog3 = np.asarray(cv2.subtract(coarse3, fine3))
+    # max over channels; cv2.reduce is ~20x faster than numpy's max(axis=2) here
+    dog = cv2.reduce(dog3.reshape(-1, 3), 1, cv2.REDUCE_MAX).reshape(shape)
+    fine = _luma(fine3)
+    thr = 0.002 + 0.03 * (1.0 - detail)
+    lines = np.clip((dog - np.float32(thr)) * np.float32(1.0 / (thr + 0.004)), 0.0, 1.0)
+    value = cv2.multiply(tone, 1.0 - lines)
     if hatching > 0.0:
-        period = max(7.0 * scale, 3.0)
-        dark = 1.0 - gaussian_blur(grey, 1.5 * scale)
-        mid = np.clip((dark - 0.35) / 0.5, 0.0, 1.0) * np.float32(hatching)
-        deep = np.clip((dark - 0.6) / 0.35, 0.0, 1.0) * np.float32(hatching)
-        paper_v = paper_v * (1.0 - 0.75 * _hatch(shape, period, mid, 1))
-        paper_v = paper_v * (1.0 - 0.75 * _hatch(shape, period * 0.8, deep, -1))
+        period = max(9.0 * scale, 3.0)
+        dark = 1.0 - fine
+        mid = np.clip((dark - 0.35) * np.float32(hatching / 0.5), 0.0, 1.0)
+        deep = np.clip((dark - 0.6) * np.float32(hatching / 0.35), 0.0, 1.0)
+        value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period, mid, 1))
+        value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period * 0.8, deep, -1))
     paper_rgb = _colour(paper, image)
     ink_rgb = _colour(ink, image)
-    sketch = ink_rgb + np.multiply.outer(paper_v.astype(np.float32), paper_rgb - ink_rgb)
-    return _mixed(image, sketch.astype(np.float32), weight)
+    span = (*(paper_rgb - ink_rgb).tolist(), 0.0)
+    sketch = cv2.add(cv2.multiply(_bcast(value, 3), span), (*ink_rgb.tolist(), 0.0))
+    return _mixed(image, np.asarray(sketch), weight)
 
 
 # -- blend ------------------------------------------------------------------------------

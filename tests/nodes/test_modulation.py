@@ -378,3 +378,21 @@ def test_blend_respects_layer_alpha() -> None:
     image, _ = two_planes()
     layer = Image(np.ones((H, W, 3), np.float32), np.zeros((H, W), np.float32))
     assert np.array_equal(mod.blend(image, layer, field(1.0)).pixels, image.pixels)
+
+
+# -- example patches --------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["fog", "isolate", "halo", "depth_band_style", "drawing", "blend"])
+def test_example_patch_renders(name: str, tmp_path: Any) -> None:
+    from gateway_studio.engine import Evaluator, SlotCache, load_patch
+    from gateway_studio.engine.imageio import read_image
+    from tests.conftest import RESOURCES
+
+    graph = load_patch(RESOURCES / "patches" / f"{name}.json")
+    target = tmp_path / f"{name}.png"
+    graph.set_param("export", "path", str(target))
+    result = Evaluator(SlotCache(None)).evaluate(graph, strict=True)
+    assert result.ok, result.report()
+    out = read_image(target)
+    scene = read_image(RESOURCES / "images" / "scene.png")
+    assert out.size == scene.size
+    assert np.abs(out.pixels - scene.pixels).mean() > 0.01  # the effect shows
