@@ -193,11 +193,11 @@ def atmosphere(
     pixels = image.pixels
     if desaturate > 0.0:
         pixels = _saturation_lerp(pixels, fog * np.float32(desaturate))
-    light = pixels * pixels if image.colorspace == "srgb" else pixels.copy()
+    light = cv2.multiply(pixels, pixels) if image.colorspace == "srgb" else pixels
     fog_light = np.asarray(parse_color(colour), dtype=np.float32) ** 2
-    # out = light·t + fog·(1 - t) = light + (fog - light)·(1 - t)
-    diff = cv2.subtract(np.full_like(light, 0.0) + fog_light, light)
-    light = cv2.add(light, cv2.multiply(diff, _bcast(fog, 3)))
+    # out = light·t + fog_colour·(1 - t)
+    scattered = cv2.multiply(_bcast(fog, 3), (*fog_light.tolist(), 0.0))
+    light = cv2.add(cv2.multiply(light, _bcast(1.0 - fog, 3)), scattered)
     out = _from_light(image, np.asarray(light))
     return _mixed(image, out, float(mix))
 
@@ -269,25 +269,29 @@ def _layered_defocus(light: F32, coc: F32, max_radius: float) -> F32:
     h, w = coc.shape
     n = _LAYERS_PER_SIDE
     index = (coc + 1.0) * np.float32(n)  # layer index space: 0 (far) .. n (focus) .. 2n
-    w_focus = np.maximum(1.0 - cv2.absdiff(index, float(n)), 0.0)
-    rest = 1.0 - w_focus  # weight each pixel gives to the blurred layers
+    # weight each pixel gives to the blurred layers; the rest (1 - rest) is the focus layer
+    rest = np.minimum(cv2.absdiff(index, float(n)), 1.0)
     if not rest.any():
         return light.copy()
-    rest_far = rest * (coc < 0.0)
+    behind = (coc < 0.0).astype(np.float32)
+    weighted_index = index * rest
     # The exact cut of the focus layer, at full size; everything blurred runs at half size.
     rgb1 = _halve(np.asarray(cv2.multiply(light, _bcast(rest, 3))))
-    a1, af1 = _halve(rest), _halve(rest_far)
-    i1, if1 = _halve(index * rest), _halve(index * rest_far)
-    far_share = af1 / np.maximum(a1, 1e-6)
+    a1, af1 = _halve(rest), _halve(rest * behind)
+    i1, if1 = _halve(weighted_index), _halve(weighted_index * behind)
     sizes = [(h, w)]
     for _ in range(_MAX_LEVEL):
         ph, pw = sizes[-1]
         sizes.append(((ph + 1) // 2, (pw + 1) // 2))
 
-    def side(rgb: F32, alpha: F32, weighted_index: F32, behind: bool) -> tuple[F32, F32] | None:
-        """(premultiplied RGB, coverage) of one side's blurred layers, at full size."""
+    def side(alpha: F32, weighted_index: F32, behind: bool) -> tuple[F32, F32] | None:
+        """(colour, coverage) of one side's blurred layers at full size; the colour is
+        normalised (divided by its coverage), so it is a plain colour, not premultiplied."""
         if float(alpha.max()) < 1e-6:
             return None
+        # the half-size colour is shared between the sides in proportion to coverage
+        share = alpha / np.maximum(a1, 1e-6)
+        rgb = np.asarray(cv2.multiply(rgb1, _bcast(share, 3)))
         rgba = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA))
         rgba[..., 3] = alpha
         pyramid = [(rgba, weighted_index)]
@@ -322,30 +326,26 @@ def _layered_defocus(light: F32, coc: F32, max_radius: float) -> F32:
             acc = _over(layer, acc) if behind else _over(acc, layer)
         if acc is None:
             return None
-        colour = _resize(np.asarray(cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB)), sizes[0])
-        return colour, _resize(np.ascontiguousarray(acc[..., 3]), sizes[0])
+        coverage = np.ascontiguousarray(acc[..., 3])
+        colour = cv2.divide(
+            cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB), _bcast(np.maximum(coverage, 1e-6), 3)
+        )
+        return _resize(np.asarray(colour), sizes[0]), _resize(coverage, sizes[0])
 
-    far = side(np.asarray(cv2.multiply(rgb1, _bcast(far_share, 3))), af1, if1, behind=True)
-    near = side(
-        np.asarray(cv2.multiply(rgb1, _bcast(1.0 - far_share, 3))),
-        np.maximum(a1 - af1, 0.0),
-        i1 - if1,
-        behind=False,
-    )
-    # near over (focus over far), as per-pixel coefficients of the three colour terms:
-    # out = (near_C + (1 - a_near) · (light · w_focus + (1 - w_focus) · far_C)) / coverage
-    behind_near = np.float32(1.0) if near is None else 1.0 - near[1]
-    coverage = w_focus if far is None else w_focus + rest * far[1]
-    coverage = coverage * behind_near + (0.0 if near is None else near[1])
-    inv = 1.0 / np.maximum(coverage, 1e-6)
-    out = np.asarray(cv2.multiply(light, _bcast(w_focus * behind_near * inv, 3)))
+    far = side(af1, if1, behind=True)
+    near = side(np.maximum(a1 - af1, 0.0), i1 - if1, behind=False)
+    # focus over far: a lerp from the sharp pixel to the far colour by the far layers'
+    # share of the coverage (the focus layer has coverage 1 - rest)
+    out, coverage = light, None
     if far is not None:
-        out = cv2.add(out, cv2.multiply(far[0], _bcast(rest * behind_near * inv, 3)))
+        far_cover = rest * far[1]
+        coverage = (1.0 - rest) + far_cover
+        out = _lerp(light, far[0], far_cover / np.maximum(coverage, 1e-6))
+    # near over that, likewise
     if near is not None:
-        out = cv2.add(out, cv2.multiply(near[0], _bcast(inv, 3)))
-    # Coverage can only vanish where nothing was gathered at all: keep the input there.
-    if float(coverage.min()) < 1e-6:
-        out = np.where((coverage < 1e-6)[..., None], light, out)
+        behind_cover = (1.0 - rest) if coverage is None else coverage
+        share = near[1] / np.maximum(near[1] + (1.0 - near[1]) * behind_cover, 1e-6)
+        out = _lerp(out, near[0], share)
     return np.asarray(out)
 
 
@@ -488,7 +488,7 @@ def _toned(pixels: F32, rgb: NDArray[np.float32]) -> F32:
 
     luma = _luma(pixels)
     gain = rgb / max(float(rgb @ _LUMA_709[0]), 1e-3)
-    return np.asarray(cv2.multiply(_bcast(luma, 3), np.full_like(pixels, 0.0) + gain))
+    return np.asarray(cv2.multiply(_bcast(luma, 3), (*gain.tolist(), 0.0)))
 
 
 @node("modulate.depth_band", outputs={"image": Image})
@@ -622,9 +622,13 @@ def drawing(
         value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period * 0.8, deep, -1))
     paper_rgb = _colour(paper, image)
     ink_rgb = _colour(ink, image)
-    span = (*(paper_rgb - ink_rgb).tolist(), 0.0)
-    sketch = cv2.add(cv2.multiply(_bcast(value, 3), span), (*ink_rgb.tolist(), 0.0))
-    return _mixed(image, np.asarray(sketch), weight)
+    # out = photo·(1 - w) + sketch·w, sketch = ink + value·(paper - ink): the colour terms
+    # come from one cv2.transform of (w, value·w) instead of five full-frame passes
+    colours = np.stack([ink_rgb, paper_rgb - ink_rgb], axis=1).astype(np.float32)  # 3x2
+    drawn = cv2.transform(cv2.merge([weight, cv2.multiply(value, weight)]), colours)
+    if float(weight.min()) < 1.0:
+        drawn = cv2.add(drawn, cv2.multiply(image.pixels, _bcast(1.0 - weight, 3)))
+    return image.with_pixels(np.asarray(drawn))
 
 
 # -- blend ------------------------------------------------------------------------------
