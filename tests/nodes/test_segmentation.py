@@ -98,14 +98,40 @@ def test_matches_the_transformers_reference(tiny: Path, photo: Image) -> None:
     assert (labels == reference).mean() > 0.98
 
 
-def test_upsample_argmax_equals_full_interpolation(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(S, "_STRIP_VALUES", 5 * 37 * 3)  # force many strips
-    gen = torch.Generator().manual_seed(1)
-    scores = torch.randn(5, 13, 17, generator=gen)
-    for size in ((37, 53), (13, 17), (100, 31), (6, 9)):
+def _blocky_scores(classes: int, h: int, w: int, seed: int) -> torch.Tensor:
+    """Scores like a real model's: a few dominant classes in blocks, plus noise."""
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randn(classes, h, w, generator=gen) * 0.5
+    scores[3, : h // 2] += 8
+    scores[7, h // 2 :] += 8
+    scores[12, h // 4 : h // 2 + 3, w // 4 : w // 2] += 12
+    return scores
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        torch.randn(5, 13, 17, generator=torch.Generator().manual_seed(1)),
+        torch.randn(150, 9, 11, generator=torch.Generator().manual_seed(2)),  # many hard cells
+        _blocky_scores(150, 32, 24, 3),
+    ],
+    ids=["5-noise", "150-noise", "150-blocks"],
+)
+def test_upsample_argmax_equals_full_interpolation(
+    scores: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(S, "_STRIP_VALUES", 150 * 97)  # force many chunks
+    h, w = scores.shape[1:]
+    for size in ((37, 53), (h, w), (100, 31), (6, 9), (3 * h + 1, 5 * w - 2)):
         expected = F.interpolate(scores[None], size, mode="bilinear", align_corners=False)
         labels = S.upsample_argmax(scores, size)
+        assert labels.dtype == np.int32
         np.testing.assert_array_equal(labels, expected[0].argmax(0).numpy())
+    # the valid part of a padded grid behaves like the cropped grid
+    cropped = scores[:, : h - 2, : w - 3]
+    expected = F.interpolate(cropped[None], (40, 50), mode="bilinear", align_corners=False)
+    labels = S.upsample_argmax(scores, (40, 50), valid=(h - 2.0, w - 3.0))
+    np.testing.assert_array_equal(labels, expected[0].argmax(0).numpy())
 
 
 def test_upsample_ignores_the_padded_part_of_the_score_grid() -> None:
