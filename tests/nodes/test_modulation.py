@@ -112,6 +112,60 @@ def test_mix_half_is_between(type_id: str) -> None:
     assert np.abs(half - expected).max() < 2e-3
 
 
+def _random_params(spec: Any, rng: np.random.Generator) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for p in spec.params:
+        if p.kind == "float":
+            params[p.name] = float(rng.uniform(p.min, p.max))
+        elif p.kind == "int":
+            params[p.name] = int(rng.integers(p.min, p.max + 1))
+        elif p.kind == "choice":
+            params[p.name] = str(rng.choice(p.choices))
+        elif p.kind == "color":
+            params[p.name] = f"#{int(rng.integers(0, 2**24)):06x}"
+        elif p.kind == "bool":
+            params[p.name] = bool(rng.integers(0, 2))
+    return params
+
+
+@pytest.mark.parametrize("type_id", IDS)
+def test_any_params_keep_the_contract(type_id: str) -> None:
+    """Random knob values anywhere in their ranges: size, finite, [0, 1], alpha kept."""
+    rng = np.random.default_rng(IDS.index(type_id))
+    spec = default_registry().get(type_id)
+    image, depth = two_planes(alpha=True)
+    other = Image(_texture(9, (0.4, 0.5, 0.6)))
+    for _ in range(5):
+        params = _random_params(spec, rng)
+        params = {k: spec.param(k).validate(v) for k, v in params.items()}
+        if type_id == "modulate.depth_band":
+            out = spec(image, Field(depth.values), other, **params)
+        else:
+            out = run(type_id, image, depth, **params)
+        assert out.size == image.size, params
+        assert np.isfinite(out.pixels).all() and out.pixels.min() >= 0.0, params
+        assert out.pixels.max() <= 1.0, params
+        assert np.array_equal(out.alpha, image.alpha), params
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (7, 4)])
+def test_tiny_images(size: tuple[int, int]) -> None:
+    h, w = size
+    rng = np.random.default_rng(0)
+    image = Image(rng.random((h, w, 3), dtype=np.float32))
+    depth = Depth(rng.random((h, w), dtype=np.float32))
+    outs = [
+        mod.atmosphere(image, depth),
+        mod.isolate(image, depth, max_radius=150),
+        mod.halo(image, depth, radius=400),
+        mod.depth_band(image, depth, style="pixelate", cell=200),
+        mod.drawing(image, depth),
+        mod.blend(image, image, depth, mode="overlay"),
+    ]
+    for out in outs:
+        assert out.size == (h, w) and np.isfinite(out.pixels).all()
+
+
 def test_field_of_other_size_is_resampled_and_other_aspect_refused() -> None:
     image, depth = two_planes()
     small = Depth(cv2.resize(depth.values, (W // 2, H // 2), interpolation=cv2.INTER_NEAREST))
