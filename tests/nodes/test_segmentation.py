@@ -324,3 +324,41 @@ def test_query_scores_combine_class_and_mask_probabilities() -> None:
     assert tuple(scores.shape) == (3, 4, 6)
     labels = S.upsample_argmax(scores, (40, 60))
     assert (labels[:, :29] == 1).all() and (labels[:, 31:] == 2).all()
+
+
+# ------------------------------------------------------------------------ in a patch
+def test_in_a_patch_decomposes_once_and_reports_progress(tiny: Path) -> None:
+    from gateway_studio.engine import (
+        Evaluator,
+        Link,
+        NodeProgress,
+        PatchGraph,
+        default_registry,
+    )
+
+    graph = PatchGraph(default_registry())
+    astronaut = str(ROOT / "resources" / "images" / "astronaut.png")
+    graph.add_node("source.image", {"path": astronaut}, node_id="photo")
+    graph.add_node("segment.semantic", {"model": str(tiny)}, node_id="seg")
+    graph.add_node("segment.subject", {"mode": "classes", "min_area": 0.0}, node_id="subject")
+    graph.connect(Link("photo", "image", "seg", "image"))
+    graph.connect(Link("photo", "image", "subject", "image"))
+    graph.connect(Link("seg", "segments", "subject", "segments"))
+    events: list[object] = []
+    evaluator = Evaluator()
+    first = evaluator.evaluate(graph, listener=events.append)
+    assert first.ok, first.report()
+    messages = [e.message for e in events if isinstance(e, NodeProgress) and e.node_id == "seg"]
+    assert any(m.startswith("segmenting at 64×64") for m in messages)
+    seg = first.output("seg", "segments")
+    assert seg.size == (512, 512)
+    subject = first.output("subject", "mask").values > 0
+    assert subject.any() and np.isin(seg.labels[subject], [PERSON]).all()
+    again = evaluator.evaluate(graph)
+    assert again.results["seg"].status == "cached"
+    assert again.results["subject"].status == "cached"
+    # a knob of the subject recomputes the subject only
+    graph.set_param("subject", "feather", 0.05)
+    third = evaluator.evaluate(graph)
+    assert third.results["seg"].status == "cached"
+    assert third.results["subject"].status == "computed"
