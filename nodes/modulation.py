@@ -399,21 +399,19 @@ def isolate(
 
 
 # -- halo -------------------------------------------------------------------------------
-def _bloom(light: F32, radius: float) -> F32:
-    """Sum of three Gaussians (radius/4, /2, /1, weights 1/2, 1/3, 1/6): a tight core
-    with a long soft tail, like a lens's glare, at near-constant cost (blurs run on a
-    half-size copy; ``gaussian_blur`` downscales further for wide ones)."""
+def _bloom(half: F32, radius: float) -> F32:
+    """Sum of three Gaussians (radius/4, /2, /1, weights 1/2, 1/3, 1/6) of a half-size
+    image: a tight core with a long soft tail, like a lens's glare, at near-constant cost
+    (``gaussian_blur`` downscales further for the wide ones). ``radius`` is in full-size
+    pixels; the result stays half-size."""
     import cv2
 
-    h, w = light.shape[:2]
-    half = _halve(light)
-    scale = np.float32(0.5)
     acc = None
     for fraction, weight in ((0.25, 0.5), (0.5, 1 / 3), (1.0, 1 / 6)):
-        sigma = radius * fraction * 0.5 * float(scale)  # radius = 2 σ, in half-size px
+        sigma = radius * fraction * 0.25  # radius = 2 σ, halved for the half-size copy
         part = cv2.multiply(gaussian_blur(half, sigma), (weight, weight, weight, 0.0))
         acc = part if acc is None else cv2.add(acc, part)
-    return np.asarray(cv2.resize(acc, (w, h), interpolation=cv2.INTER_LINEAR))
+    return np.asarray(acc)
 
 
 @node("modulate.halo", outputs={"image": Image})
@@ -449,14 +447,18 @@ def halo(
     if intensity <= 0.0 or mix <= 0.0:
         return image
     amount_v = _field_at(amount, image, "the amount field")
+    h, w = amount_v.shape
     light = _to_light(image)
     knee = 0.1
-    key = smoothstep(threshold - knee, threshold + knee, _luma(image.pixels))
-    emit = cv2.multiply(light, _bcast(key * amount_v, 3))
-    r = scaled_radius(radius, amount_v.shape)
+    # which pixels glow, at full size (a one-pixel highlight counts), then everything
+    # blurred runs at half size: the glow has no detail to lose
+    key = smoothstep(threshold - knee, threshold + knee, _luma(image.pixels)) * amount_v
+    emit = cv2.multiply(_halve(light), _bcast(_halve(key), 3))
     tint_rgb = np.asarray(parse_color(tint), dtype=np.float32) ** 2 * np.float32(intensity)
-    glow = cv2.multiply(_bloom(np.asarray(emit), r), (*tint_rgb.tolist(), 0.0))
-    glow = np.minimum(glow, 1.0)
+    glow = cv2.multiply(
+        _bloom(np.asarray(emit), scaled_radius(radius, (h, w))), (*tint_rgb.tolist(), 0.0)
+    )
+    glow = cv2.resize(np.minimum(glow, 1.0), (w, h), interpolation=cv2.INTER_LINEAR)
     # screen: 1 - (1 - a)(1 - b) = a + b - a·b
     light = cv2.subtract(cv2.add(light, glow), cv2.multiply(light, glow))
     out = _from_light(image, np.asarray(light))
