@@ -7,6 +7,7 @@ into per-node states, thumbnails and the viewer's picture, all on the UI thread.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from qtpy.QtCore import QObject, QTimer, Signal
@@ -25,6 +26,20 @@ from gateway_studio.engine.node import NodeSpec
 from . import display
 from .document import Document
 from .worker import PREVIEW_SIZE, EvalRequest, EvalResponse, EvalWorker, ViewSpec
+
+#: Compute time a preview step may take; slower nodes get a smaller proxy next time.
+PREVIEW_BUDGET = 0.030
+MIN_PREVIEW = 256
+
+
+def next_preview_size(size: int, seconds: float) -> int:
+    """Adapt the proxy so a drag step costs about PREVIEW_BUDGET (cost ∝ pixels ∝ size²)."""
+    if seconds <= 0:
+        return size
+    scaled = size * math.sqrt(PREVIEW_BUDGET / seconds)
+    if PREVIEW_BUDGET / 3 < seconds < PREVIEW_BUDGET * 1.2:
+        return size  # close enough: keep the picture steady
+    return int(min(max(round(scaled / 64) * 64, MIN_PREVIEW), PREVIEW_SIZE))
 
 
 def writes_files(spec: NodeSpec) -> bool:
@@ -61,6 +76,8 @@ class EvalController(QObject):
         self.states: dict[str, NodeState] = {}
         self.view_spec: ViewSpec | None = None
         self._interacting: str | None = None
+        #: Preview proxy size per dragged node, adapted to how fast the node runs.
+        self.preview_sizes: dict[str, int] = {}
         self._preview_next = False
         self._latest = 0
         self._applied = 0
@@ -102,6 +119,12 @@ class EvalController(QObject):
     def begin_interaction(self, node_id: str) -> None:
         """A knob of ``node_id`` is being dragged: previews until ``end_interaction``."""
         self._interacting = node_id
+        if node_id not in self.preview_sizes:
+            # First drag of this node: guess from its last full run (images are rarely
+            # much smaller than the proxy), then adapt step by step.
+            last = self.state(node_id)
+            if last.status == "computed" and not last.preview:
+                self.preview_sizes[node_id] = next_preview_size(PREVIEW_SIZE, last.seconds)
 
     def end_interaction(self) -> None:
         if self._interacting is not None:
@@ -132,9 +155,8 @@ class EvalController(QObject):
         view = (
             self.view_spec if self.view_spec and self.view_spec.node_id in self.doc.graph else None
         )
-        request = EvalRequest(
-            self.doc.graph.snapshot(), targets, PREVIEW_SIZE if preview else None, view
-        )
+        size = self.preview_sizes.get(self._interacting or "", PREVIEW_SIZE)
+        request = EvalRequest(self.doc.graph.snapshot(), targets, size if preview else None, view)
         self._latest = self.worker.submit(request)
         self._set_busy(True)
         return self._latest
@@ -182,6 +204,9 @@ class EvalController(QObject):
             return
         self._applied = response.request_id
         graph = self.doc.graph
+        if response.preview is not None and self._interacting is not None:
+            spent = sum(r.seconds for r in response.results.values() if r.status == "computed")
+            self.preview_sizes[self._interacting] = next_preview_size(response.preview, spent)
         for node_id, result in response.results.items():
             if node_id not in graph:
                 continue

@@ -78,7 +78,7 @@ def test_slider_drag_recomputes_only_downstream(qtbot, window) -> None:  # type:
         slider.setValue(pos)  # …drags…
         qtbot.wait(5)
     wait_idle(qtbot, w)
-    assert responses and responses[-1].preview == 1024  # previews while dragging
+    assert responses and 256 <= (responses[-1].preview or 0) <= 1024  # previews while dragging
     slider.setSliderDown(False)  # …and lets go: full resolution
     wait_idle(qtbot, w)
     assert responses[-1].preview is None

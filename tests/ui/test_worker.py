@@ -100,10 +100,20 @@ def test_preview_while_dragging_then_full_resolution(qtbot, doc, worker) -> None
     ctl.begin_interaction("band")
     doc.set_param("band", "low", 0.2, gesture=1)
     _wait_idle(qtbot, ctl)
-    assert responses[-1].preview == worker_mod_preview
+    assert responses[-1].preview == worker_mod_preview  # the first step of a drag: 1024
     assert set(responses[-1].results) == {"depth", "band"}  # only what the view needs
     ctl.end_interaction()
     _wait_idle(qtbot, ctl)
     assert responses[-1].preview is None
     assert views and views[-1] is not None and views[-1].node_id == "band"
     assert not any(isinstance(ev, NodeFailed) for ev in started)
+
+
+def test_preview_proxy_adapts_to_slow_nodes() -> None:
+    from gateway_studio.ui.controller import PREVIEW_BUDGET, next_preview_size
+
+    assert next_preview_size(1024, PREVIEW_BUDGET) == 1024  # on budget: keep it
+    smaller = next_preview_size(1024, PREVIEW_BUDGET * 4)  # 4x too slow: half the side
+    assert smaller == 512
+    assert next_preview_size(512, PREVIEW_BUDGET / 8) == 1024  # fast again: back up, capped
+    assert next_preview_size(256, 10.0) == 256  # never below the floor
