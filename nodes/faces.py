@@ -57,6 +57,9 @@ _GROUP_EPS = 0.2
 _NMS_OVERLAP = 0.3
 
 Box = tuple[float, float, float, float]
+Landmarks = tuple[tuple[float, float], ...]
+#: One detection in detection-image pixels: (box, score, landmarks).
+Detection = tuple[Box, float, Landmarks]
 
 
 # ------------------------------------------------------------------------ box geometry
@@ -129,7 +132,7 @@ def suppress(boxes: NDArray[np.float64], scores: NDArray[np.float64]) -> list[in
 
 
 # ------------------------------------------------------------------------ backends
-def _detect_bundled(gray: NDArray[np.float32], min_px: int) -> list[tuple[Box, float, tuple]]:
+def _detect_bundled(gray: NDArray[np.float32], min_px: int) -> list[Detection]:
     """LBP cascade on a grayscale image → [(box, score, landmarks)] in its pixels."""
     from skimage import data
     from skimage.feature import Cascade
@@ -139,7 +142,7 @@ def _detect_bundled(gray: NDArray[np.float32], min_px: int) -> list[tuple[Box, f
     largest = min(h, w)
     if smallest > largest:
         return []
-    cascade = Cascade(data.lbp_frontal_face_cascade_filename())
+    cascade = Cascade(data.lbp_frontal_face_cascade_filename())  # type: ignore[no-untyped-call]
     # One neighbour and a merge threshold above 1 return every raw hit: the cascade's own
     # merging gives no evidence count, and we need one for a score.
     hits = cascade.detect_multi_scale(
@@ -220,9 +223,7 @@ def _yunet_hint() -> str:
     )
 
 
-def _detect_yunet(
-    rgb: NDArray[np.uint8], model: Path, min_score: float
-) -> list[tuple[Box, float, tuple]]:
+def _detect_yunet(rgb: NDArray[np.uint8], model: Path, min_score: float) -> list[Detection]:
     import cv2
 
     h, w = rgb.shape[:2]
@@ -233,7 +234,7 @@ def _detect_yunet(
     _, rows = detector.detect(np.ascontiguousarray(rgb[..., ::-1]))  # YuNet wants BGR
     if rows is None:
         return []
-    out: list[tuple[Box, float, tuple]] = []
+    out: list[Detection] = []
     for row in np.asarray(rows, dtype=np.float64):
         x, y, bw, bh = (float(v) for v in row[:4])
         marks = tuple((float(row[4 + 2 * k]), float(row[5 + 2 * k])) for k in range(5))
@@ -270,7 +271,7 @@ def ellipse_field(
         patch = (r <= 1.0).astype(np.float32)
     else:
         t = np.clip((1.0 - r) / feather, 0.0, 1.0)
-        patch = t * t * (3.0 - 2.0 * t)  # smoothstep: no visible ring at either end
+        patch = (t * t * (3.0 - 2.0 * t)).astype(np.float32)  # smoothstep: no hard ring
     out[y0:y1, x0:x1] = patch
     return out
 
@@ -350,7 +351,9 @@ def detect(
     dh, dw = max(round(h * scale), 1), max(round(w * scale), 1)
     pixels = np.asarray(image.pixels)
     if scale < 1.0:
-        pixels = cv2.resize(pixels, (dw, dh), interpolation=cv2.INTER_AREA)
+        pixels = np.asarray(
+            cv2.resize(pixels, (dw, dh), interpolation=cv2.INTER_AREA), dtype=np.float32
+        )
     min_px = round(min_size * min(dh, dw))
     ctx.check_cancelled()
     if backend == "bundled":
@@ -370,7 +373,8 @@ def detect(
     if depth is not None:
         depth_values = np.asarray(depth.values)
         if depth.size != (h, w):  # e.g. a depth map from a file of another size
-            depth_values = cv2.resize(depth_values, (w, h), interpolation=cv2.INTER_LINEAR)
+            resized = cv2.resize(depth_values, (w, h), interpolation=cv2.INTER_LINEAR)
+            depth_values = np.asarray(resized, dtype=np.float32)
     inv = 1.0 / scale
     faces: list[Face] = []
     for (x, y, bw, bh), score, marks in found:

@@ -362,3 +362,13 @@ def test_in_a_patch_decomposes_once_and_reports_progress(tiny: Path) -> None:
     third = evaluator.evaluate(graph)
     assert third.results["seg"].status == "cached"
     assert third.results["subject"].status == "computed"
+
+
+def test_bf16_precision_loads_a_bf16_model(tiny: Path, photo: Image) -> None:
+    fp32 = S.semantic(photo, model=str(tiny), ctx=Context())["segments"].labels
+    bf16 = S.semantic(photo, model=str(tiny), precision="bf16", ctx=Context())["segments"].labels
+    assert bf16.shape == photo.size
+    assert any(
+        m.path == tiny.resolve() and m.dtype == torch.bfloat16 for m in models.loaded_models()
+    )
+    assert (bf16 == fp32).mean() > 0.8  # same model, coarser arithmetic
