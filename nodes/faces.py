@@ -267,7 +267,7 @@ def ellipse_field(
     xs = (np.arange(x0, x1, dtype=np.float32) + 0.5 - cx) / rx
     ys = (np.arange(y0, y1, dtype=np.float32) + 0.5 - cy) / ry
     r = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
-    if feather <= 0:
+    if feather < 1e-6:  # no fall-off to speak of: a hard edge (and no 1/0)
         patch = (r <= 1.0).astype(np.float32)
     else:
         t = np.clip((1.0 - r) / feather, 0.0, 1.0)

@@ -276,3 +276,24 @@ def test_example_patch_runs_offline(tmp_path: Path) -> None:
     assert len(doc["faces"]) == 1
     assert iou(tuple(doc["faces"][0]["box"]), ASTRONAUT_FACE) > 0.6
     assert (tmp_path / "nearest.png").stat().st_size > 0
+
+
+def test_ellipse_field_any_box_stays_in_range_and_inside_the_box() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    coord = st.floats(-50, 150, allow_nan=False)
+    side = st.floats(0.0, 120, allow_nan=False)
+
+    @settings(max_examples=60, deadline=None)
+    @given(x=coord, y=coord, w=side, h=side, feather=st.floats(0.0, 1.0))
+    def check(x: float, y: float, w: float, h: float, feather: float) -> None:
+        v = F.ellipse_field((64, 96), (x, y, w, h), feather=feather)
+        assert v.shape == (64, 96) and v.dtype == np.float32
+        assert v.min() >= 0.0 and v.max() <= 1.0
+        ys, xs = np.nonzero(v)
+        if len(xs):
+            assert xs.min() >= np.floor(x) - 1 and xs.max() <= x + max(w, 1.0) + 1
+            assert ys.min() >= np.floor(y) - 1 and ys.max() <= y + max(h, 1.0) + 1
+
+    check()

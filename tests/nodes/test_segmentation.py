@@ -372,3 +372,44 @@ def test_bf16_precision_loads_a_bf16_model(tiny: Path, photo: Image) -> None:
         m.path == tiny.resolve() and m.dtype == torch.bfloat16 for m in models.loaded_models()
     )
     assert (bf16 == fp32).mean() > 0.8  # same model, coarser arithmetic
+
+
+def test_subject_any_knobs_keep_the_contract() -> None:
+    """Any knob values in range: a 0/1 mask and a [0, 1] field at the image's size."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    seg, depth = two_regions((37, 53))
+    image = Image(np.zeros((37, 53, 3), dtype=np.float32))
+    rng = np.random.default_rng(5)
+    noisy = Depth(np.clip(depth.values + rng.normal(0, 0.05, depth.size), 0, 1).astype(np.float32))
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        mode=st.sampled_from(["auto", "classes", "depth"]),
+        min_area=st.floats(0.0, 0.5),
+        tolerance=st.floats(0.0, 1.0),
+        feather=st.floats(0.0, 0.1),
+        depth_in=st.sampled_from([depth, noisy]),
+    )
+    def check(
+        mode: str, min_area: float, tolerance: float, feather: float, depth_in: Depth
+    ) -> None:
+        out = S.subject(
+            image,
+            depth_in,
+            seg,
+            mode=mode,
+            min_area=min_area,
+            depth_tolerance=tolerance,
+            feather=feather,
+            ctx=Context(),
+        )
+        mask, field = out["mask"].values, out["field"].values
+        assert mask.shape == field.shape == (37, 53)
+        assert set(np.unique(mask)) <= {0.0, 1.0}
+        assert field.dtype == np.float32 and field.min() >= 0.0 and field.max() <= 1.0
+        if mode == "classes":  # never anything but the chosen class
+            assert np.all(seg.labels[mask > 0] == PERSON)
+
+    check()
