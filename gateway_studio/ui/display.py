@@ -94,7 +94,7 @@ def faces_rgb(faces: Faces, source: RGB | None = None) -> RGB:
     else:
         rgb = np.empty((max(h, 1), max(w, 1), 3), dtype=np.uint8)
         rgb[:] = BACKDROP
-    thickness = max(2, round(max(h, w) / 300))
+    thickness = max(2, round(max(h, w) / 120))
     for i, face in enumerate(faces.faces):
         color = (255, 150, 60) if i == 0 else (240, 200, 90)
         _draw_box(rgb, face.box, color, thickness)
@@ -107,19 +107,32 @@ def faces_rgb(faces: Faces, source: RGB | None = None) -> RGB:
     return rgb
 
 
-def pointcloud_rgb(cloud: PointCloud, long_side: int = 512) -> RGB:
-    """A front view of the cloud (x right, y up), nearer points drawn over farther ones."""
+def pointcloud_rgb(
+    cloud: PointCloud, long_side: int = 512, *, yaw: float = -35.0, pitch: float = 20.0
+) -> RGB:
+    """The cloud seen from beside the camera (orbited ``yaw``/``pitch`` degrees about its
+    centre), so its depth reads at a glance; nearer points are drawn over farther ones."""
     rgb = np.empty((long_side, long_side, 3), dtype=np.uint8)
     rgb[:] = BACKDROP
-    pts = np.asarray(cloud.points)
+    pts = np.asarray(cloud.points, dtype=np.float64)
     if len(pts) == 0:
         return rgb
-    lo, hi = pts[:, :2].min(axis=0), pts[:, :2].max(axis=0)
+    a, b = np.radians(yaw), np.radians(pitch)
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    q = (pts - np.median(pts, axis=0)) @ (rx @ ry).T
+    lo, hi = np.percentile(q[:, :2], 0.5, axis=0), np.percentile(q[:, :2], 99.5, axis=0)
     span = float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-9))
-    cols = ((pts[:, 0] - lo[0]) / span * (long_side - 1)).astype(np.int64)
-    rows = ((hi[1] - pts[:, 1]) / span * (long_side - 1)).astype(np.int64)
-    order = np.argsort(pts[:, 2])  # +Z toward the camera: far first, near overwrites
-    rgb[rows[order], cols[order]] = _to_u8(np.asarray(cloud.colors)[order])
+    margin = 0.04 * long_side
+    scale = (long_side - 2 * margin - 2) / span
+    cols = np.round((q[:, 0] - lo[0]) * scale + margin).astype(np.int64)
+    rows = np.round((hi[1] - q[:, 1]) * scale + margin).astype(np.int64)
+    keep = (cols >= 0) & (cols < long_side - 1) & (rows >= 0) & (rows < long_side - 1)
+    order = np.argsort(q[keep, 2])  # +Z toward the viewer: far first, near overwrites
+    r, c = rows[keep][order], cols[keep][order]
+    colors = _to_u8(np.asarray(cloud.colors)[keep][order])
+    for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):  # 2x2 splats close the gaps
+        rgb[r + dr, c + dc] = colors
     return rgb
 
 

@@ -352,6 +352,10 @@ class Inspector(QWidget):
         self.subtitle.setWordWrap(True)
         self.layout_.addWidget(self.title)
         self.layout_.addWidget(self.subtitle)
+        self.title_edit = QLineEdit()
+        self.title_edit.setPlaceholderText("title shown on the node (optional)")
+        self.title_edit.editingFinished.connect(self._title_edited)
+        self.layout_.addWidget(self.title_edit)
         self.bypass = QCheckBox("Bypass (pass the input through)")
         self.bypass.toggled.connect(self._bypass_toggled)
         self.layout_.addWidget(self.bypass)
@@ -385,12 +389,15 @@ class Inspector(QWidget):
             self.title.setText("No node selected")
             self.subtitle.setText("Select a node on the canvas to edit its knobs.")
             self.bypass.setVisible(False)
+            self.title_edit.setVisible(False)
             return
         inst = self.doc.graph.node(node_id)
         spec = self.doc.graph.spec(node_id)
         self.title.setText(inst.title or node_id)
         self.subtitle.setText(f"{spec.type_id} v{spec.version} · {spec.help}")
         self.bypass.setVisible(True)
+        self.title_edit.setVisible(True)
+        self.title_edit.setText(inst.title)
         self.bypass.blockSignals(True)
         self.bypass.setChecked(inst.bypass)
         self.bypass.blockSignals(False)
@@ -456,6 +463,12 @@ class Inspector(QWidget):
     def _reset(self, pspec: ParamSpec) -> None:
         if self.node_id is not None:
             self.doc.set_param(self.node_id, pspec.name, pspec.default)
+
+    def _title_edited(self) -> None:
+        if self.node_id is not None:
+            self.doc.set_title(self.node_id, self.title_edit.text().strip())
+            inst = self.doc.graph.node(self.node_id)
+            self.title.setText(inst.title or self.node_id)
 
     def _bypass_toggled(self, on: bool) -> None:
         if self.node_id is not None:

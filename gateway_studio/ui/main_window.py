@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QProgressDialog,
@@ -289,6 +290,23 @@ class MainWindow(QMainWindow):
             lambda t: self.add_node_at(t, self.view.centre_scene_pos())
         )
         self.search_popup.chosen.connect(lambda t: self.add_node_at(t, self._search_pos))
+        self.view.context_menu = self._context_menu
+
+    def _context_menu(self, node_id: str | None, pos: QPointF) -> QMenu:
+        menu = QMenu(self)
+        if node_id is not None:
+            menu.addAction(self.act_export)
+            menu.addSeparator()
+            menu.addActions(
+                [self.act_bypass, self.act_duplicate, self.act_copy, self.act_cut, self.act_delete]
+            )
+            menu.addSeparator()
+            menu.addActions([self.act_backdrop, self.act_layout])
+        else:
+            add = menu.addAction("Add node…\tTab")
+            add.triggered.connect(lambda: self.open_search_at(pos))
+            menu.addActions([self.act_paste, self.act_backdrop, self.act_layout, self.act_frame])
+        return menu
 
     # -- status -------------------------------------------------------------------------
     def show_message(self, text: str) -> None:

@@ -3,11 +3,12 @@ band, frame selected/all, Tab for the node search, drops of nodes, images and pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from qtpy.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from qtpy.QtGui import QCursor, QPainter
-from qtpy.QtWidgets import QGraphicsView, QWidget
+from qtpy.QtWidgets import QGraphicsView, QMenu, QWidget
 
 from gateway_studio.engine.imageio import READ_SUFFIXES
 
@@ -46,6 +47,8 @@ class NodeView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
         self._space = False
+        #: Builds the right-click menu for a node id (None: empty canvas); set by the window.
+        self.context_menu: Callable[[str | None, QPointF], QMenu | None] | None = None
 
     # -- zoom and pan -------------------------------------------------------------------
     @property
@@ -112,6 +115,22 @@ class NodeView(QGraphicsView):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def contextMenuEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self.context_menu is None:
+            return
+        from .node_item import NodeItem
+
+        pos = self.mapToScene(event.pos())
+        item = self.itemAt(event.pos())
+        while item is not None and not isinstance(item, NodeItem):
+            item = item.parentItem()
+        node_id = item.node_id if isinstance(item, NodeItem) else None
+        if isinstance(item, NodeItem) and not item.isSelected():
+            self.node_scene.select_nodes([item.node_id])
+        menu = self.context_menu(node_id, pos)
+        if menu is not None:
+            menu.exec(event.globalPos())
 
     # -- keys ---------------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:
