@@ -61,6 +61,8 @@ class NodeFinished:
     cached: bool
     #: "memory", "disk" for hits; "computed" otherwise.
     source: str = "computed"
+    #: The node's output slots (read-only), so a UI can draw them as soon as they exist.
+    outputs: dict[str, Slot] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ class Evaluator:
                 source = "disk"
         if len(hits) == len(out_keys):
             seconds = time.perf_counter() - t0
-            emit(NodeFinished(node_id, seconds, True, source))
+            emit(NodeFinished(node_id, seconds, True, source, hits))
             return NodeResult("cached", seconds, outputs=hits, keys=out_keys, source=source)
 
         if proxy:
@@ -275,7 +277,7 @@ class Evaluator:
         for name, slot in outputs.items():
             self.cache.put(out_keys[name], slot, persist=not proxy)
         seconds = time.perf_counter() - t0
-        emit(NodeFinished(node_id, seconds, False))
+        emit(NodeFinished(node_id, seconds, False, outputs=outputs))
         return NodeResult("computed", seconds, outputs=outputs, keys=out_keys, source="computed")
 
     def _key(
@@ -320,7 +322,7 @@ class Evaluator:
                 emit(NodeFailed(node_id, message))
                 return NodeResult("failed", time.perf_counter() - t0, message)
         seconds = time.perf_counter() - t0
-        emit(NodeFinished(node_id, seconds, True, "bypass"))
+        emit(NodeFinished(node_id, seconds, True, "bypass", outputs))
         return NodeResult("cached", seconds, outputs=outputs, keys=keys, source="bypass")
 
     def _proxy(self, value: Slot | None, key: str | None, long_side: int | None) -> Slot | None:
