@@ -83,16 +83,27 @@ def _bcast(values: F32, channels: int) -> F32:
     return np.asarray(cv2.merge([values] * channels))
 
 
+#: Weights are scaled by this before ``cv2.blendLinear``, which adds 1e-5 to its
+#: denominator: a power of two scales exactly and makes that term vanish in float32, so a
+#: weight of exactly 0 or 1 returns the other input bit for bit.
+_BLEND_SCALE = np.float32(2.0**17)
+
+
+def _blend(a: F32, b: F32, weight_a: F32, weight_b: F32) -> F32:
+    """(a·wa + b·wb) / (wa + wb) per pixel in one pass (``cv2.blendLinear``): a lerp, or a
+    normalised "over" when the weights are coverages. 0 where both weights are 0."""
+    import cv2
+
+    return np.asarray(cv2.blendLinear(a, b, weight_a * _BLEND_SCALE, weight_b * _BLEND_SCALE))
+
+
 def _lerp(a: F32, b: F32, weight: F32 | float) -> F32:
     """a + (b − a)·weight for (H, W, 3) images; ``weight`` is (H, W) or a scalar."""
     import cv2
 
-    diff = cv2.subtract(b, a)
     if isinstance(weight, float):
-        diff = cv2.multiply(diff, (weight, weight, weight, 0.0))
-    else:
-        diff = cv2.multiply(diff, _bcast(weight, 3))
-    return np.asarray(cv2.add(a, diff))
+        return np.asarray(cv2.addWeighted(a, 1.0 - weight, b, weight, 0.0))
+    return _blend(a, b, 1.0 - weight, weight)
 
 
 def _mixed(image: Image, effect: F32, weight: F32 | float) -> Image:
@@ -194,11 +205,10 @@ def atmosphere(
     if desaturate > 0.0:
         pixels = _saturation_lerp(pixels, fog * np.float32(desaturate))
     light = cv2.multiply(pixels, pixels) if image.colorspace == "srgb" else pixels
-    fog_light = np.asarray(parse_color(colour), dtype=np.float32) ** 2
+    fog_light = np.empty_like(light)
+    fog_light[:] = np.asarray(parse_color(colour), dtype=np.float32) ** 2
     # out = light·t + fog_colour·(1 - t)
-    scattered = cv2.multiply(_bcast(fog, 3), (*fog_light.tolist(), 0.0))
-    light = cv2.add(cv2.multiply(light, _bcast(1.0 - fog, 3)), scattered)
-    out = _from_light(image, np.asarray(light))
+    out = _from_light(image, _blend(np.asarray(light), fog_light, 1.0 - fog, fog))
     return _mixed(image, out, float(mix))
 
 
@@ -336,16 +346,17 @@ def _layered_defocus(light: F32, coc: F32, max_radius: float) -> F32:
     near = side(np.maximum(a1 - af1, 0.0), i1 - if1, behind=False)
     # focus over far: a lerp from the sharp pixel to the far colour by the far layers'
     # share of the coverage (the focus layer has coverage 1 - rest)
-    out, coverage = light, None
+    # (blendLinear normalises by the summed weights; the 1e-7 keeps the pixel itself where
+    # nothing at all was gathered)
+    out, sharp = light, (1.0 - rest) + np.float32(1e-7)
+    coverage = sharp
     if far is not None:
         far_cover = rest * far[1]
-        coverage = (1.0 - rest) + far_cover
-        out = _lerp(light, far[0], far_cover / np.maximum(coverage, 1e-6))
+        out = _blend(light, far[0], sharp, far_cover)
+        coverage = sharp + far_cover
     # near over that, likewise
     if near is not None:
-        behind_cover = (1.0 - rest) if coverage is None else coverage
-        share = near[1] / np.maximum(near[1] + (1.0 - near[1]) * behind_cover, 1e-6)
-        out = _lerp(out, near[0], share)
+        out = _blend(out, near[0], (1.0 - near[1]) * coverage, near[1])
     return np.asarray(out)
 
 
@@ -624,13 +635,10 @@ def drawing(
         value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period * 0.8, deep, -1))
     paper_rgb = _colour(paper, image)
     ink_rgb = _colour(ink, image)
-    # out = photo·(1 - w) + sketch·w, sketch = ink + value·(paper - ink): the colour terms
-    # come from one cv2.transform of (w, value·w) instead of five full-frame passes
-    colours = np.stack([ink_rgb, paper_rgb - ink_rgb], axis=1).astype(np.float32)  # 3x2
-    drawn = cv2.transform(cv2.merge([weight, cv2.multiply(value, weight)]), colours)
-    if float(weight.min()) < 1.0:
-        drawn = cv2.add(drawn, cv2.multiply(image.pixels, _bcast(1.0 - weight, 3)))
-    return image.with_pixels(np.asarray(drawn))
+    # sketch = ink + value·(paper - ink): one affine cv2.transform of the grey value
+    colours = np.stack([paper_rgb - ink_rgb, ink_rgb], axis=1).astype(np.float32)  # 3x2
+    sketch = np.asarray(cv2.transform(np.asarray(value)[..., None], colours))
+    return _mixed(image, sketch, weight)
 
 
 # -- blend ------------------------------------------------------------------------------
