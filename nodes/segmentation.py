@@ -11,6 +11,9 @@ padding) → ``forward`` (the only step on the device) → ``postprocess`` (clas
 upsampled *bilinearly* to the input's full size, then argmax — done in row strips, so a
 150-class model on a 24-megapixel photo never holds a full-size score volume).
 
+``mediapipe-selfie`` (or a path to a ``.tflite``) runs MediaPipe's 250 KB person
+segmentation through OpenCV's TFLite importer instead: classes background and person.
+
 ``segment.subject`` turns class masks into one subject, refined by depth (see its help).
 """
 
@@ -20,6 +23,7 @@ import difflib
 import json
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -34,6 +38,7 @@ from gateway_studio.engine import (
     Help,
     Image,
     Mask,
+    ModelMissingError,
     Range,
     Segments,
     node,
@@ -48,7 +53,12 @@ MODEL_CHOICES = (
     "nvidia/segformer-b2-finetuned-ade-512-512",
     "nvidia/segformer-b5-finetuned-ade-640-640",
     "facebook/mask2former-swin-tiny-ade-semantic",
+    "mediapipe-selfie",
 )
+#: MediaPipe's person ("selfie") segmentation: one small TFLite file run by OpenCV's dnn.
+SELFIE = "mediapipe-selfie"
+SELFIE_FILE = "selfie_segmentation.tflite"
+SELFIE_LABELS = ("background", "person")
 #: Query-based models: per-query class scores × per-query masks, not per-pixel logits.
 _QUERY_MODELS = ("mask2former", "maskformer")
 #: Upsampling works in strips of at most this many score values (float32: 4 bytes each).
@@ -63,12 +73,17 @@ ModelName = Annotated[
     Choices(MODEL_CHOICES),
     Help(
         "Segmentation model: a catalogue name, a Hugging Face hub id or a local folder "
-        "(config.json + safetensors). Missing weights: `gateway-studio models pull NAME`"
+        "(config.json + safetensors); missing weights: `gateway-studio models pull NAME`. "
+        "mediapipe-selfie (or a path to a .tflite file): MediaPipe's 250 KB person "
+        "segmentation, classes background and person"
     ),
 ]
 Precision = Annotated[
     Literal["fp32", "bf16"],
-    Help("Model arithmetic: fp32, or bf16 (faster on recent CPUs and GPUs, tiny differences)"),
+    Help(
+        "Model arithmetic: fp32, or bf16 (faster on recent CPUs and GPUs, tiny differences); "
+        "transformers models only"
+    ),
 ]
 
 
@@ -274,6 +289,8 @@ def class_names(loaded: LoadedModel, count: int) -> tuple[str, ...]:
 def segment_image(image: Image, model: str, ctx: Context, precision: str = "fp32") -> Segments:
     """The whole pipeline: load → preprocess → forward → postprocess, with progress."""
     ctx.progress(0.0, f"segmentation model {model}")
+    if is_selfie(model):
+        return segment_selfie(image, resolve_selfie(model, ctx), ctx)
     loaded = load(model, ctx, precision)
     ctx.check_cancelled()
     x, valid = preprocess(np.asarray(image.pixels), loaded.preprocessor)
@@ -292,6 +309,75 @@ def segment_image(image: Image, model: str, ctx: Context, precision: str = "fp32
         progress=lambda f: ctx.progress(0.7 + 0.29 * f, message),
     )
     return Segments(labels, class_names(loaded, int(scores.shape[0])))
+
+
+# ------------------------------------------------------------------------ MediaPipe selfie
+def is_selfie(name: str) -> bool:
+    return name.strip().lower() == SELFIE or name.strip().lower().endswith(".tflite")
+
+
+def resolve_selfie(name: str, ctx: Context) -> Path:
+    """The selfie model file: a .tflite path given as the model, or the models folders."""
+    from gateway_studio.engine import models
+
+    if name.strip().lower().endswith(".tflite"):
+        path = ctx.resolve_path(name.strip())
+        if path.is_file():
+            return path
+        raise ModelMissingError(f"segmentation model file {path}: no such file")
+    looked: list[str] = []
+    for folder in models.models_dirs():
+        for candidate in (
+            folder / SELFIE_FILE,
+            folder / "mediapipe" / SELFIE_FILE,
+            folder / SELFIE / SELFIE_FILE,
+        ):
+            if candidate.is_file():
+                return candidate
+            looked.append(str(candidate))
+    where = "; ".join(looked) or f"no models folder ({models.MODELS_ENV} is not set)"
+    raise ModelMissingError(
+        f"model '{SELFIE}' ({SELFIE_FILE}) is not available locally; looked in: {where}. It "
+        "is MediaPipe's selfie segmentation model (Apache-2.0, 250 KB, from MediaPipe's "
+        f"model downloads): put it into a models folder ({models.MODELS_ENV} or "
+        "--models-dir), or set 'model' to the path of the .tflite file."
+    )
+
+
+def segment_selfie(image: Image, path: Path, ctx: Context) -> Segments:
+    """MediaPipe selfie segmentation through OpenCV's TFLite importer (no extra runtime).
+
+    The model takes RGB in [0, 1] at 256×256 (the landscape variant 144×256), stretched;
+    its person probability is upsampled like class scores: bilinear, then > 0.5.
+    """
+    import cv2
+    import torch
+
+    try:
+        net = cv2.dnn.readNetFromTFLite(str(path))
+    except cv2.error as exc:
+        raise GatewayError(f"{path}: OpenCV cannot read this TFLite model ({exc})") from None
+    th, tw = (144, 256) if "landscape" in path.name.lower() else (256, 256)
+    h, w = image.size
+    pixels = np.asarray(image.pixels, dtype=np.float32)
+    shrink = cv2.INTER_AREA if h * w > th * tw else cv2.INTER_LINEAR
+    small = np.asarray(cv2.resize(pixels, (tw, th), interpolation=shrink), dtype=np.float32)
+    ctx.progress(0.2, f"segmenting at {tw}×{th} (MediaPipe selfie)")
+    net.setInput(np.ascontiguousarray(small.transpose(2, 0, 1)[None]))
+    try:
+        prob = np.asarray(net.forward(), dtype=np.float32).reshape(th, tw)
+    except cv2.error as exc:
+        raise GatewayError(
+            f"{path}: not a selfie segmentation model OpenCV can run ({exc})"
+        ) from None
+    ctx.check_cancelled()
+    scores = torch.from_numpy(np.stack([1.0 - prob, prob]))
+    message = f"upsampling the person probability to {w}×{h}"
+    ctx.progress(0.7, message)
+    labels = upsample_argmax(
+        scores, (h, w), progress=lambda f: ctx.progress(0.7 + 0.29 * f, message)
+    )
+    return Segments(labels, SELFIE_LABELS)
 
 
 # ------------------------------------------------------------------------ classes
@@ -528,8 +614,8 @@ def subject(
             candidates, depth_values, min_area=min_area, tolerance=depth_tolerance
         )
         if picked is not None:
-            how = "nearest" if depth_values is not None else "largest"
-            ctx.progress(1.0, f"subject: the {how} large '{classes}' region")
+            how = "nearest large" if depth_values is not None else "largest"
+            ctx.progress(1.0, f"subject: the {how} '{classes}' region")
         elif mode == "classes":
             ctx.progress(1.0, f"no large '{classes}' region: the subject mask is empty")
     if picked is None and mode != "classes":

@@ -413,3 +413,38 @@ def test_subject_any_knobs_keep_the_contract() -> None:
             assert np.all(seg.labels[mask > 0] == PERSON)
 
     check()
+
+
+# ------------------------------------------------------------------------ MediaPipe selfie
+SELFIE = Path("/work/shared/models/mediapipe/selfie_segmentation.tflite")
+if not SELFIE.is_file():  # CI checks out ../shared beside the repository
+    SELFIE = ROOT.parent / "shared" / "models" / "mediapipe" / S.SELFIE_FILE
+needs_selfie = pytest.mark.skipif(
+    not SELFIE.is_file(), reason=f"MediaPipe selfie model not present at {SELFIE} (no ../shared)"
+)
+
+
+@needs_selfie
+def test_selfie_model_masks_the_astronaut(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skimage import data
+
+    monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(SELFIE.parent.parent))  # …/models/mediapipe/
+    image = Image((data.astronaut() / 255.0).astype(np.float32))
+    out = S.semantic(image, model="mediapipe-selfie", ctx=Context())
+    seg, mask = out["segments"], out["mask"].values
+    assert seg.names == ("background", "person") and seg.size == (512, 512)
+    assert mask[70:163, 175:268].mean() > 0.9  # the face (FACTS.md's box) is person
+    assert mask[:60, 420:].mean() < 0.05  # the grey studio wall above the shuttle is not
+    assert 0.3 < mask.mean() < 0.8
+    # the .tflite path works as the model name too, and drives segment.subject
+    subject = S.subject(image, None, model=str(SELFIE), ctx=Context())["mask"].values
+    assert subject[70:163, 175:268].mean() > 0.9
+
+
+def test_selfie_model_missing_is_a_clear_error(photo: Image, tmp_path: Path) -> None:
+    with pytest.raises(ModelMissingError) as info:
+        S.semantic(photo, model="mediapipe-selfie", ctx=Context())
+    message = str(info.value)
+    assert S.SELFIE_FILE in message and str(tmp_path / "no-models") in message
+    with pytest.raises(ModelMissingError, match="no such file"):
+        S.semantic(photo, model=str(tmp_path / "x.tflite"), ctx=Context())
