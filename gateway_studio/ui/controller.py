@@ -92,6 +92,7 @@ class EvalController(QObject):
         doc.nodeRemoved.connect(lambda nid: self.states.pop(nid, None))
         worker.event.connect(self._on_event)
         worker.finished.connect(self._on_finished)
+        worker.thumbnail.connect(self._on_thumbnail)
 
     # -- requests -----------------------------------------------------------------------
     def state(self, node_id: str) -> NodeState:
@@ -198,6 +199,10 @@ class EvalController(QObject):
                 return  # superseded, not stopped: the newer request is coming
             st.status, st.message = ev.status, ev.error
         self.nodeStateChanged.emit(node_id)
+
+    def _on_thumbnail(self, rid: int, node_id: str, image: QImage) -> None:
+        if rid >= self._applied and node_id in self.doc.graph:
+            self.thumbnailChanged.emit(node_id, image)
 
     def _on_finished(self, response: EvalResponse) -> None:
         if response.request_id < self._applied:

@@ -14,6 +14,8 @@ import itertools
 import threading
 import time
 import traceback
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +24,13 @@ from qtpy.QtGui import QImage
 
 from gateway_studio.engine.cache import SlotCache
 from gateway_studio.engine.errors import GatewayError
-from gateway_studio.engine.evaluator import CancelToken, Evaluator, Event, NodeResult
+from gateway_studio.engine.evaluator import (
+    CancelToken,
+    Evaluator,
+    Event,
+    NodeFinished,
+    NodeResult,
+)
 from gateway_studio.engine.graph import PatchGraph
 from gateway_studio.engine.keys import default_cache_dir
 from gateway_studio.engine.slots import Faces, Image, Slot
@@ -102,14 +110,14 @@ def first_picture_output(graph: PatchGraph, node_id: str) -> str | None:
     return None
 
 
-def source_image(graph: PatchGraph, node_id: str, results: dict[str, NodeResult]) -> Image | None:
+def source_image(
+    graph: PatchGraph, node_id: str, outputs_of: Mapping[str, Mapping[str, Slot]]
+) -> Image | None:
     """The Image feeding a node (for Faces drawn over their photo)."""
     for _slot, (src, src_slot) in sorted(graph.incoming(node_id).items()):
-        result = results.get(src)
-        if result is not None:
-            value = result.outputs.get(src_slot)
-            if isinstance(value, Image):
-                return value
+        value = outputs_of.get(src, {}).get(src_slot)
+        if isinstance(value, Image):
+            return value
     return None
 
 
@@ -118,6 +126,8 @@ class EvalWorker(QObject):
     event = Signal(int, object)
     started = Signal(int)
     finished = Signal(object)  # EvalResponse
+    #: (request id, node id, picture): a node's thumbnail, as soon as the node finishes.
+    thumbnail = Signal(int, str, QImage)
 
     def __init__(self, evaluator: Evaluator | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -127,7 +137,8 @@ class EvalWorker(QObject):
         self._pending: EvalRequest | None = None
         self._running: tuple[int, CancelToken] | None = None
         self._stop = False
-        self._thumb_keys: dict[str, str] = {}
+        #: The slots each node's thumbnail was last drawn from (weak: the cache owns them).
+        self._thumb_slots: dict[str, tuple[weakref.ref[Slot], weakref.ref[Slot] | None]] = {}
         self._view_key: tuple[str, ...] | None = None
         self._thread = threading.Thread(target=self._loop, name="gateway-eval", daemon=True)
         self._thread.start()
@@ -157,9 +168,9 @@ class EvalWorker(QObject):
         """Make the next response carry the thumbnail(s) again (after items were rebuilt)."""
         with self._cond:
             if node_id is None:
-                self._thumb_keys.clear()
+                self._thumb_slots.clear()
             else:
-                self._thumb_keys.pop(node_id, None)
+                self._thumb_slots.pop(node_id, None)
             self._view_key = None
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -206,8 +217,16 @@ class EvalWorker(QObject):
         self.started.emit(request.id)
         rid = request.id
 
+        seen: dict[str, Mapping[str, Slot]] = {}
+
         def listener(ev: Event) -> None:
             self.event.emit(rid, ev)
+            if isinstance(ev, NodeFinished) and ev.outputs:
+                seen[ev.node_id] = ev.outputs
+                if request.thumbnails:
+                    image = self._thumbnail(request.graph, ev.node_id, ev.outputs, seen)
+                    if image is not None:
+                        self.thumbnail.emit(rid, ev.node_id, image)
 
         try:
             evaluation = self.evaluator.evaluate(
@@ -222,7 +241,15 @@ class EvalWorker(QObject):
                 rid, request.preview, False, 0.0, {}, {}, None, str(exc), request.submitted
             )
         results = evaluation.results
-        thumbs = self._thumbnails(request.graph, results) if request.thumbnails else {}
+        thumbs: dict[str, QImage] = {}
+        if request.thumbnails:  # nodes whose event carried no outputs
+            outputs_of = {n: r.outputs for n, r in results.items()}
+            for node_id, result in results.items():
+                if node_id in seen or result.status not in ("computed", "cached"):
+                    continue
+                image = self._thumbnail(request.graph, node_id, result.outputs, outputs_of)
+                if image is not None:
+                    thumbs[node_id] = image
         view, unchanged = self._view(request, results)
         return EvalResponse(
             rid,
@@ -237,27 +264,28 @@ class EvalWorker(QObject):
             unchanged,
         )
 
-    def _thumbnails(self, graph: PatchGraph, results: dict[str, NodeResult]) -> dict[str, QImage]:
-        out: dict[str, QImage] = {}
-        for node_id, result in results.items():
-            if result.status not in ("computed", "cached"):
-                continue
-            name = first_picture_output(graph, node_id)
-            if name is None or name not in result.outputs:
-                continue
-            slot = result.outputs[name]
-            key = result.keys.get(name, "")
-            src = source_image(graph, node_id, results) if isinstance(slot, Faces) else None
-            if src is not None:
-                key += "+" + str(id(src))
-            if key and self._thumb_keys.get(node_id) == key:
-                continue
-            src_rgb = display.to_rgb(src) if src is not None else None
-            rgb = display.thumbnail(slot, THUMB_SIZE, source=src_rgb)
-            if rgb is not None:
-                out[node_id] = qimage_from_rgb(rgb)
-                self._thumb_keys[node_id] = key
-        return out
+    def _thumbnail(
+        self,
+        graph: PatchGraph,
+        node_id: str,
+        outputs: Mapping[str, Slot],
+        outputs_of: Mapping[str, Mapping[str, Slot]],
+    ) -> QImage | None:
+        """A new thumbnail of the node's first picture, or None if it has not changed."""
+        name = first_picture_output(graph, node_id)
+        if name is None or name not in outputs:
+            return None
+        slot = outputs[name]
+        src = source_image(graph, node_id, outputs_of) if isinstance(slot, Faces) else None
+        last = self._thumb_slots.get(node_id)
+        if last is not None and last[0]() is slot and (last[1]() if last[1] else None) is src:
+            return None
+        src_rgb = display.to_rgb(src) if src is not None else None
+        rgb = display.thumbnail(slot, THUMB_SIZE, source=src_rgb)
+        if rgb is None:
+            return None
+        self._thumb_slots[node_id] = (weakref.ref(slot), weakref.ref(src) if src else None)
+        return qimage_from_rgb(rgb)
 
     def _view(
         self, request: EvalRequest, results: dict[str, NodeResult]
@@ -281,7 +309,8 @@ class EvalWorker(QObject):
             return None, False
         name = spec.slot if spec.slot in names else names[0]
         slot = result.outputs[name]
-        src = source_image(graph, spec.node_id, results) if isinstance(slot, Faces) else None
+        outputs_of = {n: r.outputs for n, r in results.items()}
+        src = source_image(graph, spec.node_id, outputs_of) if isinstance(slot, Faces) else None
         key = (spec.node_id, name, spec.colormap, result.keys.get(name, ""), str(id(src)))
         if key == self._view_key and not isinstance(slot, Faces):
             return None, True

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from gateway_studio.engine import NodeFailed, NodeFinished, NodeStarted
+import numpy as np
+
+from gateway_studio.engine import Field, NodeFailed, NodeFinished, NodeStarted, Range, node
 
 from .conftest import build_scene
 
@@ -117,3 +120,33 @@ def test_preview_proxy_adapts_to_slow_nodes() -> None:
     assert smaller == 512
     assert next_preview_size(512, PREVIEW_BUDGET / 8) == 1024  # fast again: back up, capped
     assert next_preview_size(256, 10.0) == 256  # never below the floor
+
+
+@node("test.ramp", outputs={"field": Field})
+def ramp(*, size: Annotated[int, Range(1, 512)] = 64) -> Field:
+    return Field(np.tile(np.linspace(0, 1, size, dtype=np.float32), (size, 1)))
+
+
+@node("test.slow", outputs={"field": Field})
+def slow(source: Field, *, seconds: Annotated[float, Range(0, 5)] = 0.8) -> Field:
+    time.sleep(seconds)
+    return source
+
+
+def test_thumbnails_arrive_as_each_node_finishes(qtbot, worker) -> None:  # type: ignore[no-untyped-def]
+    """A slow node downstream must not hold back the pictures of the nodes before it."""
+    from gateway_studio.engine import Registry
+    from gateway_studio.ui.controller import EvalController
+    from gateway_studio.ui.document import Document
+
+    doc = Document(Registry([ramp, slow]))
+    ctl = EvalController(doc, worker)
+    arrived: dict[str, float] = {}
+    ctl.thumbnailChanged.connect(lambda nid, img: arrived.setdefault(nid, time.perf_counter()))
+    done: list[float] = []
+    ctl.evaluated.connect(lambda r: done.append(time.perf_counter()))
+    doc.add_node("test.ramp", node_id="ramp", position=(0, 0))
+    doc.add_node("test.slow", node_id="slow", position=(300, 0))
+    doc.connect("ramp", "field", "slow", "source")
+    qtbot.waitUntil(lambda: bool(done) and "slow" in arrived, timeout=10000)
+    assert done[-1] - arrived["ramp"] > 0.5  # ramp's picture came while slow still ran
