@@ -375,13 +375,13 @@ def detect(
         if depth.size != (h, w):  # e.g. a depth map from a file of another size
             resized = cv2.resize(depth_values, (w, h), interpolation=cv2.INTER_LINEAR)
             depth_values = np.asarray(resized, dtype=np.float32)
-    inv = 1.0 / scale
+    sx, sy = w / dw, h / dh  # per axis: the detection size was rounded
     faces: list[Face] = []
     for (x, y, bw, bh), score, marks in found:
         if score < min_score or min(bw, bh) < min_px:
             continue
-        box = (x * inv, y * inv, bw * inv, bh * inv)
-        landmarks = tuple((mx * inv, my * inv) for mx, my in marks)
+        box = (x * sx, y * sy, bw * sx, bh * sy)
+        landmarks = tuple((mx * sx, my * sy) for mx, my in marks)
         mean = None if depth_values is None else _mean_depth(depth_values, box)
         faces.append(Face(box, score, landmarks, mean))
     if depth_values is None:  # no depth: larger faces count as nearer (documented)
