@@ -217,7 +217,7 @@ def atmosphere(
 #: receding surfaces, few enough for < 100 ms at 1080p.
 _LAYERS_PER_SIDE = 3
 #: A layer blurs on a copy downscaled by a power of two that keeps its radius ≥ this.
-_MIN_LOW_RES_RADIUS = 3.0
+_MIN_LOW_RES_RADIUS = 2.0
 _MAX_LEVEL = 4  # 1/16
 
 
