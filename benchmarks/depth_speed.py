@@ -1,0 +1,206 @@
+"""Seconds per 1920x1080 photo: our depth.estimate node vs transformers' depth pipeline.
+
+Both run the same model folder: random weights of the real Depth-Anything-V2 configs
+(same FLOPs as the real weights, which these machines do not have), loaded once before
+timing. Each (method, model, precision) runs in its own process, so peak RSS is its own.
+
+    .venv/bin/python benchmarks/depth_speed.py [--all] [--runs 3] [--threads 2]
+
+Ours = the whole node (preprocess + forward + bicubic upsample to 1920x1080 + Depth
+slot); pipeline = ``pipe(pil_image)`` (its preprocess + forward + upsample of
+predicted_depth + its 8-bit preview image). Target: ours <= 0.8x the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CONFIGS = {
+    # name: (hidden, layers, heads, out_indices, neck sizes, fusion)
+    "small": (384, 12, 6, [3, 6, 9, 12], [48, 96, 192, 384], 64),
+    "base": (768, 12, 12, [3, 6, 9, 12], [96, 192, 384, 768], 128),
+    "large": (1024, 24, 16, [5, 12, 18, 24], [256, 512, 1024, 1024], 256),
+}
+
+
+def build(name: str, folder: Path) -> Path:
+    """Save a random-weight Depth-Anything-V2 of the real config (once per folder)."""
+    if (folder / "model.safetensors").exists():
+        return folder
+    import torch
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    from tests.nodes.tiny_models import DEPTH_ANYTHING_PROCESSOR
+
+    hidden, layers, heads, out_indices, neck, fusion = CONFIGS[name]
+    backbone = Dinov2Config(
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        image_size=518,
+        patch_size=14,
+        out_indices=out_indices,
+        reshape_hidden_states=False,
+        layerscale_value=1.0,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=hidden,
+        neck_hidden_sizes=neck,
+        fusion_hidden_size=fusion,
+        depth_estimation_type="relative",
+    )
+    torch.manual_seed(0)
+    model = DepthAnythingForDepthEstimation(config)
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / "preprocessor_config.json").write_text(json.dumps(DEPTH_ANYTHING_PROCESSOR))
+    return folder
+
+
+def photo_1080p():  # type: ignore[no-untyped-def]
+    from PIL import Image as PILImage
+
+    with PILImage.open(ROOT / "resources" / "images" / "coffee.png") as im:
+        return im.convert("RGB").resize((1920, 1080), PILImage.Resampling.BICUBIC)
+
+
+def child(method: str, folder: Path, precision: str, runs: int, threads: int) -> None:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    pil = photo_1080p()
+    if method == "ours":
+        from gateway_studio.engine import Context, Image, models
+        from nodes.depth import Preprocessing, estimate, forward, preprocess, srgb_pixels
+
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        image = Image(np.asarray(pil, dtype=np.float32) / 255.0)
+        loaded = models.load_model(str(folder), precision=precision)  # loading is not timed
+        prep = Preprocessing.from_config(loaded.preprocessor, "depth_anything")
+        prepared = preprocess(srgb_pixels(image), prep)
+
+        def once() -> None:
+            estimate(image, model=str(folder), precision=precision, ctx=Context())
+
+        def model_only() -> None:
+            forward(loaded, prepared)
+
+    else:
+        from transformers import pipeline
+
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        pipe = pipeline("depth-estimation", model=str(folder), device="cpu", dtype=dtype)
+        original = pipe.postprocess
+
+        def postprocess(outputs):  # type: ignore[no-untyped-def]
+            # The pipeline's postprocess calls .numpy() on predicted_depth, which fails on
+            # bf16 tensors: cast first (a no-op for fp32).
+            outputs["predicted_depth"] = outputs["predicted_depth"].float()
+            return original(outputs)
+
+        pipe.postprocess = postprocess
+        inputs = pipe.preprocess(pil)
+
+        def once() -> None:
+            pipe(pil)
+
+        def model_only() -> None:
+            with torch.no_grad():
+                pipe.model(pixel_values=inputs["pixel_values"])
+
+    once()  # warm-up
+    times, model_times = [], []
+    for _ in range(runs):  # interleaved: whole call and model alone see the same load
+        t0 = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        model_only()
+        model_times.append(time.perf_counter() - t0)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": min(times), "model": min(model_times), "rss_mb": rss_mb}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--all", action="store_true", help="also Base and Large")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "gs-depth-speed"
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("METHOD", "FOLDER", "PRECISION"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        method, folder, precision = args.child
+        child(method, Path(folder), precision, args.runs, args.threads)
+        return 0
+
+    names = ["small", "base", "large"] if args.all else ["small"]
+    print(f"1920x1080 photo, {args.threads} threads, best of {args.runs} runs after a warm-up")
+    print("forward = the model alone on the prepared tensor; pre+post = the rest of a call\n")
+    header = (
+        f"{'model':<7}{'precision':<10}{'ours s':>8}{'pipeline s':>11}{'ratio':>7}"
+        f"{'forward s (ours/pipe)':>24}{'pre+post s (ours/pipe)':>25}"
+        f"{'ours RSS':>10}{'pipe RSS':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    worst = 0.0
+    for name in names:
+        folder = build(name, args.cache / f"depth-anything-v2-{name}-random")
+        for precision in ("fp32", "bf16"):
+            result = {}
+            for method in ("ours", "pipeline"):
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        method,
+                        str(folder),
+                        precision,
+                        "--runs",
+                        str(args.runs),
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                result[method] = json.loads(out.stdout.strip().splitlines()[-1])
+            ours, pipe = result["ours"], result["pipeline"]
+            ratio = ours["seconds"] / pipe["seconds"]
+            worst = max(worst, ratio)
+            fwd = f"{ours['model']:.3f} / {pipe['model']:.3f}"
+            rest = (
+                f"{max(ours['seconds'] - ours['model'], 0):.3f} / "
+                f"{max(pipe['seconds'] - pipe['model'], 0):.3f}"
+            )
+            print(
+                f"{name:<7}{precision:<10}{ours['seconds']:>8.3f}{pipe['seconds']:>11.3f}"
+                f"{ratio:>7.2f}{fwd:>24}{rest:>25}"
+                f"{ours['rss_mb']:>8.0f}MB{pipe['rss_mb']:>8.0f}MB"
+            )
+    print("-" * len(header))
+    print(f"worst ratio ours/pipeline: {worst:.2f} (target <= 0.80)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
