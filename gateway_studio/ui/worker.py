@@ -28,8 +28,10 @@ from gateway_studio.engine.evaluator import (
     CancelToken,
     Evaluator,
     Event,
+    NodeFailed,
     NodeFinished,
     NodeResult,
+    NodeStarted,
 )
 from gateway_studio.engine.graph import PatchGraph
 from gateway_studio.engine.keys import default_cache_dir
@@ -121,6 +123,39 @@ def source_image(
     return None
 
 
+class SupersedeToken(CancelToken):
+    """A CancelToken that can also stop *between* nodes only: a soft cancel lets the
+    running node finish (nodes poll ``cancelled`` through their Context while running)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._soft = False
+        #: The node running now (set from the evaluator's events), None between nodes.
+        self.current: str | None = None
+
+    def soft_cancel(self) -> None:
+        self._soft = True
+
+    @property
+    def cancelled(self) -> bool:
+        return super().cancelled or (self._soft and self.current is None)
+
+
+def same_upstream(old: PatchGraph, new: PatchGraph, node_id: str) -> bool:
+    """Whether ``node_id`` and all its ancestors are configured alike in both snapshots."""
+    if node_id not in new or node_id not in old or old.base_dir != new.base_dir:
+        return False
+    for n in old.ancestors(node_id) | {node_id}:
+        if n not in new:
+            return False
+        a, b = old.node(n), new.node(n)
+        if (a.type_id, a.params, a.bypass) != (b.type_id, b.params, b.bypass):
+            return False
+        if old.incoming(n) != new.incoming(n):
+            return False
+    return True
+
+
 class EvalWorker(QObject):
     #: (request id, engine event) for every evaluator event, in order.
     event = Signal(int, object)
@@ -135,7 +170,7 @@ class EvalWorker(QObject):
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._pending: EvalRequest | None = None
-        self._running: tuple[int, CancelToken] | None = None
+        self._running: tuple[int, SupersedeToken, PatchGraph] | None = None
         self._stop = False
         #: The slots each node's thumbnail was last drawn from (weak: the cache owns them).
         self._thumb_slots: dict[str, tuple[weakref.ref[Slot], weakref.ref[Slot] | None]] = {}
@@ -145,12 +180,22 @@ class EvalWorker(QObject):
 
     # -- UI thread ----------------------------------------------------------------------
     def submit(self, request: EvalRequest) -> int:
-        """Queue ``request``; it replaces any pending one and cancels the running one."""
+        """Queue ``request``; it replaces any pending one and cancels the running one.
+
+        If the node running right now is configured the same in the new request (same
+        params and upstream), it may finish — its result is wanted and will be a cache
+        hit for the new request — and the old evaluation stops right after it. So tweaking
+        a knob downstream never restarts a long model inference upstream."""
         request.id = next(self._ids)
         with self._cond:
             self._pending = request
             if self._running is not None:
-                self._running[1].cancel()
+                _rid, token, graph = self._running
+                current = token.current
+                if current is not None and same_upstream(graph, request.graph, current):
+                    token.soft_cancel()
+                else:
+                    token.cancel()
             self._cond.notify()
         return request.id
 
@@ -191,8 +236,8 @@ class EvalWorker(QObject):
                 if self._stop:
                     return
                 request, self._pending = self._pending, None
-                token = CancelToken()
-                self._running = (request.id, token)
+                token = SupersedeToken()
+                self._running = (request.id, token, request.graph)
             try:
                 response = self._run(request, token)
             except Exception as exc:  # never let the thread die: report and carry on
@@ -213,13 +258,17 @@ class EvalWorker(QObject):
             if not stop:
                 self.finished.emit(response)
 
-    def _run(self, request: EvalRequest, token: CancelToken) -> EvalResponse:
+    def _run(self, request: EvalRequest, token: SupersedeToken) -> EvalResponse:
         self.started.emit(request.id)
         rid = request.id
 
         seen: dict[str, Mapping[str, Slot]] = {}
 
         def listener(ev: Event) -> None:
+            if isinstance(ev, NodeStarted):
+                token.current = ev.node_id
+            elif isinstance(ev, (NodeFinished, NodeFailed)):
+                token.current = None
             self.event.emit(rid, ev)
             if isinstance(ev, NodeFinished) and ev.outputs:
                 seen[ev.node_id] = ev.outputs

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import numpy as np
 
-from gateway_studio.engine import Field, NodeFailed, NodeFinished, NodeStarted, Range, node
+from gateway_studio.engine import Context, Field, NodeFailed, NodeFinished, NodeStarted, Range, node
 
 from .conftest import build_scene
 
@@ -127,9 +127,17 @@ def ramp(*, size: Annotated[int, Range(1, 512)] = 64) -> Field:
     return Field(np.tile(np.linspace(0, 1, size, dtype=np.float32), (size, 1)))
 
 
+SLOW_RUNS: list[float] = []
+
+
 @node("test.slow", outputs={"field": Field})
-def slow(source: Field, *, seconds: Annotated[float, Range(0, 5)] = 0.8) -> Field:
-    time.sleep(seconds)
+def slow(source: Field, *, seconds: Annotated[float, Range(0, 5)] = 0.8, ctx: Context) -> Field:
+    """Stands in for a model: long, and polls for cancellation like model nodes do."""
+    SLOW_RUNS.append(seconds)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        time.sleep(0.02)
+        ctx.check_cancelled()
     return source
 
 
@@ -150,3 +158,32 @@ def test_thumbnails_arrive_as_each_node_finishes(qtbot, worker) -> None:  # type
     doc.connect("ramp", "field", "slow", "source")
     qtbot.waitUntil(lambda: bool(done) and "slow" in arrived, timeout=10000)
     assert done[-1] - arrived["ramp"] > 0.5  # ramp's picture came while slow still ran
+
+
+def test_downstream_tweak_does_not_restart_a_long_node_upstream(qtbot, worker) -> None:  # type: ignore[no-untyped-def]
+    from gateway_studio.engine import Registry
+    from gateway_studio.ui.controller import EvalController
+    from gateway_studio.ui.document import Document
+
+    reg = Registry([ramp, slow])
+    doc = Document(reg)
+    ctl = EvalController(doc, worker)
+    SLOW_RUNS.clear()
+    doc.add_node("test.ramp", node_id="ramp", position=(0, 0))
+    doc.add_node("test.slow", node_id="slow", position=(300, 0))
+    doc.add_node("test.ramp", node_id="other", position=(0, 300))
+    doc.connect("ramp", "field", "slow", "source")
+    qtbot.waitUntil(lambda: len(SLOW_RUNS) == 1, timeout=5000)
+    for size in (10, 20, 30):  # edits elsewhere while the long node runs
+        doc.set_param("other", "size", size)
+        qtbot.wait(50)
+    qtbot.waitUntil(lambda: not ctl.busy, timeout=10000)
+    assert SLOW_RUNS == [0.8]  # it ran once, to the end
+    assert ctl.state("slow").status in ("computed", "cached")
+    # changing the long node itself does cancel it
+    doc.set_param("slow", "seconds", 0.6)
+    qtbot.waitUntil(lambda: len(SLOW_RUNS) == 2, timeout=5000)
+    qtbot.wait(100)
+    doc.set_param("slow", "seconds", 0.5)
+    qtbot.waitUntil(lambda: not ctl.busy, timeout=10000)
+    assert SLOW_RUNS == [0.8, 0.6, 0.5] and ctl.state("slow").status == "computed"
