@@ -1,0 +1,45 @@
+"""``gateway-studio PATCH``: the app entry point, and startup that never loads torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from .conftest import PATCHES, ROOT
+
+
+def test_ui_modules_do_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys\n"
+        "import gateway_studio.cli, gateway_studio.ui.app, gateway_studio.ui.main_window\n"
+        "from gateway_studio.engine import default_registry\n"
+        "default_registry()\n"  # every node module, as the palette loads them
+        "print(sorted(m for m in ('torch', 'transformers', 'cv2', 'scipy', 'skimage')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_main_opens_a_patch_evaluates_and_saves_a_picture(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from gateway_studio.ui.app import main
+
+    shot = tmp_path / "window.png"
+    code = main(
+        [
+            str(PATCHES / "depth_band.json"),
+            "--no-recovery",
+            "--screenshot",
+            str(shot),
+            "--screenshot-timeout",
+            "60",
+        ]
+    )
+    assert code == 0
+    with Image.open(shot) as im:
+        assert im.size[0] >= 1000
