@@ -106,14 +106,23 @@ def _lerp(a: F32, b: F32, weight: F32 | float) -> F32:
     return _blend(a, b, 1.0 - weight, weight)
 
 
+def _result(image: Image, pixels: NDArray[Any]) -> Image:
+    """``pixels`` as an Image like ``image`` (alpha, colorspace, bit depth kept). A buffer
+    this node made itself is clipped in place (one full-frame allocation fewer)."""
+    if pixels.dtype != np.float32 or not pixels.flags.writeable or pixels.base is not None:
+        return image.with_pixels(pixels)
+    np.clip(pixels, 0.0, 1.0, out=pixels)
+    return Image(pixels, image.alpha, image.colorspace, image.bit_depth)
+
+
 def _mixed(image: Image, effect: F32, weight: F32 | float) -> Image:
     """The input image with ``effect`` blended in by ``weight`` (alpha kept)."""
     if isinstance(weight, float):
         if weight <= 0.0:
             return image
         if weight >= 1.0:
-            return image.with_pixels(effect)
-    return image.with_pixels(_lerp(image.pixels, effect, weight))
+            return _result(image, effect)
+    return _result(image, _lerp(image.pixels, effect, weight))
 
 
 def _to_light(image: Image) -> F32:
@@ -624,13 +633,16 @@ def drawing(
     dog = cv2.reduce(dog3.reshape(-1, 3), 1, cv2.REDUCE_MAX).reshape(shape)
     fine = _luma(fine3)
     thr = 0.002 + 0.03 * (1.0 - detail)
-    lines = np.clip((dog - np.float32(thr)) * np.float32(1.0 / (thr + 0.004)), 0.0, 1.0)
+    lines = cv2.multiply(cv2.subtract(dog, thr), 1.0 / (thr + 0.004))
+    lines = np.clip(lines, 0.0, 1.0, out=lines)
     value = cv2.multiply(tone, 1.0 - lines)
     if hatching > 0.0:
         period = max(9.0 * scale, 3.0)
         dark = 1.0 - fine
-        mid = np.clip((dark - 0.35) * np.float32(hatching / 0.5), 0.0, 1.0)
-        deep = np.clip((dark - 0.6) * np.float32(hatching / 0.35), 0.0, 1.0)
+        mid = (dark - 0.35) * np.float32(hatching / 0.5)
+        mid = np.clip(mid, 0.0, 1.0, out=mid)
+        deep = (dark - 0.6) * np.float32(hatching / 0.35)
+        deep = np.clip(deep, 0.0, 1.0, out=deep)
         value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period, mid, 1))
         value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period * 0.8, deep, -1))
     paper_rgb = _colour(paper, image)
