@@ -644,7 +644,8 @@ def drawing(
         deep = (dark - 0.6) * np.float32(hatching / 0.35)
         deep = np.clip(deep, 0.0, 1.0, out=deep)
         value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period, mid, 1))
-        value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period * 0.8, deep, -1))
+        if deep.any():  # cross-hatching only where there are shadows
+            value = cv2.multiply(value, 1.0 - 0.7 * _hatch(shape, period * 0.8, deep, -1))
     paper_rgb = _colour(paper, image)
     ink_rgb = _colour(ink, image)
     # sketch = ink + value·(paper - ink): one affine cv2.transform of the grey value
