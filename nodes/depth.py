@@ -377,6 +377,8 @@ def estimate(
     flips a sign. Missing weights fail at once, naming the ``models pull`` command.
     """
     ctx.progress(0.0, "loading model")
+    if models.looks_like_path(model):  # a model folder: relative to the patch, like files
+        model = str(ctx.resolve_path(model))
     loaded = models.load_model(
         model,
         task="depth-estimation",

@@ -214,7 +214,7 @@ class ResolvedModel:
     source: str
 
 
-def _looks_like_path(name: str) -> bool:
+def looks_like_path(name: str) -> bool:
     """A folder path rather than a hub id ("org/name") or a catalogue name."""
     return (
         name.startswith(("/", "~", "."))
@@ -275,7 +275,7 @@ def resolve(name: str) -> ResolvedModel:
 
     # 1. a folder named directly
     direct = Path(name).expanduser()
-    if info is None and (_looks_like_path(name) or direct.is_dir()):
+    if info is None and (looks_like_path(name) or direct.is_dir()):
         problem = _folder_problem(direct)
         if problem is None:
             return found(direct.resolve(), f"folder {direct}")
@@ -476,8 +476,9 @@ def load_model(
 
     if loader is None and task not in TASKS:
         raise ModelError(f"unknown task '{task}': one of {', '.join(TASKS)}")
-    resolved = resolve(name)  # before importing torch: a missing model fails at once
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # loading never waits on a network
+    # Before importing torch, so a missing model fails at once. Loading reads only the
+    # resolved local folder (local_files_only): it never waits on a network.
+    resolved = resolve(name)
     dev = pick_device(device)
     dtype = torch_dtype(precision, dev)
     loader_id = "" if loader is None else f"{loader.__module__}.{loader.__qualname__}"

@@ -370,3 +370,16 @@ def test_region_accepts_segments_or_mask_in_the_graph() -> None:
     assert regions is not None
     assert regions.accepts(Segments) and regions.accepts(Mask)
     assert not regions.accepts(Image)
+
+
+def test_relative_model_folder_resolves_against_the_patch(
+    tmp_path: Path, model_dir: Path, photo: Image
+) -> None:
+    import shutil
+
+    shutil.copytree(model_dir / SMALL, tmp_path / "weights" / "my-depth")
+    ctx = Context(base_dir=tmp_path)
+    depth = estimate(photo, model="./weights/my-depth", ctx=ctx)
+    assert depth.values.shape == photo.size
+    with pytest.raises(ModelMissingError, match="no such folder"):
+        estimate(photo, model="./weights/other", ctx=ctx)
