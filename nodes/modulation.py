@@ -472,7 +472,10 @@ def halo(
     knee = 0.1
     # which pixels glow, at full size (a one-pixel highlight counts), then everything
     # blurred runs at half size: the glow has no detail to lose
-    key = smoothstep(threshold - knee, threshold + knee, _luma(image.pixels)) * amount_v
+    luma = _luma(image.pixels)
+    if image.colorspace == "linear":  # the threshold is on perceived (gamma) brightness
+        luma = np.sqrt(luma)
+    key = smoothstep(threshold - knee, threshold + knee, luma) * amount_v
     emit = cv2.multiply(_halve(light), _bcast(_halve(key), 3))
     tint_rgb = np.asarray(parse_color(tint), dtype=np.float32) ** 2 * np.float32(intensity)
     glow = cv2.multiply(
@@ -618,7 +621,9 @@ def drawing(
         return image
     shape = weight.shape
     scale = pixel_scale(shape)
-    grey = _luma(image.pixels)
+    # the marks follow perceived brightness: gamma-encode a linear image first
+    src = image.pixels if image.colorspace == "srgb" else np.sqrt(image.pixels)
+    grey = _luma(src)
     # pencil tone (colour dodge of the inverted blur): grey / blur(grey), deepened a little
     tone = cv2.divide(grey, np.maximum(gaussian_blur(grey, 10.0 * scale), 1e-3))
     tone = np.minimum(tone, 1.0, out=tone)
@@ -626,8 +631,8 @@ def drawing(
     # ink lines: XDoG — a difference of Gaussians, positive on the dark side of an edge;
     # per colour channel (strongest wins) so edges between equally bright colours count
     sigma = max(line_weight * 0.5 * scale, 0.3)
-    fine3 = cv2.GaussianBlur(image.pixels, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    coarse3 = cv2.GaussianBlur(image.pixels, (0, 0), sigma * 1.6, borderType=cv2.BORDER_REFLECT)
+    fine3 = cv2.GaussianBlur(src, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    coarse3 = cv2.GaussianBlur(src, (0, 0), sigma * 1.6, borderType=cv2.BORDER_REFLECT)
     dog3 = np.asarray(cv2.subtract(coarse3, fine3))
     # max over channels; cv2.reduce is ~20x faster than numpy's max(axis=2) here
     dog = cv2.reduce(dog3.reshape(-1, 3), 1, cv2.REDUCE_MAX).reshape(shape)

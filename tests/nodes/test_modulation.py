@@ -450,3 +450,71 @@ def test_example_patch_renders(name: str, tmp_path: Any) -> None:
     scene = read_image(RESOURCES / "images" / "scene.png")
     assert out.size == scene.size
     assert np.abs(out.pixels - scene.pixels).mean() > 0.01  # the effect shows
+
+
+# -- every knob does something visible ---------------------------------------------------
+#: (node, context params, knob, other value): context sets the mode a knob belongs to.
+KNOBS = [
+    ("modulate.atmosphere", {}, "density", 4.0),
+    ("modulate.atmosphere", {}, "colour", "#ff0000"),
+    ("modulate.atmosphere", {}, "start", 0.5),
+    ("modulate.atmosphere", {}, "depth_range", 1.5),
+    ("modulate.atmosphere", {}, "desaturate", 0.0),
+    ("modulate.isolate", {"focus": NEAR}, "focus", FAR),
+    ("modulate.isolate", {"focus": 0.8}, "focus_range", 0.2),
+    ("modulate.isolate", {"focus": NEAR}, "aperture", 1.0),
+    ("modulate.isolate", {"focus": NEAR}, "max_radius", 80.0),
+    ("modulate.halo", {"radius": 200.0}, "threshold", 0.2),
+    ("modulate.halo", {"threshold": 0.4}, "radius", 300.0),
+    ("modulate.halo", {"threshold": 0.4}, "intensity", 4.0),
+    ("modulate.halo", {"threshold": 0.4}, "tint", "#0000ff"),
+    ("modulate.depth_band", {}, "style", "desaturate"),
+    ("modulate.depth_band", {"style": "posterize"}, "levels", 2),
+    ("modulate.depth_band", {"style": "tint"}, "colour", "#00ff00"),
+    ("modulate.depth_band", {"style": "pixelate"}, "cell", 150.0),
+    ("modulate.blend", {}, "mode", "multiply"),
+]
+
+
+@pytest.mark.parametrize(("type_id", "context", "knob", "value"), KNOBS)
+def test_knob_is_visible(type_id: str, context: dict[str, Any], knob: str, value: Any) -> None:
+    image, depth = two_planes()
+    base = run(type_id, image, depth, **context).pixels
+    other = run(type_id, image, depth, **{**context, knob: value}).pixels
+    assert np.abs(other - base).mean() > 2e-3
+
+
+# -- previews look like renders ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("type_id", "params"),
+    [
+        ("modulate.isolate", {"focus": 0.9, "max_radius": 40.0}),
+        ("modulate.halo", {"threshold": 0.4, "radius": 120.0}),
+        ("modulate.atmosphere", {}),
+        ("modulate.depth_band", {"style": "pixelate", "cell": 40.0}),
+    ],
+)
+def test_proxy_matches_full_size(type_id: str, params: dict[str, Any]) -> None:
+    """Knobs are in 1080-frame pixels: a half-size proxy ≈ the full render, downscaled."""
+    from gateway_studio.engine.imageio import read_image
+    from tests.conftest import RESOURCES
+
+    photo = read_image(RESOURCES / "images" / "scene.png").resized(320, 480)
+    depth = Depth(cv2.resize(two_planes()[1].values, (480, 320)))  # near left, far right
+    small_photo, small_depth = photo.resized(160, 240), depth.resized(160, 240)
+    spec = default_registry().get(type_id)
+    full = spec(photo, spec.inputs[1].coerce(depth), **params).resized(160, 240).pixels
+    proxy = spec(small_photo, spec.inputs[1].coerce(small_depth), **params).pixels
+    change = np.abs(full - small_photo.pixels).mean()
+    assert change > 0.005
+    assert np.abs(proxy - full).mean() < 0.25 * change
+
+
+@pytest.mark.parametrize("type_id", IDS)
+def test_linear_images_stay_linear(type_id: str) -> None:
+    image, depth = two_planes()
+    linear = Image(np.ascontiguousarray(image.pixels**2), colorspace="linear")
+    out = run(type_id, linear, depth)
+    assert out.colorspace == "linear"
+    assert np.isfinite(out.pixels).all() and 0.0 <= out.pixels.min() <= out.pixels.max() <= 1.0
+    assert not np.allclose(out.pixels, linear.pixels, atol=1e-3)
