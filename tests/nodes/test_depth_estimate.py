@@ -383,3 +383,26 @@ def test_relative_model_folder_resolves_against_the_patch(
     assert depth.values.shape == photo.size
     with pytest.raises(ModelMissingError, match="no such folder"):
         estimate(photo, model="./weights/other", ctx=ctx)
+
+
+def test_zoedepth_metric_model(tmp_path: Path, model_dir: Path, photo: Image) -> None:
+    """ZoeDepth: reflect padding, align-corners resize, multiple of 32, metric output."""
+    from transformers.models.zoedepth import ZoeDepthImageProcessorPil
+
+    from tests.nodes.tiny_models import ZOEDEPTH_PROCESSOR, save_tiny_zoedepth
+
+    folder = save_tiny_zoedepth(tmp_path / "zoe")
+    prep = Preprocessing.from_config(ZOEDEPTH_PROCESSOR, "zoedepth")
+    assert prep.zoe_pad and prep.multiple == 32 and prep.mode == "bilinear"
+    ours = preprocess(srgb_pixels(photo), prep)
+    config = {k: v for k, v in ZOEDEPTH_PROCESSOR.items() if k != "image_processor_type"}
+    u8 = np.round(np.asarray(photo.pixels) * 255).astype(np.uint8)
+    theirs = ZoeDepthImageProcessorPil(**config)(images=u8, return_tensors="np")["pixel_values"]
+    assert ours.pixel_values.shape == theirs.shape == (1, 3, 384, 288)
+    np.testing.assert_allclose(ours.pixel_values.numpy(), theirs, atol=1e-4)
+    assert ours.crop[0] == pytest.approx(42 / 484) and ours.crop[2] == pytest.approx(36 / 372)
+
+    depth, _ = run(photo, model=str(folder))
+    assert depth.source_convention == "metric"
+    assert depth.values.shape == photo.size and depth.values.dtype == np.float32
+    assert depth.values.min() == 0.0 and depth.values.max() == 1.0

@@ -76,3 +76,58 @@ def save_tiny_depth_anything(folder: Path, *, seed: int = 0, size: int = 518, co
     processor = dict(DEPTH_ANYTHING_PROCESSOR, size={"height": size, "width": size})
     (folder / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
     return folder
+
+
+#: A processor config modelled on Intel/zoedepth-nyu-kitti's (not checked against the hub).
+ZOEDEPTH_PROCESSOR = {
+    "do_normalize": True,
+    "do_pad": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "ensure_multiple_of": 32,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_processor_type": "ZoeDepthImageProcessor",
+    "image_std": [0.5, 0.5, 0.5],
+    "keep_aspect_ratio": True,
+    "resample": 2,
+    "rescale_factor": 0.00392156862745098,
+    "size": {"height": 384, "width": 512},
+}
+
+
+def save_tiny_zoedepth(folder: Path, *, seed: int = 0) -> Path:
+    """A random tiny ZoeDepth (BEiT backbone, one metric bin head), saved like the hub's."""
+    import torch
+    from transformers import BeitConfig, ZoeDepthConfig, ZoeDepthForDepthEstimation
+
+    backbone = BeitConfig(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=384,
+        patch_size=16,
+        out_indices=[1, 2, 3, 4],
+        use_relative_position_bias=True,
+        reshape_hidden_states=False,
+    )
+    config = ZoeDepthConfig(
+        backbone_config=backbone,
+        neck_hidden_sizes=[8, 16, 32, 32],
+        fusion_hidden_size=16,
+        reassemble_hidden_size=32,
+        bottleneck_features=16,
+        bin_embedding_dim=16,
+        num_relative_features=8,
+        bin_configurations=[{"n_bins": 8, "min_depth": 0.001, "max_depth": 10.0, "name": "nyu"}],
+    )
+    torch.manual_seed(seed)
+    model = ZoeDepthForDepthEstimation(config)
+    with torch.no_grad():  # random init gives a constant map; make it depend on the image
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / "preprocessor_config.json").write_text(json.dumps(ZOEDEPTH_PROCESSOR, indent=2))
+    return folder
