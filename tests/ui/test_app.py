@@ -24,22 +24,32 @@ def test_ui_modules_do_not_import_heavy_libraries() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_main_opens_a_patch_evaluates_and_saves_a_picture(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_main_opens_a_patch_evaluates_and_saves_a_picture(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``gateway-studio PATCH`` in its own process (offscreen), as a user starts it."""
+    import os
+
     from PIL import Image
 
-    from gateway_studio.ui.app import main
-
     shot = tmp_path / "window.png"
-    code = main(
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
         [
+            sys.executable,
+            "-m",
+            "gateway_studio",
             str(PATCHES / "depth_band.json"),
             "--no-recovery",
             "--screenshot",
             str(shot),
             "--screenshot-timeout",
             "60",
-        ]
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    assert code == 0
+    assert out.returncode == 0, out.stderr[-2000:]
     with Image.open(shot) as im:
         assert im.size[0] >= 1000

@@ -132,9 +132,7 @@ class NodeItem(QGraphicsItem):
         if st.status == "cached":
             return "cached", QColor("#7fae86")
         if st.status == "failed":
-            return "error: " + st.message.splitlines()[0] if st.message else "error", QColor(
-                theme.ERROR
-            )
+            return "error (hover for details)", QColor(theme.ERROR)
         if st.status == "skipped":
             return "waiting for upstream", QColor(theme.MUTED)
         if st.status == "cancelled":
@@ -227,6 +225,22 @@ class NodeItem(QGraphicsItem):
                     painter.setOpacity(0.3)
                 painter.drawImage(target, self.thumbnail)
                 painter.setOpacity(1.0)
+            if self.state.status in ("failed", "skipped") and self.state.message:
+                # the reason, readable on the node itself (full text on hover)
+                painter.setPen(QColor("#ff8a80") if failed else QColor(theme.MUTED))
+                small = QFont(painter.font())
+                small.setPointSizeF(8.0)
+                painter.setFont(small)
+                painter.drawText(
+                    box.adjusted(6, 4, -6, -4),
+                    int(
+                        Qt.AlignmentFlag.AlignLeft
+                        | Qt.AlignmentFlag.AlignTop
+                        | Qt.TextFlag.TextWrapAnywhere
+                    ),
+                    self.state.message[:240],
+                )
+                painter.setFont(font)
         # footer: state
         text, tcolor = self.status_text()
         painter.setPen(tcolor)
