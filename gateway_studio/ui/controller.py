@@ -90,7 +90,7 @@ class EvalController(QObject):
         doc.reset.connect(self._on_reset)
         doc.nodeAdded.connect(self._on_node_added)
         doc.nodeRemoved.connect(lambda nid: self.states.pop(nid, None))
-        worker.event.connect(self._on_event)
+        worker.nodeEvent.connect(self._on_event)
         worker.finished.connect(self._on_finished)
         worker.thumbnail.connect(self._on_thumbnail)
 

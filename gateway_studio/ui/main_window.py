@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
         self.view = NodeView(self.scene)
         self.inspector = Inspector(self.doc, self.controller)
         self.viewer = Viewer()
-        self.palette = Palette(self.registry)
+        self.node_palette = Palette(self.registry)
         self.search_popup = NodeSearchPopup(self.registry, self)
         self._search_pos = QPointF()
         self._viewed: str | None = None
@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
     def _docks(self) -> None:
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.palette_dock = self._dock(
-            "Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea, "palette"
+            "Nodes", self.node_palette, Qt.DockWidgetArea.LeftDockWidgetArea, "palette"
         )
         self.viewer_dock = self._dock("Viewer", self.viewer, right, "viewer")
         self.inspector_dock = self._dock("Inspector", self.inspector, right, "inspector")
@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
         self.view.nodeDropped.connect(lambda t, pos: self.add_node_at(t, pos))
         self.view.imagesDropped.connect(self.add_images)
         self.view.patchDropped.connect(self.open_path)
-        self.palette.addRequested.connect(
+        self.node_palette.addRequested.connect(
             lambda t: self.add_node_at(t, self.view.centre_scene_pos())
         )
         self.search_popup.chosen.connect(lambda t: self.add_node_at(t, self._search_pos))

@@ -158,7 +158,7 @@ def same_upstream(old: PatchGraph, new: PatchGraph, node_id: str) -> bool:
 
 class EvalWorker(QObject):
     #: (request id, engine event) for every evaluator event, in order.
-    event = Signal(int, object)
+    nodeEvent = Signal(int, object)
     started = Signal(int)
     finished = Signal(object)  # EvalResponse
     #: (request id, node id, picture): a node's thumbnail, as soon as the node finishes.
@@ -269,7 +269,7 @@ class EvalWorker(QObject):
                 token.current = ev.node_id
             elif isinstance(ev, (NodeFinished, NodeFailed)):
                 token.current = None
-            self.event.emit(rid, ev)
+            self.nodeEvent.emit(rid, ev)
             if isinstance(ev, NodeFinished) and ev.outputs:
                 seen[ev.node_id] = ev.outputs
                 if request.thumbnails:
