@@ -395,3 +395,40 @@ def test_examples_menu_lists_shipped_patches(qtbot, window) -> None:  # type: ig
     assert window.doc.path is None and len(window.doc.graph) >= 3
     wait_idle(qtbot, window)
     assert all(window.scene.node_item(n).state.status != "failed" for n in window.doc.node_ids())
+
+
+def test_palette_search_and_double_click_add(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    w = window
+    palette = w.node_palette
+    families = {
+        palette.tree.topLevelItem(i).text(0).split()[0]
+        for i in range(palette.tree.topLevelItemCount())
+    }
+    assert set(w.registry.families()) == families  # whatever the registry has
+    palette.search.setText("remap")
+    visible = [
+        palette.tree.topLevelItem(i).child(j)
+        for i in range(palette.tree.topLevelItemCount())
+        for j in range(palette.tree.topLevelItem(i).childCount())
+        if not palette.tree.topLevelItem(i).child(j).isHidden()
+    ]
+    assert [item.data(0, Qt.ItemDataRole.UserRole) for item in visible] == ["field.remap"]
+    palette.tree.itemDoubleClicked.emit(visible[0], 0)
+    assert [n.type_id for n in w.doc.graph.nodes()] == ["field.remap"]
+
+
+def test_zoom_around_cursor_and_frame(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    w = window
+    build_scene(w.doc)
+    w.view.frame()
+    rect = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    assert rect.contains(w.scene.items_rect())  # everything in view
+    before = w.view.zoom
+    w.view.zoom_by(2.0)
+    assert w.view.zoom == pytest.approx(min(before * 2, 4.0))
+    w.view.zoom_by(1000)
+    assert w.view.zoom == pytest.approx(4.0)  # clamped
+    w.scene.select_nodes(["photo"])
+    w.frame()
+    centre = w.view.mapToScene(w.view.viewport().rect().center())
+    assert w.scene.node_item("photo").sceneBoundingRect().contains(centre)
