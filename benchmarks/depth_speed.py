@@ -2,7 +2,9 @@
 
 Both run the same model folder: random weights of the real Depth-Anything-V2 configs
 (same FLOPs as the real weights, which these machines do not have), loaded once before
-timing. Each (method, model, precision) runs in its own process, so peak RSS is its own.
+timing. Timing runs both in one process, alternating call by call, so both see the same
+machine load (the test machines are shared); peak RSS is measured in a separate process
+per method, so each figure is that method's own.
 
     .venv/bin/python benchmarks/depth_speed.py [--all] [--runs 3] [--threads 2]
 
@@ -75,17 +77,16 @@ def photo_1080p():  # type: ignore[no-untyped-def]
         return im.convert("RGB").resize((1920, 1080), PILImage.Resampling.BICUBIC)
 
 
-def child(method: str, folder: Path, precision: str, runs: int, threads: int) -> None:
+def _runner(method: str, folder: Path, precision: str):  # type: ignore[no-untyped-def]
+    """(whole call, model forward alone) callables for one method, model loaded."""
     import numpy as np
     import torch
 
-    torch.set_num_threads(threads)
     pil = photo_1080p()
     if method == "ours":
         from gateway_studio.engine import Context, Image, models
         from nodes.depth import Preprocessing, estimate, forward, preprocess, srgb_pixels
 
-        os.environ["HF_HUB_OFFLINE"] = "1"
         image = Image(np.asarray(pil, dtype=np.float32) / 255.0)
         loaded = models.load_model(str(folder), precision=precision)  # loading is not timed
         prep = Preprocessing.from_config(loaded.preprocessor, "depth_anything")
@@ -97,45 +98,80 @@ def child(method: str, folder: Path, precision: str, runs: int, threads: int) ->
         def model_only() -> None:
             forward(loaded, prepared)
 
-    else:
-        from transformers import pipeline
+        return once, model_only
 
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        pipe = pipeline("depth-estimation", model=str(folder), device="cpu", dtype=dtype)
-        original = pipe.postprocess
+    from transformers import pipeline
 
-        def postprocess(outputs):  # type: ignore[no-untyped-def]
-            # The pipeline's postprocess calls .numpy() on predicted_depth, which fails on
-            # bf16 tensors: cast first (a no-op for fp32).
-            outputs["predicted_depth"] = outputs["predicted_depth"].float()
-            return original(outputs)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    pipe = pipeline("depth-estimation", model=str(folder), device="cpu", dtype=dtype)
+    original = pipe.postprocess
 
-        pipe.postprocess = postprocess
-        inputs = pipe.preprocess(pil)
+    def postprocess(outputs):  # type: ignore[no-untyped-def]
+        # The pipeline's postprocess calls .numpy() on predicted_depth, which fails on
+        # bf16 tensors: cast first (a no-op for fp32).
+        outputs["predicted_depth"] = outputs["predicted_depth"].float()
+        return original(outputs)
 
-        def once() -> None:
-            pipe(pil)
+    pipe.postprocess = postprocess
+    inputs = pipe.preprocess(pil)
 
-        def model_only() -> None:
-            with torch.no_grad():
-                pipe.model(pixel_values=inputs["pixel_values"])
+    def call() -> None:
+        pipe(pil)
 
-    once()  # warm-up
-    times, model_times = [], []
-    for _ in range(runs):  # interleaved: whole call and model alone see the same load
-        t0 = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        model_only()
-        model_times.append(time.perf_counter() - t0)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {"seconds": min(times), "model": min(model_times), "rss_mb": rss_mb}
-    if method == "ours" and precision == "bf16":  # after the RSS: how far bf16 is from fp32
+    def pipe_model_only() -> None:
+        with torch.no_grad():
+            pipe.model(pixel_values=inputs["pixel_values"])
+
+    return call, pipe_model_only
+
+
+def child_time(folder: Path, precision: str, runs: int, threads: int) -> None:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    fns = {m: _runner(m, folder, precision) for m in ("ours", "pipeline")}
+    times: dict[str, list[float]] = {k: [] for k in ("ours", "ours_model", "pipe", "pipe_model")}
+    for m in fns:  # warm-up
+        fns[m][0]()
+    for _ in range(runs):  # alternate, so both see the same load
+        for m, key in (("ours", "ours"), ("pipeline", "pipe")):
+            once, model_only = fns[m]
+            t0 = time.perf_counter()
+            once()
+            times[key].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            model_only()
+            times[key + "_model"].append(time.perf_counter() - t0)
+    result: dict[str, float] = {k: min(v) for k, v in times.items()}
+    if precision == "bf16":  # how far our bf16 map is from our fp32 map
+        from gateway_studio.engine import Context, Image
+        from nodes.depth import estimate
+
+        image = Image(np.asarray(photo_1080p(), dtype=np.float32) / 255.0)
         low = estimate(image, model=str(folder), precision="bf16", ctx=Context()).values
         ref = estimate(image, model=str(folder), precision="fp32", ctx=Context()).values
         result["r_fp32"] = float(np.corrcoef(low.ravel(), ref.ravel())[0, 1])
     print(json.dumps(result))
+
+
+def child_rss(method: str, folder: Path, precision: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    once, _ = _runner(method, folder, precision)
+    once()
+    once()
+    print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _run_child(*argv: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, *argv], capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main() -> int:
@@ -146,17 +182,18 @@ def main() -> int:
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "gs-depth-speed"
     )
-    parser.add_argument(
-        "--child", nargs=3, metavar=("METHOD", "FOLDER", "PRECISION"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        method, folder, precision = args.child
-        child(method, Path(folder), precision, args.runs, args.threads)
+        kind, *rest = args.child
+        if kind == "time":
+            child_time(Path(rest[0]), rest[1], args.runs, args.threads)
+        else:
+            child_rss(rest[0], Path(rest[1]), rest[2], args.threads)
         return 0
 
     names = ["small", "base", "large"] if args.all else ["small"]
-    print(f"1920x1080 photo, {args.threads} threads, best of {args.runs} runs after a warm-up")
+    print(f"1920x1080 photo, {args.threads} threads, best of {args.runs} alternating runs")
     print("forward = the model alone on the prepared tensor; pre+post = the rest of a call\n")
     header = (
         f"{'model':<7}{'precision':<10}{'ours s':>8}{'pipeline s':>11}{'ratio':>7}"
@@ -167,46 +204,32 @@ def main() -> int:
     print("-" * len(header))
     worst = 0.0
     cross = []  # ours in bf16 vs the pipeline in fp32
+    pipe_fp32 = 0.0
+    common = ["--threads", str(args.threads), "--runs", str(args.runs)]
     for name in names:
         folder = build(name, args.cache / f"depth-anything-v2-{name}-random")
         for precision in ("fp32", "bf16"):
-            result = {}
-            for method in ("ours", "pipeline"):
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--child",
-                        method,
-                        str(folder),
-                        precision,
-                        "--runs",
-                        str(args.runs),
-                        "--threads",
-                        str(args.threads),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                result[method] = json.loads(out.stdout.strip().splitlines()[-1])
-            ours, pipe = result["ours"], result["pipeline"]
-            if precision == "fp32":
-                pipe_fp32 = pipe["seconds"]
-            elif "r_fp32" in ours:
-                cross.append((name, ours["seconds"] / pipe_fp32, ours["r_fp32"]))
-            ratio = ours["seconds"] / pipe["seconds"]
+            t = _run_child("--child", "time", str(folder), precision, *common)
+            rss = {
+                m: _run_child("--child", "rss", m, str(folder), precision, *common)["rss_mb"]
+                for m in ("ours", "pipeline")
+            }
+            ratio = t["ours"] / t["pipe"]
             worst = max(worst, ratio)
-            fwd = f"{ours['model']:.3f} / {pipe['model']:.3f}"
+            if precision == "fp32":
+                pipe_fp32 = t["pipe"]
+            else:
+                cross.append((name, t["ours"] / pipe_fp32, t["r_fp32"]))
+            fwd = f"{t['ours_model']:.3f} / {t['pipe_model']:.3f}"
             rest = (
-                f"{max(ours['seconds'] - ours['model'], 0):.3f} / "
-                f"{max(pipe['seconds'] - pipe['model'], 0):.3f}"
+                f"{max(t['ours'] - t['ours_model'], 0):.3f} / "
+                f"{max(t['pipe'] - t['pipe_model'], 0):.3f}"
             )
             print(
-                f"{name:<7}{precision:<10}{ours['seconds']:>8.3f}{pipe['seconds']:>11.3f}"
+                f"{name:<7}{precision:<10}{t['ours']:>8.3f}{t['pipe']:>11.3f}"
                 f"{ratio:>7.2f}{fwd:>24}{rest:>25}"
-                f"{ours['rss_mb']:>8.0f}MB{pipe['rss_mb']:>8.0f}MB"
-                + (f"   r(bf16, fp32) = {ours['r_fp32']:.4f}" if "r_fp32" in ours else "")
+                f"{rss['ours']:>8.0f}MB{rss['pipeline']:>8.0f}MB",
+                flush=True,
             )
     print("-" * len(header))
     print(f"worst ratio ours/pipeline at the same precision: {worst:.2f} (target <= 0.80)")
