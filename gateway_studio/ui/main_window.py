@@ -291,6 +291,9 @@ class MainWindow(QMainWindow):
         )
         self.search_popup.chosen.connect(lambda t: self.add_node_at(t, self._search_pos))
         self.view.context_menu = self._context_menu
+        self.viewer.title_of = lambda nid: (
+            self.doc.graph.node(nid).title if nid in self.doc.graph else ""
+        )
 
     def _context_menu(self, node_id: str | None, pos: QPointF) -> QMenu:
         menu = QMenu(self)

@@ -3,6 +3,8 @@ false colour for depth and fields, and a readout of the value under the cursor."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qtpy.QtCore import QPointF, QRectF, Qt, Signal
 from qtpy.QtGui import QColor, QPainter, QPixmap
 from qtpy.QtWidgets import (
@@ -99,6 +101,8 @@ class Viewer(QWidget):
         super().__init__(parent)
         self.view_image: ViewImage | None = None
         self.slot: Slot | None = None
+        #: A node's title for the caption (the window sets it; ids otherwise).
+        self.title_of: Callable[[str], str] = lambda node_id: ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -174,9 +178,9 @@ class Viewer(QWidget):
         self.slot_box.blockSignals(False)
         self.slot_box.setEnabled(len(view.slots) > 1)
         h, w = view.slot.size or (view.image.height(), view.image.width())
-        self.caption.setText(
-            f"<b>{view.node_id}</b>.{view.slot_name} · {view.slot.type_name} · {w}×{h}"
-        )
+        title = self.title_of(view.node_id)
+        name = f"{title} ({view.node_id})" if title else view.node_id
+        self.caption.setText(f"<b>{name}</b>.{view.slot_name} · {view.slot.type_name} · {w}×{h}")
 
     def clear_for(self, node_id: str | None) -> None:
         self.view_image = None
