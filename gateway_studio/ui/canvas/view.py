@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qtpy.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from qtpy.QtGui import QCursor, QPainter
+from qtpy.QtGui import QColor, QCursor, QFont, QPainter
 from qtpy.QtWidgets import QGraphicsView, QMenu, QWidget
 
 from gateway_studio.engine.imageio import READ_SUFFIXES
@@ -131,6 +131,24 @@ class NodeView(QGraphicsView):
         menu = self.context_menu(node_id, pos)
         if menu is not None:
             menu.exec(event.globalPos())
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self.node_scene.nodes:
+            return
+        # An empty patch says how to start, in screen space whatever the zoom.
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor("#6d727a"))
+        font = QFont(painter.font())
+        font.setPointSizeF(12)
+        painter.setFont(font)
+        painter.drawText(
+            self.viewport().rect(),
+            int(Qt.AlignmentFlag.AlignCenter),
+            "Tab (or double-click in the Nodes list) to add a node\n"
+            "drop a photo or a patch here · File ▸ Examples to start from one",
+        )
+        painter.restore()
 
     # -- keys ---------------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:
