@@ -104,14 +104,26 @@ class StallProbe:
 
 
 def pump_until(app, condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    from qtpy.QtCore import QEventLoop
+    """Run the real event loop (as app.exec does) until ``condition()`` holds."""
+    from qtpy.QtCore import QEventLoop, Qt, QTimer
 
+    if condition():
+        return True
+    loop = QEventLoop()
     deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if condition():
-            return True
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 2)
-    return condition()
+    check = QTimer()
+    check.setTimerType(Qt.TimerType.PreciseTimer)
+    check.setInterval(1)
+
+    def tick() -> None:
+        if condition() or time.perf_counter() > deadline:
+            loop.quit()
+
+    check.timeout.connect(tick)
+    check.start()
+    loop.exec()
+    check.stop()
+    return bool(condition())
 
 
 def idle(window) -> bool:  # type: ignore[no-untyped-def]

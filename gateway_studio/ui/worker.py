@@ -95,6 +95,8 @@ class EvalResponse:
     submitted: float = 0.0
     #: The viewed slot is the same picture as in the previous response (view is None).
     view_unchanged: bool = False
+    #: perf_counter stamps: "started" (worker picked it up), "evaluated", "done".
+    stamps: dict[str, float] = field(default_factory=dict)
 
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
@@ -259,6 +261,7 @@ class EvalWorker(QObject):
                 self.finished.emit(response)
 
     def _run(self, request: EvalRequest, token: SupersedeToken) -> EvalResponse:
+        stamps = {"started": time.perf_counter()}
         self.started.emit(request.id)
         rid = request.id
 
@@ -299,7 +302,9 @@ class EvalWorker(QObject):
                 image = self._thumbnail(request.graph, node_id, result.outputs, outputs_of)
                 if image is not None:
                     thumbs[node_id] = image
+        stamps["evaluated"] = time.perf_counter()
         view, unchanged = self._view(request, results)
+        stamps["done"] = time.perf_counter()
         return EvalResponse(
             rid,
             request.preview,
@@ -311,6 +316,7 @@ class EvalWorker(QObject):
             None,
             request.submitted,
             unchanged,
+            stamps,
         )
 
     def _thumbnail(

@@ -36,7 +36,7 @@ class NodeView(QGraphicsView):
             | QPainter.RenderHint.SmoothPixmapTransform
             | QPainter.RenderHint.TextAntialiasing
         )
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
@@ -47,6 +47,10 @@ class NodeView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
         self._space = False
+        # Smart updates repaint only what changed; the empty-canvas hint needs a full one.
+        for signal in (scene.doc.nodeAdded, scene.doc.nodeRemoved):
+            signal.connect(self._refresh_hint)
+        scene.doc.reset.connect(self._refresh_hint)
         #: Builds the right-click menu for a node id (None: empty canvas); set by the window.
         self.context_menu: Callable[[str | None, QPointF], QMenu | None] | None = None
 
@@ -131,6 +135,10 @@ class NodeView(QGraphicsView):
         menu = self.context_menu(node_id, pos)
         if menu is not None:
             menu.exec(event.globalPos())
+
+    def _refresh_hint(self, *_args: object) -> None:
+        if len(self.node_scene.nodes) <= 1:
+            self.viewport().update()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.node_scene.nodes:
