@@ -19,7 +19,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from gateway_studio.engine.slots import Slot
+from gateway_studio.engine.slots import Depth, Field, Slot
 
 from . import display
 from .worker import ViewImage
@@ -177,6 +177,8 @@ class Viewer(QWidget):
         self.slot_box.setCurrentText(view.slot_name)
         self.slot_box.blockSignals(False)
         self.slot_box.setEnabled(len(view.slots) > 1)
+        # false colour applies to scalar fields (depth, fields, masks) only
+        self.colormap_box.setEnabled(isinstance(view.slot, (Depth, Field)))
         h, w = view.slot.size or (view.image.height(), view.image.width())
         title = self.title_of(view.node_id)
         name = f"{title} ({view.node_id})" if title else view.node_id
