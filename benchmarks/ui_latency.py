@@ -161,7 +161,7 @@ def build(window, type_id: str, photo: Path, depth: Path) -> str:  # type: ignor
                 doc.graph.check_link(Link(src, slot, node, inp.name))
             except GraphError:
                 continue
-            doc.connect(src, slot, node, inp.name)
+            doc.link(src, slot, node, inp.name)
             break
     return node
 
@@ -248,7 +248,7 @@ def model_stall(app, window, folder: Path) -> None:  # type: ignore[no-untyped-d
     probe.start()
     t0 = time.perf_counter()
     doc.add_node("depth.estimate", node_id="estimate", position=(300, 0))
-    doc.connect("photo", "image", "estimate", "image")
+    doc.link("photo", "image", "estimate", "image")
     window.scene.select_nodes(["estimate"])
     pump_until(
         app,

@@ -86,7 +86,7 @@ def _arrange_screenshot(window: object, out: Path, timeout: float) -> None:
             quiet["since"] = quiet["since"] or now  # type: ignore[assignment]
         else:
             quiet["since"] = None
-        if (quiet["since"] and now - quiet["since"] > 0.8) or now - started > timeout:  # type: ignore[operator]
+        if (quiet["since"] and now - quiet["since"] > 0.8) or now - started > timeout:
             out.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(out))
             print(f"screenshot: {out} after {now - started:.1f} s", file=sys.stderr)

@@ -184,7 +184,7 @@ class Document(QObject):
         """Raise GraphError saying why ``link`` may not be made."""
         self.graph.check_link(link)
 
-    def connect(self, src: str, src_slot: str, dst: str, dst_slot: str) -> Link:
+    def link(self, src: str, src_slot: str, dst: str, dst_slot: str) -> Link:
         link = Link(src, src_slot, dst, dst_slot)
         self.graph.check_link(link)
         if self.graph.incoming(dst).get(dst_slot) == (src, src_slot):
@@ -192,7 +192,7 @@ class Document(QObject):
         self.undo_stack.push(cmd.ConnectCommand(self, link))
         return link
 
-    def disconnect(self, dst: str, dst_slot: str) -> None:
+    def unlink(self, dst: str, dst_slot: str) -> None:
         if dst_slot in self.graph.incoming(dst):
             self.undo_stack.push(cmd.DisconnectCommand(self, dst, dst_slot))
 

@@ -392,7 +392,7 @@ class MainWindow(QMainWindow):
                     graph.check_link(Link(src, out.name, dst, inp.name))
                 except GatewayError:
                     continue
-                self.doc.connect(src, out.name, dst, inp.name)
+                self.doc.link(src, out.name, dst, inp.name)
                 return
 
     def add_images(self, paths: list[str], pos: QPointF) -> list[str]:

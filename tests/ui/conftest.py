@@ -57,4 +57,4 @@ def build_scene(doc) -> None:  # type: ignore[no-untyped-def]
     doc.add_node(
         "field.remap", {"band_centre": 0.35, "band_width": 0.2}, node_id="band", position=(280, 240)
     )
-    doc.connect("depth", "depth", "band", "source")
+    doc.link("depth", "depth", "band", "source")

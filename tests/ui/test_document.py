@@ -23,9 +23,9 @@ def test_undo_redo_restores_exact_graph(doc) -> None:  # type: ignore[no-untyped
     doc.move_nodes({"band": (500.0, 100.0)})
     doc.set_bypass("band", True)
     doc.add_node("field.remap", node_id="remap2", position=(600, 0))
-    doc.connect("band", "field", "remap2", "source")
-    doc.connect("depth", "depth", "remap2", "source")  # replaces band → remap2
-    doc.disconnect("band", "source")
+    doc.link("band", "field", "remap2", "source")
+    doc.link("depth", "depth", "remap2", "source")  # replaces band → remap2
+    doc.unlink("band", "source")
     doc.remove_nodes(["depth"])
     final = snapshot(doc)
     stack = doc.undo_stack
@@ -48,7 +48,7 @@ def test_undo_redo_restores_exact_graph(doc) -> None:  # type: ignore[no-untyped
 def test_remove_node_restores_its_links(doc) -> None:  # type: ignore[no-untyped-def]
     build_scene(doc)
     doc.add_node("field.remap", node_id="after", position=(600, 240))
-    doc.connect("band", "field", "after", "source")
+    doc.link("band", "field", "after", "source")
     before = snapshot(doc)
     doc.remove_nodes(["band"])
     assert "band" not in doc.graph and doc.graph.links() == []
@@ -60,8 +60,8 @@ def test_remove_node_restores_its_links(doc) -> None:  # type: ignore[no-untyped
 def test_connect_undo_restores_replaced_link(doc) -> None:  # type: ignore[no-untyped-def]
     build_scene(doc)
     doc.add_node("field.remap", node_id="other", position=(0, 500))
-    doc.connect("depth", "depth", "other", "source")
-    doc.connect("other", "field", "band", "source")  # replaces depth → band
+    doc.link("depth", "depth", "other", "source")
+    doc.link("other", "field", "band", "source")  # replaces depth → band
     assert doc.graph.incoming("band") == {"source": ("other", "field")}
     doc.undo_stack.undo()
     assert doc.graph.incoming("band") == {"source": ("depth", "depth")}
@@ -95,7 +95,7 @@ def test_refused_edits_leave_graph_and_stack_unchanged(doc) -> None:  # type: ig
     build_scene(doc)
     before, count = snapshot(doc), doc.undo_stack.count()
     with pytest.raises(GraphError, match="incompatible slot types"):
-        doc.connect("photo", "image", "band", "source")
+        doc.link("photo", "image", "band", "source")
     with pytest.raises(GraphError, match="above the maximum"):
         doc.set_param("band", "gamma", 99.0)
     with pytest.raises(GraphError, match="unknown node type"):
@@ -106,9 +106,9 @@ def test_refused_edits_leave_graph_and_stack_unchanged(doc) -> None:  # type: ig
 def test_cycle_is_refused(doc) -> None:  # type: ignore[no-untyped-def]
     build_scene(doc)
     doc.add_node("field.remap", node_id="b2", position=(0, 0))
-    doc.connect("band", "field", "b2", "source")
+    doc.link("band", "field", "b2", "source")
     with pytest.raises(GraphError, match="cycle"):
-        doc.connect("b2", "field", "band", "source")
+        doc.link("b2", "field", "band", "source")
 
 
 def test_copy_paste_gives_fresh_ids_and_internal_links(doc) -> None:  # type: ignore[no-untyped-def]

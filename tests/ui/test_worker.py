@@ -28,7 +28,7 @@ def test_knob_change_recomputes_only_downstream(qtbot, doc, worker) -> None:  # 
     ctl.eventReceived.connect(lambda rid, ev: events.append((rid, ev)))
     build_scene(doc)
     doc.add_node("field.remap", node_id="after", position=(560, 240))
-    doc.connect("band", "field", "after", "source")
+    doc.link("band", "field", "after", "source")
     _wait_idle(qtbot, ctl)
     assert {n: ctl.state(n).status for n in doc.node_ids()} == {
         "photo": "computed",
@@ -155,7 +155,7 @@ def test_thumbnails_arrive_as_each_node_finishes(qtbot, worker) -> None:  # type
     ctl.evaluated.connect(lambda r: done.append(time.perf_counter()))
     doc.add_node("test.ramp", node_id="ramp", position=(0, 0))
     doc.add_node("test.slow", node_id="slow", position=(300, 0))
-    doc.connect("ramp", "field", "slow", "source")
+    doc.link("ramp", "field", "slow", "source")
     qtbot.waitUntil(lambda: bool(done) and "slow" in arrived, timeout=10000)
     assert done[-1] - arrived["ramp"] > 0.5  # ramp's picture came while slow still ran
 
@@ -172,7 +172,7 @@ def test_downstream_tweak_does_not_restart_a_long_node_upstream(qtbot, worker) -
     doc.add_node("test.ramp", node_id="ramp", position=(0, 0))
     doc.add_node("test.slow", node_id="slow", position=(300, 0))
     doc.add_node("test.ramp", node_id="other", position=(0, 300))
-    doc.connect("ramp", "field", "slow", "source")
+    doc.link("ramp", "field", "slow", "source")
     qtbot.waitUntil(lambda: len(SLOW_RUNS) == 1, timeout=5000)
     for size in (10, 20, 30):  # edits elsewhere while the long node runs
         doc.set_param("other", "size", size)

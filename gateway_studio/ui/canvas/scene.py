@@ -182,7 +182,7 @@ class NodeScene(QGraphicsScene):
         else:
             out, inp = (b, a) if a.is_input else (a, b)
             try:
-                link = self.doc.connect(out.node_id, out.name, inp.node_id, inp.name)
+                link = self.doc.link(out.node_id, out.name, inp.node_id, inp.name)
             except GraphError as exc:
                 reason = str(exc)
             else:
@@ -217,7 +217,7 @@ class NodeScene(QGraphicsScene):
         stack = self.doc.undo_stack
         stack.beginMacro("Delete")
         for link in wires:
-            self.doc.disconnect(link.dst, link.dst_slot)
+            self.doc.unlink(link.dst, link.dst_slot)
         self.doc.remove_nodes(nodes)
         for index in backdrops:
             self.doc.remove_backdrop(index)
@@ -286,7 +286,7 @@ class NodeScene(QGraphicsScene):
         anchor = drag.anchor
         restore = self.wires.get((detached.dst, detached.dst_slot)) if detached else None
         if detached is not None and target is None:  # dragged off into empty canvas
-            self.doc.disconnect(detached.dst, detached.dst_slot)
+            self.doc.unlink(detached.dst, detached.dst_slot)
             self.message.emit(f"disconnected {detached}")
             return
         if target is None or target is anchor:
@@ -313,7 +313,7 @@ class NodeScene(QGraphicsScene):
                 return
             stack = self.doc.undo_stack
             stack.beginMacro("Reconnect")
-            self.doc.disconnect(detached.dst, detached.dst_slot)
+            self.doc.unlink(detached.dst, detached.dst_slot)
             self.try_connect(anchor, target)
             stack.endMacro()
             return
