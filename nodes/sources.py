@@ -50,7 +50,12 @@ def _fill_invalid(disparity: np.ndarray) -> np.ndarray:
     """Fill unmatched pixels of a ground-truth disparity map from their neighbours.
 
     Middlebury leaves occlusions as inf; left as 'farthest' they punch holes through the
-    foreground, so we inpaint them (OpenCV Telea) on an 8-bit-free float copy."""
+    foreground, so we inpaint them (OpenCV Telea) on an 8-bit-free float copy. Inpainting
+    averages both sides of a hole, so a hole on a depth edge (an occlusion: the background
+    seen by one camera only) would get a depth halfway between the subject and the
+    background, a one-pixel fringe that every depth-selective effect shows. Where the
+    nearest valid pixels left and right of a hole differ by more than a quarter of the
+    range, the hole takes the farther (background) one instead."""
     import cv2
 
     valid = np.isfinite(disparity) & (disparity > 0)
@@ -64,10 +69,21 @@ def _fill_invalid(disparity: np.ndarray) -> np.ndarray:
     restored = cv2.inpaint(
         scaled.astype(np.uint16), (~valid).astype(np.uint8), 5, cv2.INPAINT_TELEA
     )
-    return np.where(valid, filled, restored.astype(np.float32) / 65535 * (hi - lo) + lo)
+    filled = np.where(valid, filled, restored.astype(np.float32) / 65535 * (hi - lo) + lo)
+    # nearest valid column to the left / right of every pixel, in its row (-1 / w: none)
+    h, w = valid.shape
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    left = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
+    right = np.minimum.accumulate(np.where(valid, cols, w)[:, ::-1], axis=1)[:, ::-1]
+    on_edge = ~valid & (left >= 0) & (right < w)
+    left_v = np.take_along_axis(filled, np.clip(left, 0, w - 1), axis=1)
+    right_v = np.take_along_axis(filled, np.clip(right, 0, w - 1), axis=1)
+    on_edge &= np.abs(left_v - right_v) > 0.25 * (hi - lo)
+    return np.where(on_edge, np.minimum(left_v, right_v), filled)
 
 
-@node("source.sample_rgbd", outputs={"image": Image, "depth": Depth}, proxy=False)
+# version 2: occlusion holes on depth edges take the background depth (no mid-depth fringe)
+@node("source.sample_rgbd", outputs={"image": Image, "depth": Depth}, proxy=False, version=2)
 def sample_rgbd(
     *,
     name: Annotated[
