@@ -324,7 +324,7 @@ def refine_edges(
     snapped = far + alpha * span
     weight = np.clip((span - tau) / tau, 0.0, 1.0)  # 0 on slopes and flats
     out = p + weight * (snapped - p)
-    return (out * (hi - lo) + lo).astype(np.float32)
+    return np.asarray(out * (hi - lo) + lo, dtype=np.float32)
 
 
 @node("depth.estimate", outputs={"depth": Depth}, proxy=False)
