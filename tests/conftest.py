@@ -14,3 +14,20 @@ os.environ.setdefault("GATEWAY_STUDIO_CACHE", tempfile.mkdtemp(prefix="gws-test-
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = ROOT / "resources"
 SHARED = ROOT.parent / "shared"
+
+
+def pytest_sessionfinish(session: object, exitstatus: int) -> None:
+    """Empty the clipboard while Python is still alive.
+
+    Qt's clipboard outlives the interpreter (a C++ static); if it still owns a QMimeData
+    made from Python, destroying it at process exit calls into a finalised interpreter and
+    segfaults after every test has passed."""
+    import sys
+
+    if "qtpy" not in sys.modules:
+        return
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        app.clipboard().clear()  # type: ignore[attr-defined]
