@@ -1,8 +1,9 @@
 """``gateway-studio [PATCH]``: the window first, everything heavy later.
 
-No torch or transformers here or in anything this imports at module level: model nodes
-load them on the worker thread when they first run, so the window shows in well under
-a second and stays responsive meanwhile.
+No torch or transformers here or in anything this imports at module level, so the window
+shows in well under a second. They are imported in the background once the window is
+up and the UI idle (``warmup.py``): that import freezes the UI thread for ~0.2 s whatever
+thread does it, and start-up is a better moment for it than the first model node.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.open_path(Path(args.patch), ask=False)
 
     QTimer.singleShot(0, start)
+    from .warmup import enabled
+
+    if enabled() and not args.screenshot:
+        # after the patch has opened and evaluated; each import waits for an idle UI
+        QTimer.singleShot(1500, window.start_warm_imports)
     if args.screenshot:
         _arrange_screenshot(window, Path(args.screenshot), args.screenshot_timeout)
     code = app.exec()

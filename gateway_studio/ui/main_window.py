@@ -50,6 +50,7 @@ from .inspector import Inspector
 from .palette import NodeSearchPopup, Palette
 from .session import Recovery, Session
 from .viewer import Viewer
+from .warmup import MODULES, WarmImporter
 from .worker import EvalWorker, ViewSpec, make_evaluator
 
 APP_NAME = "Gateway Studio"
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self._search_pos = QPointF()
         self._viewed: str | None = None
         self._job: jobs.Job | None = None
+        self.warm: WarmImporter | None = None
         self.setCentralWidget(self.view)
         self.setDockNestingEnabled(True)
         self._docks()
@@ -141,11 +143,15 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.eval_label = QLabel("")
         self.eval_label.setObjectName("muted")
+        self.warm_label = QLabel("")
+        self.warm_label.setObjectName("muted")
+        self.warm_label.setVisible(False)
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip("Stop the running evaluation (Esc)")
         self.cancel_button.setEnabled(False)
         bar.addWidget(self.status, 1)
+        bar.addPermanentWidget(self.warm_label)
         bar.addPermanentWidget(self.eval_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
@@ -323,6 +329,34 @@ class MainWindow(QMainWindow):
     def _busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
         self.progress.setVisible(busy)
+
+    # -- background import of the model libraries -------------------------------------
+    def start_warm_imports(self, modules: list[str] | None = None) -> WarmImporter:
+        """Import torch/transformers now, while idle, not on the first model node mid-drag."""
+
+        def ui_idle() -> bool:
+            c = self.controller
+            return not c.busy and c._interacting is None and not self.worker.busy()
+
+        self.warm = WarmImporter(ui_idle, MODULES if modules is None else modules, parent=self)
+        self.warm.started.connect(self._warm_started)
+        self.warm.finished.connect(self._warm_finished)
+        self.warm.start()
+        return self.warm
+
+    def _warm_started(self, name: str, index: int, count: int) -> None:
+        self.warm_label.setText(f"loading model libraries… ({index}/{count})")
+        self.warm_label.setToolTip(f"importing {name} in the background")
+        self.warm_label.setVisible(True)
+
+    def _warm_finished(self, seconds: float, error: str) -> None:
+        if error:
+            self.warm_label.setText("model libraries unavailable")
+            self.warm_label.setToolTip(error)
+            return
+        self.warm_label.setText(f"model libraries ready ({seconds:.1f} s)")
+        self.warm_label.setToolTip("torch and transformers are loaded")
+        QTimer.singleShot(4000, self, lambda: self.warm_label.setVisible(False))
 
     def _update_title(self) -> None:
         name = self.doc.path.name if self.doc.path else "untitled"
@@ -659,6 +693,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         self.autosave_timer.stop()
+        if self.warm is not None:
+            self.warm.stop()
         self.session.discard_autosave()
         self.controller.cancel()
         self.worker.shutdown()

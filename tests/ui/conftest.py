@@ -58,3 +58,31 @@ def build_scene(doc) -> None:  # type: ignore[no-untyped-def]
         "field.remap", {"band_centre": 0.35, "band_width": 0.2}, node_id="band", position=(280, 240)
     )
     doc.link("depth", "depth", "band", "source")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    from gateway_studio.engine import Evaluator, SlotCache
+    from gateway_studio.ui.main_window import MainWindow
+    from gateway_studio.ui.session import Session
+
+    w = MainWindow(
+        evaluator=Evaluator(SlotCache(None)),
+        session=Session(tmp_path / "config"),
+        autosave_seconds=3600,
+    )
+    w.errors = []  # type: ignore[attr-defined]
+    w.ask_save_changes = lambda: "discard"  # type: ignore[method-assign]
+    w.show_error = lambda title, text: w.errors.append((title, text))  # type: ignore[method-assign,attr-defined]
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.doc.undo_stack.setClean()
+    w.shutdown()
+
+
+def wait_idle(qtbot, w, timeout: int = 20000) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(
+        lambda: not w.controller.busy and not w.controller._timer.isActive(), timeout=timeout
+    )
