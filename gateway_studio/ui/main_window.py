@@ -292,9 +292,7 @@ class MainWindow(QMainWindow):
         self.view.nodeDropped.connect(lambda t, pos: self.add_node_at(t, pos))
         self.view.imagesDropped.connect(self.add_images)
         self.view.patchDropped.connect(self.open_path)
-        self.node_palette.addRequested.connect(
-            lambda t: self.add_node_at(t, self.view.centre_scene_pos())
-        )
+        self.node_palette.addRequested.connect(lambda t: self.add_node_at(t, None))
         self.search_popup.chosen.connect(lambda t: self.add_node_at(t, self._search_pos))
         self.view.context_menu = self._context_menu
         self.viewer.title_of = lambda nid: (
@@ -396,18 +394,29 @@ class MainWindow(QMainWindow):
     def add_node_at(
         self,
         type_id: str,
-        pos: QPointF,
+        pos: QPointF | None,
         params: dict[str, Any] | None = None,
         auto_connect: bool = True,
     ) -> str | None:
-        """Add a node centred under ``pos``; wire the selected node into it when it fits."""
+        """Add a node centred under ``pos``; wire the selected node into it when it fits.
+
+        Without ``pos`` (the palette) the node goes right of the selected node, or in the
+        middle of the view. Either way it is nudged down off any node it would cover."""
         selected = self.scene.selected_node_ids()
+        if pos is None:
+            if len(selected) == 1:
+                rect = self.scene.node_item(selected[0]).sceneBoundingRect()
+                x, y = rect.right() + 60.0, rect.top() + 8.0
+            else:
+                c = self.view.centre_scene_pos()
+                x, y = c.x() - WIDTH / 2, c.y() - 14
+        else:
+            x, y = pos.x() - WIDTH / 2, pos.y() - 14
+        x, y = self.scene.free_spot(x, y, type_id)
         stack = self.doc.undo_stack
         stack.beginMacro(f"Add {type_id}")
         try:
-            node_id = self.doc.add_node(
-                type_id, params, position=(pos.x() - WIDTH / 2, pos.y() - 14)
-            )
+            node_id = self.doc.add_node(type_id, params, position=(x, y))
             if auto_connect and len(selected) == 1:
                 self._auto_connect(selected[0], node_id)
         except GatewayError as exc:

@@ -24,6 +24,8 @@ ROW = 20.0
 THUMB_H = 120.0
 FOOTER = 18.0
 PAD = 8.0
+NODE_Z = 1.0
+SELECTED_Z = 2.0
 
 
 class NodeItem(QGraphicsItem):
@@ -59,7 +61,7 @@ class NodeItem(QGraphicsItem):
             | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
         )
         self.setAcceptHoverEvents(True)
-        self.setZValue(1)
+        self.setZValue(NODE_Z)
         self._update_tooltip()
 
     # -- geometry -----------------------------------------------------------------------
@@ -86,6 +88,9 @@ class NodeItem(QGraphicsItem):
     def itemChange(self, change, value):  # type: ignore[no-untyped-def]
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self.node_scene.node_moved(self)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            # the selected node is drawn above the ones it overlaps (and grabs clicks there)
+            self.setZValue(SELECTED_Z if self.isSelected() else NODE_Z)
         return super().itemChange(change, value)
 
     # -- state --------------------------------------------------------------------------

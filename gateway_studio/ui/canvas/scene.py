@@ -174,6 +174,20 @@ class NodeScene(QGraphicsScene):
             rect = rect.united(item.sceneBoundingRect())
         return rect
 
+    def free_spot(self, x: float, y: float, type_id: str) -> tuple[float, float]:
+        """(x, y), moved down until a new ``type_id`` node there covers no other node."""
+        spec = self.doc.registry.get(type_id)
+        probe = NodeItem(self, "", spec)  # never added: only its size is wanted
+        w, h = probe.body_rect().width(), probe.body_rect().height()
+        bodies = [i.sceneBoundingRect() for i in self.nodes.values()]
+        for _ in range(200):
+            want = QRectF(x, y, w, h).adjusted(-12, -12, 12, 12)
+            hits = [r for r in bodies if r.intersects(want)]
+            if not hits:
+                break
+            y = max(r.bottom() for r in hits) + 20.0
+        return x, y
+
     # -- edits --------------------------------------------------------------------------
     def try_connect(self, a: PortItem, b: PortItem) -> str | None:
         """Connect two ports (either order). Returns None, or the reason it was refused."""
