@@ -57,3 +57,46 @@ def test_selected_node_is_drawn_above_the_nodes_it_overlaps(qtbot, window) -> No
     w.scene.select_nodes(["band"])
     assert band.zValue() > depth.zValue()
     wait_idle(qtbot, w)
+
+
+def test_an_unwired_node_asks_for_its_inputs_instead_of_showing_an_error(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """A freshly added node is not broken: it used to turn red with 'error (hover...)'."""
+    w = window
+    build_scene(w.doc)
+    w.doc.add_node("modulate.isolate", node_id="iso", position=(600, 0))
+    wait_idle(qtbot, w)
+    iso = w.scene.node_item("iso")
+    assert iso.state.status == "failed" and iso.needs_input
+    text, color = iso.status_text()
+    assert text == "connect image, depth"
+    assert color.red() < 200  # muted, not the error red
+    assert "error" not in text
+    # a real failure is still an error
+    w.doc.set_param("depth", "path", "/nonexistent/missing_depth.png")
+    wait_idle(qtbot, w)
+    depth = w.scene.node_item("depth")
+    assert not depth.needs_input and depth.status_text()[0].startswith("error")
+
+
+def test_error_text_on_a_node_wraps_between_words() -> None:
+    """'...not connected: i|mage' — messages used to break in the middle of words."""
+    from qtpy.QtGui import QFont, QTextLayout
+
+    from gateway_studio.ui.canvas.node_item import WRAP
+
+    text = "model 'depth-anything-v2-small' is not available locally. Looked in the cache"
+    layout = QTextLayout(text, QFont())
+    layout.setTextOption(WRAP)
+    layout.beginLayout()
+    breaks = []
+    while True:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(120)
+        breaks.append(line.textStart())
+    layout.endLayout()
+    assert len(breaks) > 2
+    for start in breaks[1:]:
+        # every line starts a word: the char before a break is a space or a hyphen
+        assert text[start - 1] in " -", text[start - 1 : start + 5]

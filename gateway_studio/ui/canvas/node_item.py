@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QPointF, QRectF, Qt
-from qtpy.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from qtpy.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTextOption,
+)
 from qtpy.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from gateway_studio.engine.node import NodeSpec
@@ -26,6 +35,11 @@ FOOTER = 18.0
 PAD = 8.0
 NODE_Z = 1.0
 SELECTED_Z = 2.0
+#: The evaluator's message for a node whose required inputs are not wired.
+UNWIRED = "required input not connected"
+#: Messages on a node wrap between words (a long path may still break anywhere).
+WRAP = QTextOption(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+WRAP.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
 
 
 class NodeItem(QGraphicsItem):
@@ -115,17 +129,27 @@ class NodeItem(QGraphicsItem):
     def _update_tooltip(self) -> None:
         st = self.state
         if st.status in ("failed", "skipped") and st.message:
+            colour = theme.ERROR if st.status == "failed" and not self.needs_input else theme.MUTED
             self.setToolTip(
                 f"<b>{self.node_id}</b> ({self.spec.type_id})<br>"
-                f"<span style='color:{theme.ERROR}'>{_escape(st.message)}</span>"
+                f"<span style='color:{colour}'>{_escape(st.message)}</span>"
             )
         else:
             self.setToolTip(
                 f"<b>{self.node_id}</b> ({self.spec.type_id})<br>{_escape(self.spec.help)}"
             )
 
+    @property
+    def needs_input(self) -> bool:
+        """Failed only because an input is not wired yet: a to-do, not an error."""
+        st = self.state
+        return st.status == "failed" and st.message.startswith(UNWIRED)
+
     def status_text(self) -> tuple[str, QColor]:
         st = self.state
+        if self.needs_input:
+            missing = st.message[len(UNWIRED) :].strip(" :")
+            return f"connect {missing}", QColor(theme.MUTED)
         if self.bypassed:
             return "bypassed", QColor("#d8b04a")
         if st.status == "computing":
@@ -152,7 +176,8 @@ class NodeItem(QGraphicsItem):
     ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         body = self.body_rect()
-        failed = self.state.status == "failed"
+        unwired = self.needs_input
+        failed = self.state.status == "failed" and not unwired
         # body
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 70))
@@ -236,15 +261,7 @@ class NodeItem(QGraphicsItem):
                 small = QFont(painter.font())
                 small.setPointSizeF(8.0)
                 painter.setFont(small)
-                painter.drawText(
-                    box.adjusted(6, 4, -6, -4),
-                    int(
-                        Qt.AlignmentFlag.AlignLeft
-                        | Qt.AlignmentFlag.AlignTop
-                        | Qt.TextFlag.TextWrapAnywhere
-                    ),
-                    self.state.message[:240],
-                )
+                painter.drawText(box.adjusted(6, 4, -6, -4), self.state.message[:240], WRAP)
                 painter.setFont(font)
         # footer: state
         text, tcolor = self.status_text()
