@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qtpy.QtCore import QPointF, QRectF, Qt, Signal
-from qtpy.QtGui import QColor, QPainter, QPixmap
+from qtpy.QtGui import QColor, QFontMetrics, QPainter, QPixmap
 from qtpy.QtWidgets import (
     QComboBox,
     QGraphicsPixmapItem,
@@ -14,6 +14,7 @@ from qtpy.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -93,6 +94,34 @@ class ImageView(QGraphicsView):
         self.hovered.emit(-1, -1)
 
 
+class ElidedLabel(QLabel):
+    """A one-line caption that gives way to the controls beside it: it shrinks with an
+    ellipsis (the whole text in its tooltip) instead of running into them."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics = QFontMetrics(self.font())
+        self.setText(
+            metrics.elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, max(self.width(), 40))
+        )
+
+
 class Viewer(QWidget):
     #: The user picked another slot or colour map: (slot name, colormap).
     optionsChanged = Signal(str, str)
@@ -108,7 +137,11 @@ class Viewer(QWidget):
         layout.setSpacing(0)
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 4, 6, 4)
-        self.caption = QLabel("")
+        bar.setSpacing(6)
+        self.caption = ElidedLabel("")
+        bold = self.caption.font()
+        bold.setBold(True)
+        self.caption.setFont(bold)
         self.slot_box = QComboBox()
         self.slot_box.setToolTip("Which output of the node to show")
         self.slot_box.setMinimumWidth(90)
@@ -181,14 +214,17 @@ class Viewer(QWidget):
         self.colormap_box.setEnabled(isinstance(view.slot, (Depth, Field)))
         h, w = view.slot.size or (view.image.height(), view.image.width())
         title = self.title_of(view.node_id)
-        name = f"{title} ({view.node_id})" if title else view.node_id
-        self.caption.setText(f"<b>{name}</b>.{view.slot_name} · {view.slot.type_name} · {w}×{h}")
+        self.caption.set_full_text(
+            f"{title or view.node_id} · {view.slot.type_name} {w}×{h}"  # slot: the picker
+        )
+        if title:  # the id is what wires and files use: keep it one hover away
+            self.caption.setToolTip(f"{title} ({view.node_id}) · {self.caption.full_text}")
 
     def clear_for(self, node_id: str | None) -> None:
         self.view_image = None
         self.slot = None
         self.image_view.clear()
-        self.caption.setText(f"<b>{node_id}</b>" if node_id else "")
+        self.caption.set_full_text(node_id or "")
         self.message.setText("evaluating…" if node_id else "Select a node to see its output")
         self.message.setVisible(True)
 

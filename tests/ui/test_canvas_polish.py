@@ -100,3 +100,22 @@ def test_error_text_on_a_node_wraps_between_words() -> None:
     for start in breaks[1:]:
         # every line starts a word: the char before a break is a space or a hyphen
         assert text[start - 1] in " -", text[start - 1 : start + 5]
+
+
+def test_viewer_caption_gives_way_to_the_slot_picker(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """A titled node's caption ran into the controls ('… · 741×500slot')."""
+    w = window
+    build_scene(w.doc)
+    w.doc.set_title("band", "A rather long title for the depth band of the garage scene")
+    w.scene.select_nodes(["band"])
+    wait_idle(qtbot, w)
+    qtbot.waitUntil(lambda: w.viewer.view_image is not None, timeout=10000)
+    viewer = w.viewer
+    viewer.resize(420, 400)
+    qtbot.wait(50)
+    caption, slot_box = viewer.caption, viewer.slot_box
+    assert caption.geometry().right() < slot_box.geometry().left() - 30  # 'slot' label between
+    assert "…" in caption.text()
+    tip = caption.toolTip()
+    assert tip.endswith("Field 960×640") and tip.startswith("A rather") and "(band)" in tip
+    assert caption.fontMetrics().horizontalAdvance(caption.text()) <= caption.width()
