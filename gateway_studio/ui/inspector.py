@@ -43,6 +43,7 @@ from .controller import EvalController
 from .document import Document
 
 SLIDER_STEPS = 1000
+SPIN_WIDTH = 100
 
 
 class ParamEditor(QWidget):
@@ -85,13 +86,14 @@ class NumberEditor(ParamEditor):
             decimals = 3
             if spec.step:
                 decimals = max(2, min(6, -math.floor(math.log10(spec.step)) + 1))
-            if self.log:
-                decimals = 6
+            if self.log and not spec.step:
+                decimals = 6  # no step to go by: keep small values of a wide range visible
             self.spin.setDecimals(decimals)
             self.spin.setRange(lo, hi)
             self.spin.setSingleStep(spec.step or (hi - lo) / 100 if not self.log else 0.1)
         self.spin.setKeyboardTracking(False)
-        self.spin.setMinimumWidth(78)
+        # one width for every number box, so the sliders beside them line up
+        self.spin.setFixedWidth(SPIN_WIDTH)
         self.slider: QSlider | None = None
         ranged = spec.min is not None and spec.max is not None
         if ranged:

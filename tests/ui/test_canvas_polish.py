@@ -119,3 +119,24 @@ def test_viewer_caption_gives_way_to_the_slot_picker(qtbot, window) -> None:  # 
     tip = caption.toolTip()
     assert tip.endswith("Field 960×640") and tip.startswith("A rather") and "(band)" in tip
     assert caption.fontMetrics().horizontalAdvance(caption.text()) <= caption.width()
+
+
+def test_inspector_number_boxes_line_up_and_show_sane_decimals(qtbot, doc) -> None:  # type: ignore[no-untyped-def]
+    """point_cloud's 'near' read 2.400000 in a wider box, so its slider was shorter."""
+    from gateway_studio.ui.inspector import Inspector, NumberEditor
+
+    doc.add_node("geometry.point_cloud", node_id="cloud")
+    inspector = Inspector(doc)
+    qtbot.addWidget(inspector)
+    inspector.resize(520, 600)
+    inspector.show()
+    inspector.set_node("cloud")
+    qtbot.wait(50)
+    numbers = [e for e in inspector.editors.values() if isinstance(e, NumberEditor)]
+    assert len(numbers) >= 4
+    assert len({e.spin.width() for e in numbers}) == 1
+    sliders = [e.slider for e in numbers if e.slider is not None]
+    assert len({s.width() for s in sliders}) == 1
+    near = inspector.editors["near"]
+    assert isinstance(near, NumberEditor) and near.log
+    assert near.spin.decimals() <= 3 and near.spin.textFromValue(2.4) == "2.400"
