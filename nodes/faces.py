@@ -11,7 +11,8 @@ switched silently:
 * ``yunet`` — OpenCV's YuNet (``cv2.FaceDetectorYN``): a real confidence and five
   landmarks (right eye, left eye, nose tip, right and left mouth corner, as seen in the
   image). Weights ``face_detection_yunet_2023mar.onnx`` come from the ``weights`` path,
-  the models folder (``GATEWAY_STUDIO_MODELS``) or the Hugging Face cache.
+  the models folder (``GATEWAY_STUDIO_MODELS``) or the Hugging Face cache, found by the
+  model store (catalogue name ``yunet``; ``gateway-studio models pull yunet`` fetches it).
 
 Detection runs on a copy whose long side is at most ``detect_size`` pixels; boxes and
 landmarks are mapped back to the input's pixels.
@@ -19,7 +20,6 @@ landmarks are mapped back to the input's pixels.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -166,61 +166,21 @@ def _detect_bundled(gray: NDArray[np.float32], min_px: int) -> list[Detection]:
     ]
 
 
-def _models_dirs() -> list[Path]:
-    env = os.environ.get("GATEWAY_STUDIO_MODELS", "")
-    return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
-
-
 def resolve_yunet(weights: str, ctx: Context) -> Path:
-    """Find the YuNet ONNX file: the ``weights`` param, the models folder, the HF cache."""
-    looked: list[str] = []
-    if weights:
-        path = ctx.resolve_path(weights)
-        if path.is_file():
-            return path
-        raise ModelMissingError(f"YuNet weights: no such file {path}")
-    for folder in _models_dirs():
-        for candidate in (
-            folder / YUNET_FILE,
-            folder / "face" / YUNET_FILE,
-            folder / YUNET_REPO / YUNET_FILE,
-            folder / YUNET_REPO.replace("/", "--") / YUNET_FILE,
-        ):
-            if candidate.is_file():
-                return candidate
-        looked.append(f"models folder {folder}")
+    """The YuNet ONNX file through the model store (``models.resolve_file("yunet")``):
+    the ``weights`` param, else the models folders, else the Hugging Face cache."""
+    from gateway_studio.engine import models
+
+    explicit = ctx.resolve_path(weights) if weights else None
     try:
-        from huggingface_hub import constants, try_to_load_from_cache
-
-        cached = try_to_load_from_cache(YUNET_REPO, YUNET_FILE)
-        if isinstance(cached, str) and Path(cached).is_file():
-            return Path(cached)
-        looked.append(f"Hugging Face cache {constants.HF_HUB_CACHE} ({YUNET_REPO})")
-    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
-        looked.append("Hugging Face cache (huggingface_hub not installed)")
-    if not _models_dirs():
-        looked.append("models folder (GATEWAY_STUDIO_MODELS is not set)")
-    raise ModelMissingError(
-        f"face model 'yunet' ({YUNET_FILE}) is not available locally; looked in: "
-        f"{'; '.join(looked)}. {_yunet_hint()} Or set the node's 'weights' path to the "
-        ".onnx file, or use backend 'bundled' (no download)."
-    )
-
-
-def _yunet_hint() -> str:
-    """How to get YuNet: the store's pull command once its catalogue knows the file."""
-    try:
-        from gateway_studio.engine import models
-
-        if models.lookup("yunet") is not None:
-            return f"Get it with `{models.pull_command('yunet')}`."
-    except ImportError:  # the model store is optional for this node
-        pass
-    return (
-        f"Get it on a connected machine from the Hugging Face repository {YUNET_REPO} "
-        "(OpenCV model zoo, MIT) and put it into a models folder (GATEWAY_STUDIO_MODELS "
-        "or --models-dir)."
-    )
+        return models.resolve_file("yunet", explicit).path
+    except ModelMissingError as exc:
+        if explicit is not None:  # the user named a file: that file, or an error
+            raise
+        raise ModelMissingError(
+            f"{exc}. Or set the node's 'weights' path to the .onnx file, or use backend "
+            "'bundled' (no download)."
+        ) from None
 
 
 def _detect_yunet(rgb: NDArray[np.uint8], model: Path, min_score: float) -> list[Detection]:

@@ -317,31 +317,17 @@ def is_selfie(name: str) -> bool:
 
 
 def resolve_selfie(name: str, ctx: Context) -> Path:
-    """The selfie model file: a .tflite path given as the model, or the models folders."""
+    """The selfie model file through the model store (``models.resolve_file``): a .tflite
+    path given as the model, else the models folders."""
     from gateway_studio.engine import models
 
-    if name.strip().lower().endswith(".tflite"):
-        path = ctx.resolve_path(name.strip())
-        if path.is_file():
-            return path
-        raise ModelMissingError(f"segmentation model file {path}: no such file")
-    looked: list[str] = []
-    for folder in models.models_dirs():
-        for candidate in (
-            folder / SELFIE_FILE,
-            folder / "mediapipe" / SELFIE_FILE,
-            folder / SELFIE / SELFIE_FILE,
-        ):
-            if candidate.is_file():
-                return candidate
-            looked.append(str(candidate))
-    where = "; ".join(looked) or f"no models folder ({models.MODELS_ENV} is not set)"
-    raise ModelMissingError(
-        f"model '{SELFIE}' ({SELFIE_FILE}) is not available locally; looked in: {where}. It "
-        "is MediaPipe's selfie segmentation model (Apache-2.0, 250 KB, from MediaPipe's "
-        f"model downloads): put it into a models folder ({models.MODELS_ENV} or "
-        "--models-dir), or set 'model' to the path of the .tflite file."
-    )
+    explicit = ctx.resolve_path(name.strip()) if name.strip().lower().endswith(".tflite") else None
+    try:
+        return models.resolve_file(SELFIE, explicit).path
+    except ModelMissingError as exc:
+        if explicit is not None:  # the user named a file: that file, or an error
+            raise
+        raise ModelMissingError(f"{exc}. Or set 'model' to the path of the .tflite file.") from None
 
 
 def segment_selfie(image: Image, path: Path, ctx: Context) -> Segments:

@@ -43,6 +43,20 @@ Devices: ``pick_device()`` takes an explicit request, else ``$GATEWAY_STUDIO_DEV
 
 For other model families (segmentation, …) use ``task=`` with one of ``TASKS`` or pass a
 ``loader`` callable; add catalogue entries with ``register_model``.
+
+Single-file models
+------------------
+Some nodes run one ONNX / TFLite file through OpenCV (``yunet`` for ``faces.detect``,
+``mediapipe-selfie`` for ``segment.semantic``). Their catalogue entries carry a
+``filename``; ``resolve_file(name, path=None)`` finds that file: an explicit path, else
+``<dir>/<filename>``, ``<dir>/<name>/<filename>`` (and the entry's ``folders``) in every
+``$GATEWAY_STUDIO_MODELS`` folder, else the Hugging Face cache (``try_to_load_from_cache``:
+no network). ONNX and TFLite are data, not pickles: nothing runs when they are read; any
+other suffix is refused. ``models list`` shows them; ``models pull yunet`` downloads the one
+file with ``hf_hub_download``. A file that is not on the hub (``repo_id`` "") has a
+``source_url``: ``pull`` and the missing-file error say where to fetch it by hand rather
+than downloading from elsewhere. ``resolve`` of such a name returns the file, and
+``load_model`` refuses it (it is not a transformers model).
 """
 
 from __future__ import annotations
@@ -61,9 +75,16 @@ from typing import Any, Literal
 
 from .errors import GatewayError, ModelMissingError
 
-Task = Literal["depth-estimation", "semantic-segmentation", "universal-segmentation"]
+Task = Literal[
+    "depth-estimation",
+    "semantic-segmentation",
+    "universal-segmentation",
+    # Single-file models (see ``resolve_file``), run by OpenCV rather than transformers.
+    "face-detection",
+    "person-segmentation",
+]
 Precision = Literal["fp32", "bf16", "fp16"]
-OutputKind = Literal["relative-inverse", "metric", "labels"]
+OutputKind = Literal["relative-inverse", "metric", "labels", "boxes"]
 
 #: task → the transformers Auto class that loads it.
 TASKS: dict[str, str] = {
@@ -87,18 +108,34 @@ class ModelError(GatewayError):
 # ----------------------------------------------------------------------------- catalogue
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model we know by name. ``size_mb`` is the approximate download."""
+    """A model we know by name. ``size_mb`` is the approximate download.
+
+    A *single-file* model (``filename`` set: one ONNX / TFLite file run by OpenCV, not a
+    transformers folder) resolves with ``resolve_file``; ``repo_id`` is then the hub
+    repository holding ``filename``, or "" when the file is not on the hub and
+    ``source_url`` says where to get it.
+    """
 
     name: str
     repo_id: str
     task: Task
-    size_mb: int
+    size_mb: float
     licence: str
     #: What the raw output means: relative inverse depth (larger = nearer), metric depth
-    #: in metres (larger = farther), or class labels.
+    #: in metres (larger = farther), class labels, or boxes (detectors).
     output: OutputKind
     label: str
     description: str = ""
+    #: Single-file models: the weights file's name (in the hub repo and on disk).
+    filename: str = ""
+    #: Where the file comes from when it is not on the hub (or its upstream home).
+    source_url: str = ""
+    #: Extra sub-folders of a models folder the file may sit in (e.g. ``face/``).
+    folders: tuple[str, ...] = ()
+
+    @property
+    def single_file(self) -> bool:
+        return bool(self.filename)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +147,8 @@ class ModelInfo:
             "output": self.output,
             "label": self.label,
             "description": self.description,
+            "filename": self.filename or None,
+            "source_url": self.source_url or None,
         }
 
 
@@ -174,6 +213,33 @@ CATALOGUE: list[ModelInfo] = [
         "SegFormer-B0 (ADE20K)",
         "150 ADE20K classes at 512x512; 3.75 M params",
     ),
+    # Single-file models (ONNX / TFLite: data, no code runs on load), run by OpenCV.
+    ModelInfo(
+        "yunet",
+        "opencv/face_detection_yunet",
+        "face-detection",
+        0.232,
+        "MIT",
+        "boxes",
+        "YuNet face detector",
+        "OpenCV model zoo; boxes, scores, five landmarks (faces.detect backend 'yunet')",
+        filename="face_detection_yunet_2023mar.onnx",
+        source_url="https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet",
+        folders=("face",),
+    ),
+    ModelInfo(
+        "mediapipe-selfie",
+        "",  # not on the Hugging Face hub: MediaPipe serves it from its own bucket
+        "person-segmentation",
+        0.249,
+        "Apache-2.0",
+        "labels",
+        "MediaPipe selfie segmentation",
+        "person vs background at 256x256 (segment.semantic model 'mediapipe-selfie')",
+        filename="selfie_segmentation.tflite",
+        source_url="https://storage.googleapis.com/mediapipe-assets/selfie_segmentation.tflite",
+        folders=("mediapipe",),
+    ),
 ]
 
 
@@ -194,7 +260,7 @@ def lookup(name: str) -> ModelInfo | None:
     """The catalogue entry for a catalogue name or hub id (case-insensitive), else None."""
     wanted = name.strip().lower()
     for m in CATALOGUE:
-        if wanted in (m.name.lower(), m.repo_id.lower()):
+        if wanted and wanted in (m.name.lower(), m.repo_id.lower()):  # repo_id may be ""
             return m
     return None
 
@@ -268,6 +334,8 @@ def resolve(name: str) -> ResolvedModel:
     if not name:
         raise ModelMissingError("no model named: choose a model name, hub id or folder")
     info = lookup(name)
+    if info is not None and info.single_file:  # one ONNX/TFLite file, not a folder
+        return resolve_file(info.name)
     looked: list[str] = []
 
     def found(path: Path, source: str) -> ResolvedModel:
@@ -339,6 +407,119 @@ def locate(name: str) -> ResolvedModel | None:
         return resolve(name)
     except ModelMissingError:
         return None
+
+
+# ----------------------------------------------------------------------------- single files
+#: The single-file weights the store hands out. ONNX (protobuf) and TFLite (flatbuffer)
+#: are plain data that OpenCV parses: nothing in them runs on load, unlike pickled .pt/.bin.
+SAFE_FILE_SUFFIXES = (".onnx", ".tflite")
+
+
+def single_file_models() -> list[ModelInfo]:
+    """The catalogue's single-file models (one ONNX / TFLite file each)."""
+    return [m for m in CATALOGUE if m.single_file]
+
+
+def file_candidates(info: ModelInfo, root: Path) -> list[Path]:
+    """Where a single-file model may sit in the models folder ``root``, in search order."""
+    subfolders = [info.name, *info.folders]
+    if info.repo_id:
+        org, _, repo = info.repo_id.partition("/")
+        subfolders += [f"{org}--{repo}", info.repo_id, repo]
+    out = [root / info.filename]
+    for sub in subfolders:
+        cand = root / sub / info.filename
+        if cand not in out:
+            out.append(cand)
+    return out
+
+
+def _file_problem(path: Path) -> str | None:
+    """None if ``path`` is a weights file the store hands out, else why not."""
+    if not path.is_file():
+        return "no such file"
+    if path.suffix.lower() not in SAFE_FILE_SUFFIXES:
+        return (
+            f"not an ONNX/TFLite file ({', '.join(SAFE_FILE_SUFFIXES)}); pickle-based "
+            "weights are never loaded"
+        )
+    return None
+
+
+def _cached_file(repo_id: str, filename: str, cache_dir: Path | None) -> Path | None:
+    """``filename`` of ``repo_id`` in a Hugging Face cache, never touching the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        hit = try_to_load_from_cache(
+            repo_id, filename, cache_dir=str(cache_dir) if cache_dir else None
+        )
+    except Exception:  # HFValidationError, an unreadable cache, …: not cached
+        return None
+    # A str is the snapshot path (None / _CACHED_NO_EXIST: not there). Keep that path, a
+    # symlink named like the file: its blob has no extension, and OpenCV picks the
+    # importer by the extension.
+    return Path(hit) if isinstance(hit, str) and Path(hit).is_file() else None
+
+
+def file_hint(info: ModelInfo) -> str:
+    """How to get a single-file model: the pull command, or where to fetch it by hand."""
+    if info.repo_id:
+        return f"Get it on a connected machine with: {pull_command(info.name)}"
+    dirs = models_dirs()
+    dest = str(dirs[0] / info.name / info.filename) if dirs else f"<folder>/{info.filename}"
+    return (
+        f"It is not on the Hugging Face hub, so `{pull_command(info.name)}` cannot fetch it: "
+        f"download {info.filename} ({info.licence}, {_size(info.size_mb)}) from "
+        f"{info.source_url} on a connected machine and put it at {dest} "
+        f"(a models folder: {MODELS_ENV} / --models-dir)"
+    )
+
+
+def resolve_file(name: str, path: str | os.PathLike[str] | None = None) -> ResolvedModel:
+    """Find a single-file model's weights; ``ModelMissingError`` at once (offline) if none.
+
+    ``path`` (e.g. a node's explicit weights param) is used as given and must be an
+    existing ``.onnx`` / ``.tflite`` file. Otherwise, in order: each ``$GATEWAY_STUDIO_MODELS``
+    folder (``<dir>/<filename>``, ``<dir>/<name>/<filename>``, the entry's ``folders``
+    and hub-style sub-folders — see ``file_candidates`` — then a Hugging Face cache laid
+    out inside ``<dir>``), then the Hugging Face cache. Only the catalogued file name is
+    accepted: never another model in its place.
+    """
+    info = lookup(name)
+    if info is None or not info.single_file:
+        known = ", ".join(m.name for m in single_file_models())
+        raise ModelMissingError(f"unknown single-file model '{name}': one of {known}")
+    if path is not None and str(path):
+        given = Path(path).expanduser()
+        problem = _file_problem(given)
+        if problem is not None:
+            raise ModelMissingError(f"{info.label} weights {given}: {problem}")
+        return ResolvedModel(info.name, given.absolute(), info, f"file {given}")
+    looked: list[str] = []
+    for root in models_dirs():
+        for cand in file_candidates(info, root):
+            if cand.is_file():
+                return ResolvedModel(info.name, cand.absolute(), info, f"models folder {root}")
+            looked.append(str(cand))
+        if info.repo_id:
+            hit = _cached_file(info.repo_id, info.filename, root)
+            if hit is not None:
+                return ResolvedModel(info.name, hit, info, f"Hugging Face cache in {root}")
+            org, _, repo = info.repo_id.partition("/")
+            looked.append(f"{root / f'models--{org}--{repo}'} (not in this cache)")
+    if info.repo_id:
+        hit = _cached_file(info.repo_id, info.filename, None)
+        if hit is not None:
+            return ResolvedModel(info.name, hit, info, "Hugging Face cache")
+        looked.append(f"Hugging Face cache {_hf_cache_dir()} ({info.repo_id}: not downloaded)")
+    if not models_dirs():
+        looked.append(f"no models folder ({MODELS_ENV} / --models-dir is not set)")
+    where = "\n".join(f"  - {place}" for place in looked)
+    raise ModelMissingError(
+        f"model '{info.name}' ({info.filename}) is not available locally. Looked in:\n"
+        f"{where}\n{file_hint(info)}"
+    )
 
 
 # ----------------------------------------------------------------------------- devices
@@ -479,6 +660,11 @@ def load_model(
     # Before importing torch, so a missing model fails at once. Loading reads only the
     # resolved local folder (local_files_only): it never waits on a network.
     resolved = resolve(name)
+    if resolved.info is not None and resolved.info.single_file and loader is None:
+        raise ModelError(
+            f"model '{resolved.info.name}' is a single {resolved.path.suffix} file run by "
+            "OpenCV, not a transformers model; find it with resolve_file"
+        )
     dev = pick_device(device)
     dtype = torch_dtype(precision, dev)
     loader_id = "" if loader is None else f"{loader.__module__}.{loader.__qualname__}"
@@ -564,8 +750,11 @@ def pull(name: str, *, target: Path | None = None) -> Path:
 
     ``target`` (default: the first ``$GATEWAY_STUDIO_MODELS`` folder, else the Hugging Face
     cache) receives ``<org>--<repo>/``. Fails at once when the hub is unreachable.
+    Single-file models go through ``pull_file``.
     """
     info = lookup(name)
+    if info is not None and info.single_file:
+        return pull_file(info.name, target=target)
     repo_id = info.repo_id if info else name
     if info is None and not (repo_id.count("/") == 1 and all(repo_id.split("/"))):
         known = ", ".join(m.name for m in CATALOGUE)
@@ -597,9 +786,51 @@ def pull(name: str, *, target: Path | None = None) -> Path:
     return path
 
 
+def pull_file(name: str, *, target: Path | None = None) -> Path:
+    """Download a single-file model from the hub (a progress bar on stderr); the file.
+
+    ``target`` (default: the first ``$GATEWAY_STUDIO_MODELS`` folder, else the Hugging Face
+    cache) receives ``<name>/<filename>``, where ``resolve_file`` looks. Only the catalogued
+    file is fetched. A file that is not on the hub is not fetched from anywhere else: the
+    error says where to get it by hand. Fails at once when the hub is unreachable.
+    """
+    info = lookup(name)
+    if info is None or not info.single_file:
+        known = ", ".join(m.name for m in single_file_models())
+        raise ModelError(f"unknown single-file model '{name}': one of {known}")
+    if not info.repo_id:
+        raise ModelError(f"cannot download '{info.name}'. {file_hint(info)}.")
+    where = f"{info.repo_id}/{info.filename}"
+    why = _hub_reachable()
+    if why is not None:
+        raise ModelError(
+            f"cannot download '{where}': {why}. Run this command on a connected machine, "
+            f"or copy {info.filename} into {MODELS_ENV} / --models-dir."
+        )
+    import huggingface_hub
+
+    dirs = models_dirs()
+    root = target if target is not None else (dirs[0] if dirs else None)
+    local_dir = None
+    if root is not None:
+        local_dir = root / info.name
+        local_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        got = huggingface_hub.hf_hub_download(info.repo_id, info.filename, local_dir=local_dir)
+    except Exception as exc:
+        raise ModelError(f"downloading '{where}' failed: {type(exc).__name__}: {exc}") from None
+    path = Path(str(got))
+    problem = _file_problem(path)
+    if problem is not None:
+        raise ModelError(f"'{where}' downloaded to {path} but cannot be used: {problem}")
+    return path
+
+
 # ----------------------------------------------------------------------------- CLI
-def _size(mb: int) -> str:
-    return f"{mb / 1000:.2f} GB" if mb >= 1000 else f"{mb} MB"
+def _size(mb: float) -> str:
+    if mb < 1:  # single-file models are a few hundred KB
+        return f"{mb * 1000:.0f} KB"
+    return f"{mb / 1000:.2f} GB" if mb >= 1000 else f"{mb:g} MB"
 
 
 def list_rows(models: Iterable[ModelInfo] | None = None) -> list[dict[str, Any]]:

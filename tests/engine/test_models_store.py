@@ -240,3 +240,241 @@ def test_pull_offline_fails_at_once(store: Path) -> None:
     assert time.perf_counter() - t0 < 1.0
     with pytest.raises(models.ModelError, match="unknown model"):
         models.pull("nonsense")
+
+
+# ----------------------------------------------------------------------------- single files
+YUNET_FILE = "face_detection_yunet_2023mar.onnx"
+YUNET_REPO = "opencv/face_detection_yunet"
+SELFIE_FILE = "selfie_segmentation.tflite"
+
+
+def stand_in_file(path: Path, data: bytes = b"onnx stand-in") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_single_file_catalogue_entries() -> None:
+    yunet = models.lookup("yunet")
+    assert yunet is not None and yunet.single_file
+    assert (yunet.repo_id, yunet.filename, yunet.licence) == (YUNET_REPO, YUNET_FILE, "MIT")
+    assert 0.1 < yunet.size_mb < 0.3  # ~232 KB
+    assert models.lookup(YUNET_REPO) is yunet
+    selfie = models.lookup("mediapipe-selfie")
+    assert selfie is not None and selfie.single_file and selfie.filename == SELFIE_FILE
+    assert selfie.repo_id == ""  # not on the hub: it says where the file comes from instead
+    assert selfie.source_url.startswith("https://") and selfie.source_url.endswith(SELFIE_FILE)
+    assert models.lookup("") is None  # an empty repo_id matches nothing
+    assert not models.lookup(SMALL).single_file  # type: ignore[union-attr]
+    assert {m.name for m in models.single_file_models()} == {"yunet", "mediapipe-selfie"}
+    # transformers task lists stay transformers-only (depth.estimate builds its choices so)
+    assert "yunet" not in [m.name for m in models.known_models("depth-estimation")]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        YUNET_FILE,
+        f"yunet/{YUNET_FILE}",
+        f"face/{YUNET_FILE}",
+        f"opencv--face_detection_yunet/{YUNET_FILE}",
+    ],
+)
+def test_resolve_file_from_models_folder(store: Path, layout: str) -> None:
+    weights = stand_in_file(store / layout)
+    for asked in ("yunet", YUNET_REPO):
+        found = models.resolve_file(asked)
+        assert found.path == weights.absolute() and found.info is models.lookup("yunet")
+        assert str(store) in found.source
+    assert models.resolve("yunet").path == weights.absolute()  # resolve dispatches to it
+
+
+def test_resolve_file_prefers_the_plain_layout_and_never_another_name(store: Path) -> None:
+    stand_in_file(store / "face" / "face_detection_yunet_2022mar.onnx")  # an older YuNet
+    stand_in_file(store / "yunet" / "model.onnx")
+    with pytest.raises(ModelMissingError):  # not a silent substitute
+        models.resolve_file("yunet")
+    plain = stand_in_file(store / YUNET_FILE)
+    stand_in_file(store / "yunet" / YUNET_FILE)
+    assert models.resolve_file("yunet").path == plain.absolute()
+
+
+def _fake_hf_file(cache: Path, repo_id: str, filename: str) -> Path:
+    """A cached file as huggingface_hub lays it out: a snapshot symlink to a blob."""
+    org, repo = repo_id.split("/")
+    base = cache / f"models--{org}--{repo}"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (base / "refs").mkdir(parents=True)
+    (base / "refs" / "main").write_text(commit)
+    blob = stand_in_file(base / "blobs" / ("ab" * 32))
+    link = base / "snapshots" / commit / filename
+    link.parent.mkdir(parents=True)
+    link.symlink_to(blob)
+    return link
+
+
+def test_resolve_file_from_hugging_face_cache(tmp_path: Path, store: Path) -> None:
+    link = _fake_hf_file(tmp_path / "hf-cache", YUNET_REPO, YUNET_FILE)
+    found = models.resolve_file("yunet")
+    assert found.source == "Hugging Face cache"
+    # The snapshot path, not its blob: OpenCV picks the ONNX importer by the extension.
+    assert found.path == link and found.path.suffix == ".onnx"
+
+
+def test_resolve_file_from_hf_cache_inside_models_dir(store: Path) -> None:
+    link = _fake_hf_file(store, YUNET_REPO, YUNET_FILE)
+    assert models.resolve_file("yunet").path == link
+
+
+def test_resolve_file_explicit_path(tmp_path: Path, store: Path) -> None:
+    mine = stand_in_file(tmp_path / "elsewhere" / "my-yunet.onnx")
+    found = models.resolve_file("yunet", mine)
+    assert found.path == mine and found.source == f"file {mine}"
+    stand_in_file(store / YUNET_FILE)  # an explicit path wins over the models folder
+    assert models.resolve_file("yunet", str(mine)).path == mine
+    with pytest.raises(ModelMissingError, match="no such file"):
+        models.resolve_file("yunet", tmp_path / "missing.onnx")
+    pickle = stand_in_file(tmp_path / "yunet.pt")
+    with pytest.raises(ModelMissingError, match="pickle-based weights are never loaded"):
+        models.resolve_file("yunet", pickle)
+    with pytest.raises(ModelMissingError, match="unknown single-file model 'segformer-b0-ade'"):
+        models.resolve_file("segformer-b0-ade")
+
+
+def test_missing_single_file_is_fast_and_names_the_pull_command(
+    tmp_path: Path, store: Path
+) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ModelMissingError) as info:
+        models.resolve("yunet")
+    assert time.perf_counter() - t0 < 1.0
+    message = str(info.value)
+    assert "'yunet'" in message and YUNET_FILE in message
+    assert "gateway-studio models pull yunet" in message
+    assert str(store / YUNET_FILE) in message and str(store / "yunet" / YUNET_FILE) in message
+    assert str(tmp_path / "hf-cache") in message
+    assert models.locate("yunet") is None
+
+
+def test_missing_selfie_says_where_to_get_it(store: Path) -> None:
+    with pytest.raises(ModelMissingError) as info:
+        models.resolve_file("mediapipe-selfie")
+    message = str(info.value)
+    assert str(store / "mediapipe" / SELFIE_FILE) in message
+    assert "not on the Hugging Face hub" in message
+    assert models.lookup("mediapipe-selfie").source_url in message  # type: ignore[union-attr]
+    assert str(store / "mediapipe-selfie" / SELFIE_FILE) in message  # where to put it
+    assert "Hugging Face cache" not in message  # it is never there: not looked for
+
+
+def test_load_model_refuses_a_single_file_model(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stub_dtype(monkeypatch)
+    stand_in_file(store / YUNET_FILE)
+    with pytest.raises(models.ModelError, match="not a transformers model"):
+        models.load_model("yunet", device="cpu")
+
+
+def test_cli_list_shows_single_files(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = stand_in_file(store / "face" / YUNET_FILE)
+    assert models.cli(argparse.Namespace(models_verb="list", json=True)) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["yunet"]["present"] is True and rows["yunet"]["path"] == str(weights.absolute())
+    assert rows["yunet"]["filename"] == YUNET_FILE and rows["yunet"]["licence"] == "MIT"
+    assert rows["yunet"]["size_mb"] == pytest.approx(0.232)
+    assert rows["mediapipe-selfie"]["present"] is False
+    assert rows["mediapipe-selfie"]["source_url"].endswith(SELFIE_FILE)
+    assert rows[SMALL]["filename"] is None
+    assert models.cli(argparse.Namespace(models_verb="list", json=False)) == 0
+    table = capsys.readouterr().out
+    yunet_line = next(line for line in table.splitlines() if line.startswith("yunet "))
+    assert "232 KB" in yunet_line and "MIT" in yunet_line and str(weights) in yunet_line
+
+
+class FakeDownload:
+    """Stands in for ``huggingface_hub.hf_hub_download``: records the call, writes a file."""
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        self.calls: list[tuple[str, str, Path | None]] = []
+
+    def __call__(self, repo_id: str, filename: str, **kwargs: Any) -> str:
+        local_dir = kwargs.get("local_dir")
+        self.calls.append((repo_id, filename, None if local_dir is None else Path(local_dir)))
+        folder = Path(local_dir) if local_dir is not None else self.cache / "snap"
+        return str(stand_in_file(folder / filename))
+
+
+@pytest.fixture
+def online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeDownload:
+    import huggingface_hub
+
+    fake = FakeDownload(tmp_path / "hf-cache")
+    monkeypatch.setattr(models, "_hub_reachable", lambda: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
+    return fake
+
+
+def test_pull_yunet_downloads_the_one_file_into_the_models_folder(
+    store: Path, online: FakeDownload, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert models.cli(argparse.Namespace(models_verb="pull", name="yunet")) == 0
+    assert online.calls == [(YUNET_REPO, YUNET_FILE, store / "yunet")]
+    assert str(store / "yunet" / YUNET_FILE) in capsys.readouterr().out
+    assert models.resolve("yunet").path == (store / "yunet" / YUNET_FILE).absolute()
+    target = store.parent / "other"
+    got = models.pull(YUNET_REPO, target=target)  # the hub id names it too
+    assert got == target / "yunet" / YUNET_FILE and online.calls[-1][2] == target / "yunet"
+
+
+def test_pull_yunet_without_models_folder_goes_to_the_hf_cache(
+    store: Path, online: FakeDownload, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(models.MODELS_ENV)
+    models.pull_file("yunet")
+    assert online.calls == [(YUNET_REPO, YUNET_FILE, None)]
+
+
+def test_pull_refuses_what_it_cannot_fetch(
+    store: Path, online: FakeDownload, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(models.ModelError) as info:
+        models.pull("mediapipe-selfie")
+    message = str(info.value)
+    assert "not on the Hugging Face hub" in message and "storage.googleapis.com" in message
+    assert str(store / "mediapipe-selfie" / SELFIE_FILE) in message
+    assert online.calls == []  # nothing downloaded from anywhere
+    with pytest.raises(models.ModelError, match="unknown single-file model"):
+        models.pull_file(SMALL)
+
+
+def test_pull_single_file_offline_fails_at_once(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    def never(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("must not download offline")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", never)
+    t0 = time.perf_counter()
+    with pytest.raises(models.ModelError, match="HF_HUB_OFFLINE") as info:
+        models.pull("yunet")
+    assert time.perf_counter() - t0 < 1.0
+    assert f"{YUNET_REPO}/{YUNET_FILE}" in str(info.value)
+
+
+def test_pull_reports_a_failed_download(
+    store: Path, online: FakeDownload, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", broken)
+    with pytest.raises(
+        models.ModelError, match=r"downloading .* failed: OSError: connection reset"
+    ):
+        models.pull("yunet")

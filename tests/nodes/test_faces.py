@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from gateway_studio.engine import (
     ModelMissingError,
     default_registry,
     load_patch,
+    models,
 )
 from nodes import faces as F
 from nodes.output import export
@@ -237,14 +239,79 @@ def test_yunet_missing_weights_is_a_clear_error(
 
     monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(tmp_path / "models"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    t0 = time.perf_counter()
     with pytest.raises(ModelMissingError) as info:
         F.detect(astronaut, backend="yunet", ctx=Context())
+    assert time.perf_counter() - t0 < 1.0  # offline, no network wait
     message = str(info.value)
     assert "yunet" in message and F.YUNET_FILE in message
     assert str(tmp_path / "models") in message  # where it looked
+    assert str(tmp_path / "hub") in message  # the Hugging Face cache too
+    assert "gateway-studio models pull yunet" in message  # how to get it
     assert "bundled" in message
     with pytest.raises(ModelMissingError, match="no such file"):
         F.detect(astronaut, backend="yunet", weights=str(tmp_path / "x.onnx"), ctx=Context())
+
+
+@needs_yunet
+def test_yunet_resolves_through_the_model_store(
+    astronaut: Image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``<models>/yunet/<file>`` (where ``models pull yunet`` puts it) is found by the store."""
+    (tmp_path / "yunet").mkdir()
+    shutil.copy(YUNET, tmp_path / "yunet" / F.YUNET_FILE)
+    monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(tmp_path))
+    assert F.resolve_yunet("", Context()) == tmp_path / "yunet" / F.YUNET_FILE
+    assert models.resolve_file("yunet").path == tmp_path / "yunet" / F.YUNET_FILE
+    out = F.detect(astronaut, backend="yunet", ctx=Context())
+    (face,) = out["faces"].faces
+    assert iou(face.box, ASTRONAUT_FACE) > 0.5 and len(face.landmarks) == 5
+
+
+@needs_yunet
+def test_yunet_from_the_hugging_face_cache(
+    astronaut: Image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub download: a snapshot symlink to an extension-less blob. OpenCV must get the
+    ``.onnx`` name (it picks its importer by the extension), and it runs."""
+    import huggingface_hub.constants
+
+    base = tmp_path / "hub" / "models--opencv--face_detection_yunet"
+    commit = "c" * 40
+    (base / "refs").mkdir(parents=True)
+    (base / "refs" / "main").write_text(commit)
+    (base / "blobs").mkdir()
+    blob = base / "blobs" / ("ab" * 32)
+    shutil.copy(YUNET, blob)
+    (base / "snapshots" / commit).mkdir(parents=True)
+    (base / "snapshots" / commit / F.YUNET_FILE).symlink_to(blob)
+    monkeypatch.delenv("GATEWAY_STUDIO_MODELS", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert F.resolve_yunet("", Context()).name == F.YUNET_FILE
+    assert len(F.detect(astronaut, backend="yunet", ctx=Context())["faces"].faces) == 1
+
+
+@needs_yunet
+def test_pulled_yunet_is_what_the_node_runs(
+    astronaut: Image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``models pull yunet`` (the hub download monkeypatched to copy ../shared's file)
+    fetches exactly the catalogued file, and the node then finds it with no weights param."""
+    import huggingface_hub
+
+    calls: list[tuple[str, str]] = []
+
+    def fake_download(repo_id: str, filename: str, **kwargs: object) -> str:
+        calls.append((repo_id, filename))
+        return str(shutil.copy(YUNET, Path(str(kwargs["local_dir"])) / filename))
+
+    monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(tmp_path / "models"))
+    monkeypatch.setattr(models, "_hub_reachable", lambda: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    path = models.pull("yunet")
+    assert calls == [(F.YUNET_REPO, F.YUNET_FILE)]
+    assert path == tmp_path / "models" / "yunet" / F.YUNET_FILE
+    assert len(F.detect(astronaut, backend="yunet", ctx=Context())["faces"].faces) == 1
 
 
 def test_unknown_backend_is_refused(astronaut: Image) -> None:

@@ -139,3 +139,97 @@ def test_cli_models_pull_offline_is_a_clean_error(
     err = capsys.readouterr().err
     assert "cannot download 'depth-anything/Depth-Anything-V2-Small-hf'" in err
     assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- single files
+ROOT = Path(__file__).resolve().parents[2]
+YUNET_FILE = "face_detection_yunet_2023mar.onnx"
+YUNET = Path("/work/shared/models/face") / YUNET_FILE
+if not YUNET.is_file():  # CI checks out ../shared beside the repository
+    YUNET = ROOT.parent / "shared" / "models" / "face" / YUNET_FILE
+needs_yunet = pytest.mark.skipif(
+    not YUNET.is_file(), reason=f"YuNet weights not present at {YUNET} (../shared is absent)"
+)
+
+
+@needs_yunet
+def test_cli_models_list_json_includes_single_file_models(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    (env / "yunet").mkdir()
+    shutil.copy(YUNET, env / "yunet" / YUNET_FILE)
+    assert cli.main(["models", "--models-dir", str(env), "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    yunet = rows["yunet"]
+    assert yunet["present"] is True and yunet["path"] == str(env / "yunet" / YUNET_FILE)
+    assert yunet["filename"] == YUNET_FILE and yunet["repo_id"] == "opencv/face_detection_yunet"
+    assert yunet["licence"] == "MIT" and yunet["task"] == "face-detection"
+    # the catalogue's size is the real file's (232,589 bytes)
+    assert yunet["size_mb"] == pytest.approx(YUNET.stat().st_size / 1e6, abs=0.001)
+    selfie = rows["mediapipe-selfie"]
+    assert selfie["present"] is False and selfie["licence"] == "Apache-2.0"
+    assert selfie["source_url"].startswith("https://")
+
+
+def test_cli_models_pull_yunet_calls_the_hub_download(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import huggingface_hub
+
+    calls: list[tuple[str, str, object]] = []
+
+    def fake_download(repo_id: str, filename: str, **kwargs: object) -> str:
+        calls.append((repo_id, filename, kwargs.get("local_dir")))
+        out = Path(str(kwargs["local_dir"])) / filename
+        out.write_bytes(b"onnx")
+        return str(out)
+
+    monkeypatch.setattr(models, "_hub_reachable", lambda: None)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    assert cli.main(["models", "--models-dir", str(env), "pull", "yunet"]) == 0
+    assert calls == [("opencv/face_detection_yunet", YUNET_FILE, env / "yunet")]
+    assert "yunet: ready in" in capsys.readouterr().out
+    assert models.resolve_file("yunet").path == env / "yunet" / YUNET_FILE
+
+
+def test_cli_models_pull_selfie_explains_instead_of_downloading(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["models", "--models-dir", str(env), "pull", "mediapipe-selfie"]) == (
+        cli.EXIT_USAGE
+    )
+    err = capsys.readouterr().err
+    assert "not on the Hugging Face hub" in err
+    assert "https://storage.googleapis.com/mediapipe-assets/selfie_segmentation.tflite" in err
+    assert str(env / "mediapipe-selfie" / "selfie_segmentation.tflite") in err
+    assert "Traceback" not in err
+
+
+def test_cli_render_with_yunet_missing_fails_fast_naming_the_pull_command(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    code = cli.main(
+        [
+            "render",
+            str(ROOT / "resources" / "patches" / "faces.json"),
+            "--set",
+            "faces.backend=yunet",
+            "--models-dir",
+            str(env),
+            "--output",
+            f"export_faces={tmp_path / 'faces.json'}",
+            "--output",
+            f"export_nearest={tmp_path / 'nearest.png'}",
+            "--no-disk-cache",
+        ]
+    )
+    assert time.perf_counter() - t0 < 2.0
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED
+    assert "gateway-studio models pull yunet" in err and str(env / YUNET_FILE) in err
+    assert "Traceback" not in err and not (tmp_path / "faces.json").exists()
