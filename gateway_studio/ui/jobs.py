@@ -31,20 +31,49 @@ DEFAULT_SUFFIX = {
 }
 
 
+#: Export dialog choices: (filter, suffix added when the name has none, bit depth).
+EXPORT_FILTERS: tuple[tuple[str, str, str], ...] = (
+    ("PNG (*.png)", ".png", "auto"),
+    ("PNG 16-bit (*.png)", ".png", "16"),
+    ("TIFF 16-bit (*.tif *.tiff)", ".tif", "16"),
+    ("TIFF 8-bit (*.tif *.tiff)", ".tif", "8"),
+    ("JPEG (*.jpg *.jpeg)", ".jpg", "auto"),
+    ("NumPy float array (*.npy)", ".npy", "auto"),
+    ("Faces JSON (*.json)", ".json", "auto"),
+    ("Point cloud (*.ply)", ".ply", "auto"),
+)
+
+
+def export_choice(path: str, selected_filter: str) -> tuple[Path, str]:
+    """(file to write, bit depth) from the export dialog's answer: a name typed without an
+    extension takes the chosen filter's; the filter also says 8 or 16 bit."""
+    suffix, bits = next(
+        ((sfx, b) for f, sfx, b in EXPORT_FILTERS if f == selected_filter), (".png", "auto")
+    )
+    target = Path(path)
+    if not target.suffix:
+        target = target.with_name(target.name + suffix)
+    if target.suffix.lower() in (".jpg", ".jpeg"):
+        bits = "auto"  # JPEG is 8-bit only
+    return target, bits
+
+
 def export_graph(
-    graph: PatchGraph, node_id: str, slot: str | None, path: Path
+    graph: PatchGraph, node_id: str, slot: str | None, path: Path, bit_depth: str = "auto"
 ) -> tuple[PatchGraph, str]:
     """A copy of ``graph`` with an export node writing ``node_id.slot`` to ``path``."""
     g = graph.snapshot()
     spec = g.spec(node_id)
     if writes_files(spec):
         g.set_param(node_id, "path", str(path))
+        if bit_depth != "auto" and spec.param("bit_depth") is not None:
+            g.set_param(node_id, "bit_depth", bit_depth)
         return g, node_id
     slot = slot or next((o.name for o in spec.outputs if o.type_name != "Files"), None)
     if slot is None:
         raise GatewayError(f"{node_id} has no output to export")
     export_id = g.new_id(EXPORT_TYPE)
-    g.add_node(EXPORT_TYPE, {"path": str(path)}, node_id=export_id)
+    g.add_node(EXPORT_TYPE, {"path": str(path), "bit_depth": bit_depth}, node_id=export_id)
     g.connect(Link(node_id, slot, export_id, "source"))
     return g, export_id
 
@@ -77,8 +106,9 @@ def run_export(
     slot: str | None,
     path: Path,
     cancel: CancelToken | None = None,
+    bit_depth: str = "auto",
 ) -> list[str]:
-    g, export_id = export_graph(graph, node_id, slot, path)
+    g, export_id = export_graph(graph, node_id, slot, path, bit_depth)
     evaluation = evaluator.evaluate(g, targets=[export_id], cancel=cancel)
     result = evaluation.results[export_id]
     if result.status not in ("computed", "cached"):

@@ -731,23 +731,23 @@ class MainWindow(QMainWindow):
         )
         suffix = jobs.DEFAULT_SUFFIX.get(out.type_name, ".png") if out else ".png"
         start = (self.doc.path.parent if self.doc.path else Path.cwd()) / f"{node_id}{suffix}"
-        filters = (
-            "PNG (*.png);;TIFF, 16-bit where the slot has it (*.tif *.tiff);;"
-            "JPEG (*.jpg *.jpeg);;NumPy float array (*.npy);;Faces JSON (*.json);;"
-            "Point cloud (*.ply)"
+        filters = [f for f, _sfx, _bits in jobs.EXPORT_FILTERS]
+        initial = next((f for f, sfx, _b in jobs.EXPORT_FILTERS if sfx == suffix), filters[0])
+        path, chosen = QFileDialog.getSaveFileName(
+            self, f"Export {node_id}", str(start), ";;".join(filters), initial
         )
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {node_id}", str(start), filters)
         if path:
-            self.export(node_id, out.name if out else None, Path(path))
+            target, bits = jobs.export_choice(path, chosen)
+            self.export(node_id, out.name if out else None, target, bit_depth=bits)
 
-    def export(self, node_id: str, slot: str | None, path: Path) -> jobs.Job:
+    def export(
+        self, node_id: str, slot: str | None, path: Path, *, bit_depth: str = "auto"
+    ) -> jobs.Job:
+        evaluator, graph = self.worker.evaluator, self.doc.graph.snapshot()
         job = jobs.Job(
-            jobs.run_export,
-            self.worker.evaluator,
-            self.doc.graph.snapshot(),
-            node_id,
-            slot,
-            path,
+            lambda token: jobs.run_export(
+                evaluator, graph, node_id, slot, path, token, bit_depth=bit_depth
+            ),
             parent=self,
         )
         self.show_message(f"exporting {node_id} to {path}…")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .conftest import build_scene, wait_idle
 
 
@@ -140,3 +142,35 @@ def test_inspector_number_boxes_line_up_and_show_sane_decimals(qtbot, doc) -> No
     near = inspector.editors["near"]
     assert isinstance(near, NumberEditor) and near.log
     assert near.spin.decimals() <= 3 and near.spin.textFromValue(2.4) == "2.400"
+
+
+def test_export_dialog_choices_give_16_bit_tiff_and_add_the_extension(
+    qtbot, window, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Exporting the (8-bit-sourced) final image to TIFF always gave 8 bits, and a name
+    typed without an extension failed: the filter now decides both."""
+    import cv2
+
+    from gateway_studio.ui.jobs import export_choice
+
+    assert export_choice(str(tmp_path / "final"), "TIFF 16-bit (*.tif *.tiff)") == (
+        tmp_path / "final.tif",
+        "16",
+    )
+    assert export_choice(str(tmp_path / "a.png"), "PNG (*.png)") == (tmp_path / "a.png", "auto")
+    assert export_choice(str(tmp_path / "b.jpg"), "TIFF 16-bit (*.tif *.tiff)")[1] == "auto"
+    w = window
+    build_scene(w.doc)
+    done: list = []
+    for name, bits in (("photo16.tif", "16"), ("photo8.tif", "auto")):
+        job = w.export("photo", None, tmp_path / name, bit_depth=bits)
+        job.done.connect(lambda r, e: done.append((r, e)))
+        job.wait(30)
+    qtbot.waitUntil(lambda: len(done) == 2, timeout=10000)
+    assert all(e == "" for _r, e in done)
+    sixteen = cv2.imread(str(tmp_path / "photo16.tif"), cv2.IMREAD_UNCHANGED)
+    eight = cv2.imread(str(tmp_path / "photo8.tif"), cv2.IMREAD_UNCHANGED)
+    assert sixteen.dtype == np.uint16 and sixteen.shape == (640, 960, 3)
+    assert eight.dtype == np.uint8
+    # same picture, more precision
+    assert np.abs(sixteen.astype(np.float64) / 257 - eight).max() <= 1.0
