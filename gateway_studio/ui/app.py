@@ -83,11 +83,15 @@ def _arrange_screenshot(window: object, out: Path, timeout: float) -> None:
     assert isinstance(window, MainWindow)
     started = time.perf_counter()
     quiet = {"since": None}
+    answered: list[object] = []
+    window.controller.evaluated.connect(answered.append)
 
     def poll() -> None:
         busy = window.controller.busy or window.worker.busy()
         now = time.perf_counter()
-        settled = not busy and window.viewer.view_image is not None
+        # evaluated (the viewer may show a node's error instead of a picture), or nothing
+        # to evaluate
+        settled = not busy and (bool(answered) or len(window.doc.graph) == 0)
         if settled:
             quiet["since"] = quiet["since"] or now  # type: ignore[assignment]
         else:

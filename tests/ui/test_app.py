@@ -53,3 +53,41 @@ def test_main_opens_a_patch_evaluates_and_saves_a_picture(tmp_path) -> None:  # 
     assert out.returncode == 0, out.stderr[-2000:]
     with Image.open(shot) as im:
         assert im.size[0] >= 1000
+
+
+def test_screenshot_of_a_failing_patch_does_not_wait_for_the_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--screenshot waited for a picture in the viewer: a patch whose final node fails
+    (depth.estimate without weights, a missing file) sat out the whole timeout (60 s)."""
+    import json
+    import os
+    import time
+
+    patch = tmp_path / "broken.json"
+    patch.write_text(
+        json.dumps(
+            {
+                "format": "gateway-studio.patch",
+                "version": 1,
+                "nodes": [
+                    {"id": "photo", "type": "source.image", "params": {"path": "missing.png"}}
+                ],
+            }
+        )
+    )
+    shot = tmp_path / "window.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "gateway_studio", str(patch), "--no-recovery"),
+            *("--screenshot", str(shot), "--screenshot-timeout", "30"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert shot.exists()
+    assert time.monotonic() - t0 < 20, out.stderr[-500:]
