@@ -377,7 +377,8 @@ class Inspector(QWidget):
     def dragging(self) -> bool:
         return self._dragging
 
-    def set_node(self, node_id: str | None) -> None:
+    def set_node(self, node_id: str | None, selected: int = 0) -> None:
+        """Edit ``node_id``'s knobs; None with ``selected`` > 1 says a group is selected."""
         if node_id == self.node_id and node_id is not None:
             return
         self._finish_drag()
@@ -388,8 +389,15 @@ class Inspector(QWidget):
         self.resets.clear()
         if node_id is None or node_id not in self.doc.graph:
             self.node_id = None
-            self.title.setText("No node selected")
-            self.subtitle.setText("Select a node on the canvas to edit its knobs.")
+            if selected > 1:
+                self.title.setText(f"{selected} nodes selected")
+                self.subtitle.setText(
+                    "Select one node to edit its knobs. B bypasses, Ctrl+D duplicates, "
+                    "Ctrl+B puts a backdrop around them."
+                )
+            else:
+                self.title.setText("No node selected")
+                self.subtitle.setText("Select a node on the canvas to edit its knobs.")
             self.bypass.setVisible(False)
             self.title_edit.setVisible(False)
             return

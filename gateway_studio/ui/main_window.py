@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()
         node_id = ids[0] if len(ids) == 1 else None
-        self.inspector.set_node(node_id)
+        self.inspector.set_node(node_id, len(ids))
         if node_id is not None:
             self.view_node(node_id)
 

@@ -174,3 +174,19 @@ def test_export_dialog_choices_give_16_bit_tiff_and_add_the_extension(
     assert eight.dtype == np.uint8
     # same picture, more precision
     assert np.abs(sixteen.astype(np.float64) / 257 - eight).max() <= 1.0
+
+
+def test_select_all_says_how_many_and_does_not_flick_through_the_first_node(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl+A showed 'No node selected' and switched the viewer to the first node."""
+    w = window
+    build_scene(w.doc)
+    w.scene.select_nodes(["band"])
+    wait_idle(qtbot, w)
+    seen: list[str | None] = []
+    w.scene.selectionChanged.connect(lambda: seen.append(w.inspector.node_id))
+    w.select_all()
+    assert len(seen) == 1  # one change for the whole group
+    assert w.inspector.title.text() == "3 nodes selected"
+    assert w._viewed == "band"  # the viewer keeps what it showed
+    w.scene.clearSelection()
+    assert w.inspector.title.text() == "No node selected"

@@ -160,10 +160,17 @@ class NodeScene(QGraphicsScene):
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
 
     def select_nodes(self, node_ids: list[str]) -> None:
-        self.clearSelection()
-        for node_id in node_ids:
-            if node_id in self.nodes:
-                self.nodes[node_id].setSelected(True)
+        # one selectionChanged for the whole group: the inspector and viewer used to flick
+        # through the first node of a Select all / paste
+        self.blockSignals(True)
+        try:
+            self.clearSelection()
+            for node_id in node_ids:
+                if node_id in self.nodes:
+                    self.nodes[node_id].setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self.selectionChanged.emit()
 
     def items_rect(self, selected_only: bool = False) -> QRectF:
         items = (
