@@ -49,7 +49,7 @@ from .document import CLIPBOARD_MIME, Document
 from .inspector import Inspector
 from .palette import NodeSearchPopup, Palette
 from .session import Recovery, Session
-from .viewer import Viewer
+from .viewer import ElidedLabel, Viewer
 from .warmup import MODULES, WarmImporter
 from .worker import EvalWorker, ViewSpec, make_evaluator
 
@@ -62,8 +62,22 @@ def resources_dir() -> Path:
 
 
 def example_patches() -> list[Path]:
+    """The shipped patches: those on the real photo first (they look best), then the rest."""
     folder = resources_dir() / "patches"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.json"), key=lambda p: (not _on_photo(p), p.name))
+
+
+def _on_photo(path: Path) -> bool:
+    return path.stem.startswith("motorcycle")
+
+
+def is_example(path: Path) -> bool:
+    try:
+        return path.resolve().parent == (resources_dir() / "patches").resolve()
+    except OSError:
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -135,7 +149,7 @@ class MainWindow(QMainWindow):
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
-        self.status = QLabel("Ready")
+        self.status = ElidedLabel("Ready")  # a long message must not run under the others
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(220)
@@ -317,8 +331,7 @@ class MainWindow(QMainWindow):
 
     # -- status -------------------------------------------------------------------------
     def show_message(self, text: str) -> None:
-        self.status.setText(text)
-        self.status.setToolTip(text)
+        self.status.set_full_text(text)
 
     def _progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(fraction * 1000))
@@ -588,6 +601,8 @@ class MainWindow(QMainWindow):
             self.open_path(path, ask=False)
 
     def open_path(self, path: str | Path, ask: bool = True) -> bool:
+        if is_example(Path(path)):  # however it is opened (command line, recent, drop)
+            return self.open_example(Path(path), ask=ask)
         if ask and not self.maybe_save():
             return False
         try:
@@ -600,17 +615,19 @@ class MainWindow(QMainWindow):
         self.show_message(f"opened {path}")
         return True
 
-    def open_example(self, path: Path) -> None:
+    def open_example(self, path: Path, ask: bool = True) -> bool:
         """Examples open as untitled copies, so Save never overwrites the shipped file."""
-        if not self.maybe_save():
-            return
+        if ask and not self.maybe_save():
+            return False
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             self.doc.load_dict(data, None, base_dir=path.resolve().parent)
         except (GatewayError, OSError, ValueError) as exc:
             self.show_error("Cannot open the example", str(exc))
-            return
+            return False
+        self.session.discard_autosave()
         self.show_message(f"example {path.stem}: {data.get('metadata', {}).get('description', '')}")
+        return True
 
     def save(self) -> bool:
         if self.doc.path is None:
@@ -651,7 +668,9 @@ class MainWindow(QMainWindow):
     def _fill_examples(self) -> None:
         self.examples_menu.clear()
         examples = example_patches()
-        for path in examples:
+        for i, path in enumerate(examples):
+            if i and _on_photo(examples[i - 1]) and not _on_photo(path):
+                self.examples_menu.addSeparator()  # real photo above, synthetic scene below
             title = path.stem.replace("_", " ")
             try:
                 meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})

@@ -190,3 +190,41 @@ def test_select_all_says_how_many_and_does_not_flick_through_the_first_node(qtbo
     assert w._viewed == "band"  # the viewer keeps what it showed
     w.scene.clearSelection()
     assert w.inspector.title.text() == "No node selected"
+
+
+def test_a_shipped_example_opened_as_a_file_is_an_untitled_copy(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """`gateway-studio resources/patches/motorcycle.json` (or Open recent, or a drop) took
+    the shipped file as the document: Save — offered again on close — overwrote it."""
+    from .conftest import PATCHES
+
+    example = PATCHES / "motorcycle.json"
+    before = example.read_bytes()
+    assert window.open_path(example, ask=False)
+    assert window.doc.path is None and len(window.doc.graph) >= 3
+    assert window.windowTitle().startswith("untitled")
+    wait_idle(qtbot, window)
+    assert all(window.scene.node_item(n).state.status != "failed" for n in window.doc.node_ids())
+    assert example.read_bytes() == before
+
+
+def test_examples_menu_puts_the_real_photo_first(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    actions = window.examples_menu.actions()
+    separators = [i for i, a in enumerate(actions) if a.isSeparator()]
+    assert len(separators) == 1
+    photo, synthetic = actions[: separators[0]], actions[separators[0] + 1 :]
+    assert photo and synthetic
+    assert all(a.text().startswith("Motorcycle") for a in photo)
+    assert not any(a.text().startswith("Motorcycle") for a in synthetic)
+
+
+def test_a_long_status_message_is_elided_not_run_under_the_progress_text(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    w = window
+    w.resize(900, 600)
+    w._progress(1.0, "evaluated (full resolution) in 21 ms")
+    text = "example motorcycle_isolate: " + "a fast-lens look, the garage melts away " * 8
+    w.show_message(text)
+    qtbot.wait(50)
+    status = w.status
+    assert status.toolTip() == text and "…" in status.text()
+    assert status.fontMetrics().horizontalAdvance(status.text()) <= status.width()
+    assert status.geometry().right() < w.eval_label.geometry().left()
