@@ -228,3 +228,30 @@ def test_a_long_status_message_is_elided_not_run_under_the_progress_text(qtbot, 
     assert status.toolTip() == text and "…" in status.text()
     assert status.fontMetrics().horizontalAdvance(status.text()) <= status.width()
     assert status.geometry().right() < w.eval_label.geometry().left()
+
+
+def test_depth_estimate_without_weights_says_model_missing_on_the_node(
+    qtbot, window, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """No crash; the node fails with a short, readable message that ends with the command
+    to get the model (the full one, with every folder looked in, is in the tooltip)."""
+    from gateway_studio.ui.canvas.node_item import brief_message
+
+    from .conftest import IMAGES
+
+    monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    w = window
+    w.doc.add_node("source.image", {"path": str(IMAGES / "astronaut.png")}, node_id="photo")
+    w.doc.add_node("depth.estimate", node_id="depth", position=(300, 0))
+    w.doc.link("photo", "image", "depth", "image")
+    wait_idle(qtbot, w, timeout=60000)
+    depth, photo = w.scene.node_item("depth"), w.scene.node_item("photo")
+    assert photo.state.status in ("computed", "cached")
+    assert depth.state.status == "failed" and not depth.needs_input
+    assert "models pull depth-anything-v2-small" in depth.toolTip()
+    short = brief_message(depth.state.message)
+    assert short.endswith("Get it with: gateway-studio models pull depth-anything-v2-small")
+    assert short.count("\n") == 1 and len(short) < 140
+    assert brief_message("no such file") == "no such file"  # other errors unchanged

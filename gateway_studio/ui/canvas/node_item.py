@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QPointF, QRectF, Qt
@@ -261,7 +262,8 @@ class NodeItem(QGraphicsItem):
                 small = QFont(painter.font())
                 small.setPointSizeF(8.0)
                 painter.setFont(small)
-                painter.drawText(box.adjusted(6, 4, -6, -4), self.state.message[:240], WRAP)
+                text = brief_message(self.state.message)[:240]
+                painter.drawText(box.adjusted(6, 4, -6, -4), text, WRAP)
                 painter.setFont(font)
         # footer: state
         text, tcolor = self.status_text()
@@ -292,6 +294,18 @@ class NodeItem(QGraphicsItem):
     def mouseDoubleClickEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.node_scene.nodeDoubleClicked.emit(self.node_id)
         super().mouseDoubleClickEvent(event)
+
+
+def brief_message(message: str) -> str:
+    """What fits on a node: the first sentence, and the command that fixes it when the
+    message names one (a missing model: ``gateway-studio models pull NAME``). The whole
+    message stays in the tooltip and the viewer."""
+    fix = re.search(r"gateway-studio models pull \S+", message)
+    if fix is None:
+        return message
+    first = message.strip().splitlines()[0]
+    head = re.split(r"(?<=\.)\s", first, maxsplit=1)[0]
+    return f"{head}\nGet it with: {fix.group(0)}"
 
 
 def _ms(seconds: float) -> str:
