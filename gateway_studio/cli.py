@@ -15,6 +15,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -38,6 +39,8 @@ from gateway_studio.engine import (
 from gateway_studio.engine.evaluator import Event
 
 VERBS = ("render", "nodes", "models")
+#: What a node id looks like (the patch format's rule), to tell NODE=PATH from a path.
+_NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -154,9 +157,21 @@ def _export_nodes(graph: PatchGraph) -> list[str]:
     return [n.id for n in graph.nodes() if n.type_id == "output.export"]
 
 
+def _save_param(graph: PatchGraph, node_id: str, flag: str) -> str:
+    """The param a node writes its file to; refuses nodes that write nothing (a source's
+    read path must never be repointed at an output file)."""
+    spec = graph.spec(node_id)
+    for p in spec.params:
+        if p.kind == "path" and p.save:
+            return p.name
+    raise UsageError(f"{flag}: node '{node_id}' ({spec.type_id}) writes no file")
+
+
 def _apply_outputs(graph: PatchGraph, outputs: Sequence[str]) -> None:
     for item in outputs:
-        if "=" in item and not Path(item).exists():
+        node_id, eq, path = item.partition("=")
+        # NODE=PATH only when the left side can be a node id: "/tmp/a=b.png" is a path.
+        if eq and _NODE_ID.match(node_id) and not Path(item).exists():
             node_id, path = _split(item, "=", "NODE=PATH")
             if node_id not in graph:
                 raise UsageError(f"--output {item}: the patch has no node '{node_id}'")
@@ -169,7 +184,7 @@ def _apply_outputs(graph: PatchGraph, outputs: Sequence[str]) -> None:
                 )
             node_id = exports[0] if exports else _add_export(graph)
             path = item
-        graph.set_param(node_id, "path", _absolute(path))
+        graph.set_param(node_id, _save_param(graph, node_id, f"--output {item}"), _absolute(path))
 
 
 def _add_export(graph: PatchGraph) -> str:

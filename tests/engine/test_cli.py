@@ -96,7 +96,7 @@ def test_input_override_and_output_without_export_node(
         "--output",
         f"band={tmp_path / 'x.png'}",
     )
-    assert code == 2 and "no param 'path'" in err  # band is not an export node
+    assert code == 2 and "node 'band' (field.remap) writes no file" in err
     code, report, err = render(
         capsys,
         str(tmp_path / "p.json"),
@@ -172,6 +172,21 @@ def test_bad_arguments_exit_2_with_one_message(
     assert code == 2
     assert message in err and "Traceback" not in err
     assert err.startswith("gateway-studio: ")
+
+
+def test_output_never_repoints_a_source_and_paths_may_hold_equals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "photo" reads a file through a path param too: --output must not make it read the
+    # output's (missing) file instead of the photo.
+    code = main(["render", str(EXAMPLE), "--no-disk-cache", "--output", "photo=x.png"])
+    err = capsys.readouterr().err
+    assert code == 2 and "node 'photo' (source.image) writes no file" in err
+    # An output path with "=" in a folder name is a path, not NODE=PATH.
+    out = tmp_path / "a=b" / "out.png"
+    code, report, err = render(capsys, str(EXAMPLE), "--no-disk-cache", "--output", str(out))
+    assert code == 0, err
+    assert out.exists() and report["ok"]
 
 
 @pytest.mark.parametrize(
