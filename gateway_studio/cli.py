@@ -249,7 +249,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         node_id, image = _split(item, "=", "NODE=IMAGE")
         if node_id not in graph:
             raise UsageError(f"--input {item}: the patch has no node '{node_id}'")
-        graph.set_param(node_id, _source_param(graph, node_id), _absolute(image))
+        param = _source_param(graph, node_id)
+        path = Path(_absolute(image))
+        if not path.is_file():  # bad input: say so before rendering anything
+            missing = "is a folder, not a file" if path.is_dir() else "no such file"
+            raise UsageError(f"--input {item}: {path}: {missing}")
+        graph.set_param(node_id, param, str(path))
     for item in args.set:
         ref, text = _split(item, "=", "NODE.PARAM=VALUE")
         node_id, name = _split(ref, ".", "NODE.PARAM=VALUE")

@@ -159,6 +159,8 @@ def test_batch_renders_every_image_reusing_the_cache(
         (["--set", "gamma"], "NODE.PARAM=VALUE"),
         (["--input", "band=x.png"], "reads no file"),
         (["--input", "zz=x.png"], "no node 'zz'"),
+        (["--input", "photo=/nonexistent/x.png"], "--input photo=/nonexistent/x.png: "),
+        (["--input", "photo=/"], "is a folder, not a file"),
         (["--out-dir", "x"], "goes with --batch"),
         (["--batch", "/nonexistent/*.png", "--out-dir", "x"], "no file matches"),
         (["--batch", "*.png"], "needs --out-dir"),
