@@ -4,7 +4,7 @@ search popup that adds a node at the cursor."""
 from __future__ import annotations
 
 from qtpy.QtCore import QMimeData, QPoint, Qt, Signal
-from qtpy.QtGui import QBrush, QColor, QDrag, QKeyEvent, QPixmap
+from qtpy.QtGui import QBrush, QColor, QDrag, QGuiApplication, QKeyEvent, QPixmap
 from qtpy.QtWidgets import (
     QFrame,
     QLineEdit,
@@ -23,6 +23,8 @@ from .canvas.view import NODE_MIME
 from .theme import family_color
 
 _TYPE_ROLE = Qt.ItemDataRole.UserRole
+POPUP_WIDTH = 320
+MAX_ROWS = 14
 
 
 def describe(spec: NodeSpec) -> str:
@@ -137,7 +139,7 @@ class NodeSearchPopup(QFrame):
         self.list = QListWidget()
         layout.addWidget(self.line)
         layout.addWidget(self.list)
-        self.resize(300, 320)
+        self.resize(POPUP_WIDTH, 320)
         self.line.textChanged.connect(self._refill)
         self.line.returnPressed.connect(self._accept)
         self.list.itemActivated.connect(lambda _item: self._accept())
@@ -157,6 +159,27 @@ class NodeSearchPopup(QFrame):
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
+        self._fit()
+
+    def _fit(self) -> None:
+        """As tall as the matches (a few letters leave one or two: no big empty box)."""
+        rows = min(max(self.list.count(), 1), MAX_ROWS)
+        row_h = self.list.sizeHintForRow(0) if self.list.count() else 20
+        frame = 2 * self.list.frameWidth()
+        self.list.setFixedHeight(rows * max(row_h, 16) + frame + 2)
+        self.adjustSize()
+        self.resize(POPUP_WIDTH, self.sizeHint().height())
+        self._keep_on_screen()
+
+    def _keep_on_screen(self) -> None:
+        screen = QGuiApplication.screenAt(self.pos()) or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        x = min(max(self.x(), area.left()), area.right() - self.width())
+        y = min(max(self.y(), area.top()), area.bottom() - self.height())
+        if (x, y) != (self.x(), self.y()):
+            self.move(x, y)
 
     def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]
         if (
@@ -181,8 +204,9 @@ class NodeSearchPopup(QFrame):
             self.chosen.emit(type_id)
 
     def popup_at(self, global_pos: QPoint) -> None:
+        self.move(global_pos)
         self.line.clear()
         self._refill("")
-        self.move(global_pos)
         self.show()
+        self._keep_on_screen()  # Tab near the screen's edge: the whole list stays visible
         self.line.setFocus()

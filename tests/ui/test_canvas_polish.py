@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from qtpy.QtCore import Qt
 
 from .conftest import build_scene, wait_idle
 
@@ -255,3 +256,23 @@ def test_depth_estimate_without_weights_says_model_missing_on_the_node(
     assert short.endswith("Get it with: gateway-studio models pull depth-anything-v2-small")
     assert short.count("\n") == 1 and len(short) < 140
     assert brief_message("no such file") == "no such file"  # other errors unchanged
+
+
+def test_tab_search_popup_fits_its_matches_and_stays_on_screen(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """The popup kept its 320-px list for one match (a big empty box), and opened partly
+    off-screen when Tab was pressed near the screen's edge."""
+    from qtpy.QtCore import QPoint
+    from qtpy.QtTest import QTest
+
+    popup = window.search_popup
+    screen = window.screen().availableGeometry()
+    popup.popup_at(QPoint(screen.right() - 20, screen.bottom() - 20))
+    qtbot.waitUntil(popup.isVisible)
+    full = popup.height()
+    assert screen.contains(popup.geometry())
+    QTest.keyClicks(popup.line, "sample_rgbd")
+    assert popup.list.count() == 1
+    assert popup.height() < full / 2
+    assert screen.contains(popup.geometry())
+    QTest.keyClick(popup.line, Qt.Key.Key_Escape)
+    assert not popup.isVisible()
