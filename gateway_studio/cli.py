@@ -242,9 +242,21 @@ def _write_report(target: str | None, report: dict[str, Any]) -> None:
         Path(target).write_text(text, encoding="utf-8")
 
 
+def _load(path: str) -> PatchGraph:
+    """``load_patch``, with the few ways a hostile file can still break Python's own JSON
+    or number handling (over-long integers, huge numbers, deep nesting) reported as a bad
+    patch instead of a traceback."""
+    try:
+        return load_patch(path)
+    except (ValueError, OverflowError, RecursionError) as exc:
+        if isinstance(exc, GatewayError):
+            raise
+        raise PatchError(f"cannot read the patch ({type(exc).__name__}: {exc})", path) from None
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     _configure_models(args)
-    graph = load_patch(args.patch)
+    graph = _load(args.patch)
     for item in args.input:
         node_id, image = _split(item, "=", "NODE=IMAGE")
         if node_id not in graph:
@@ -378,6 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gateway-studio: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: one line, the traceback only with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"gateway-studio: internal error: {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

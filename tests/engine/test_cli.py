@@ -228,6 +228,45 @@ def test_malformed_patches_exit_2_naming_the_place(
     assert "bad.json" in err
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        # numbers Python cannot turn into floats, or will not parse, and deep nesting
+        '{"format": "gateway-studio.patch", "version": 1, "nodes": [{"id": "x", "type": '
+        '"field.remap", "params": {"gamma": 1' + "0" * 400 + "}}]}",
+        '{"format": "gateway-studio.patch", "version": 1, "nodes": [{"id": "x", "type": '
+        '"field.remap", "position": [1' + "0" * 400 + ", 0]}]}",
+        '{"format": "gateway-studio.patch", "version": 1' + "0" * 5000 + "}",
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["huge-param", "huge-position", "overlong-int", "deep-nesting"],
+)
+def test_hostile_patches_exit_2_without_traceback(
+    content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.json").write_text(content)
+    code = main(["render", str(tmp_path / "bad.json"), "--no-disk-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("gateway-studio: bad patch: ") and "bad.json" in err
+
+
+def test_internal_errors_are_one_line_and_debug_shows_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway_studio.cli as cli
+
+    def broken(args: Any) -> int:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(cli, "cmd_nodes", broken)
+    assert main(["nodes"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: KeyError" in err and "Traceback" not in err
+    assert main(["--debug", "nodes"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
 def test_failing_node_exits_1_and_debug_shows_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
