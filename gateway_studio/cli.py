@@ -37,6 +37,7 @@ from gateway_studio.engine import (
     load_patch,
 )
 from gateway_studio.engine.evaluator import Event
+from gateway_studio.engine.imageio import atomic_write
 
 VERBS = ("render", "nodes", "models")
 #: What a node id looks like (the patch format's rule), to tell NODE=PATH from a path.
@@ -238,8 +239,8 @@ def _write_report(target: str | None, report: dict[str, Any]) -> None:
     text = json.dumps(report, indent=2) + "\n"
     if target == "-":
         sys.stdout.write(text)
-    else:
-        Path(target).write_text(text, encoding="utf-8")
+    else:  # temp file + rename, folders made: a finished render never loses its report
+        atomic_write(Path(target).expanduser(), text.encode("utf-8"))
 
 
 def _load(path: str) -> PatchGraph:

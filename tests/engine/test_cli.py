@@ -55,6 +55,18 @@ def test_render_twice_then_change_a_downstream_param(
     assert statuses(report)["band"] == "cached"
 
 
+def test_report_file_goes_into_a_new_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "reports" / "run.json"
+    out = tmp_path / "o.png"
+    args = [str(EXAMPLE), "--no-disk-cache", "--output", str(out), "--report", str(report)]
+    code = main(["render", *args])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(report.read_text())["ok"] is True
+    assert [p.name for p in report.parent.iterdir()] == ["run.json"]  # no temp file left
+
+
 def test_corrupted_cache_entry_is_recomputed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
