@@ -26,6 +26,7 @@ from gateway_studio import __version__
 from gateway_studio.engine import (
     Evaluation,
     Evaluator,
+    Files,
     GatewayError,
     Link,
     NodeFailed,
@@ -258,6 +259,8 @@ def _load(path: str) -> PatchGraph:
 def cmd_render(args: argparse.Namespace) -> int:
     _configure_models(args)
     graph = _load(args.patch)
+    if not len(graph):
+        raise UsageError(f"{args.patch}: the patch has no nodes, so there is nothing to render")
     for item in args.input:
         node_id, image = _split(item, "=", "NODE=IMAGE")
         if node_id not in graph:
@@ -282,10 +285,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     _write_report(args.report, evaluation.report())
     if not evaluation.ok:
         return EXIT_FAILED
-    for node_id in _export_nodes(graph):
-        files = evaluation.results[node_id].outputs.get("files")
-        for path in getattr(files, "paths", ()):
-            print(f"wrote {path}", file=sys.stderr)
+    written = [
+        path
+        for result in evaluation.results.values()
+        for slot in result.outputs.values()
+        if isinstance(slot, Files)
+        for path in slot.paths
+    ]
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    if not written:  # a render that writes nothing is almost always a mistake: say so
+        print(
+            "gateway-studio: note: nothing was written (the patch has no output.export "
+            "node); add one, or use --output PATH",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

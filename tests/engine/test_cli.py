@@ -67,6 +67,20 @@ def test_report_file_goes_into_a_new_folder(
     assert [p.name for p in report.parent.iterdir()] == ["run.json"]  # no temp file left
 
 
+def test_empty_patch_is_refused_and_a_render_writing_nothing_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = {"format": "gateway-studio.patch", "version": 1, "nodes": [], "links": []}
+    (tmp_path / "empty.json").write_text(json.dumps(empty))
+    assert main(["render", str(tmp_path / "empty.json"), "--no-disk-cache"]) == 2
+    assert "the patch has no nodes" in capsys.readouterr().err
+    sample = dict(empty, nodes=[{"id": "s", "type": "source.sample"}])
+    (tmp_path / "sample.json").write_text(json.dumps(sample))
+    code, report, err = render(capsys, str(tmp_path / "sample.json"), "--no-disk-cache")
+    assert code == 0 and report["ok"]
+    assert "nothing was written" in err and "wrote" not in err
+
+
 def test_corrupted_cache_entry_is_recomputed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
