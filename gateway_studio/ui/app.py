@@ -34,8 +34,24 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         "then quit (documentation, tests)",
     )
     parser.add_argument("--screenshot-timeout", type=float, default=60.0, metavar="SECONDS")
+    parser.add_argument(
+        "--window-size",
+        type=_size,
+        metavar="WxH",
+        help="initial window size in pixels, e.g. 1800x1050 (screenshots for the docs)",
+    )
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(list(argv))
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if w < 400 or h < 300:
+        raise argparse.ArgumentTypeError("the window needs at least 400x300")
+    return w, h
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("Gateway Studio")
     apply_dark_theme(app)  # type: ignore[arg-type]
     window = MainWindow()
+    if args.window_size:
+        window.resize(*args.window_size)
     window.show()
     shown = time.perf_counter() - _T0
     window.show_message(f"ready in {shown:.2f} s")

@@ -43,6 +43,8 @@ def test_main_opens_a_patch_evaluates_and_saves_a_picture(tmp_path) -> None:  # 
             str(shot),
             "--screenshot-timeout",
             "60",
+            "--window-size",
+            "1280x800",
         ],
         env=env,
         cwd=ROOT,
@@ -52,7 +54,7 @@ def test_main_opens_a_patch_evaluates_and_saves_a_picture(tmp_path) -> None:  # 
     )
     assert out.returncode == 0, out.stderr[-2000:]
     with Image.open(shot) as im:
-        assert im.size[0] >= 1000
+        assert im.size == (1280, 800)
 
 
 def test_screenshot_of_a_failing_patch_does_not_wait_for_the_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
