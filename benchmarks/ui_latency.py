@@ -265,7 +265,8 @@ def model_stall(app, window, folder: Path) -> None:  # type: ignore[no-untyped-d
     worst = probe.stop()
     st = window.controller.state("estimate")
     print(
-        f"first depth.estimate (import torch+transformers, load, forward on the worker): "
+        f"first depth.estimate ({'load' if before else 'import torch+transformers, load'}, "
+        "forward on the worker): "
         f"{seconds:.2f} s, status {st.status}{' (' + st.message + ')' if st.message else ''};"
         f" torch imported before: {before}"
     )
