@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gateway_studio.engine import (
     Context,
@@ -58,6 +59,13 @@ def ply_bytes(cloud: PointCloud) -> bytes:
     return header + body.tobytes()
 
 
+def srgb_encode(linear: NDArray[Any]) -> NDArray[np.float32]:
+    """Linear light → sRGB-encoded values (the IEC 61966-2-1 curve), float32."""
+    lin = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
+    encoded = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+    return encoded.astype(np.float32)
+
+
 def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> bytes:
     """Encode one slot as the bytes of a ``suffix`` file."""
     allowed = FORMATS.get(slot.type_name, ())
@@ -72,7 +80,10 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
         return ply_bytes(slot)
     array: Any
     if isinstance(slot, Image):
-        array = slot.pixels if slot.alpha is None else np.dstack([slot.pixels, slot.alpha])
+        pixels = slot.pixels
+        if slot.colorspace == "linear":  # files hold sRGB-encoded values (as the viewer shows)
+            pixels = srgb_encode(pixels)
+        array = pixels if slot.alpha is None else np.dstack([pixels, slot.alpha])
         bits = bits or (16 if slot.bit_depth >= 16 else 8)
     elif isinstance(slot, Normals):
         array, bits = slot.to_rgb(), bits or 8
@@ -90,7 +101,8 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
     return encode_array(array, suffix, bit_depth=bits, quality=quality)
 
 
-@node("output.export", outputs={"files": Files}, proxy=False)
+# version 2: linear-light Images are sRGB-encoded when written (were written as-is: dark)
+@node("output.export", outputs={"files": Files}, proxy=False, version=2)
 def export(
     source: Image | Depth | Field | Normals | Faces | PointCloud,
     *,

@@ -76,3 +76,16 @@ def test_refusals_name_the_problem(tmp_path: Path, name: str, message: str) -> N
     with pytest.raises(GatewayError, match=r"cannot be written as '\.png'"):
         export(Faces((), (2, 2)), path="f.png", ctx=Context(base_dir=tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_linear_image_is_written_srgb_encoded(tmp_path: Path) -> None:
+    # Image files hold sRGB values: linear 0.5 is sRGB 0.735 (188/255), not 128; alpha
+    # is coverage, never encoded.
+    linear = Image(np.full((4, 5, 3), 0.5, np.float32), np.full((4, 5), 0.5, np.float32), "linear")
+    files = export(linear, path="lin.png", ctx=Context(base_dir=tmp_path))
+    arr = np.asarray(PILImage.open(files.paths[0]))
+    assert arr.shape == (4, 5, 4)
+    assert np.all(arr[..., :3] == 188) and np.all(arr[..., 3] == 128)
+    srgb = Image(np.full((4, 5, 3), 0.5, np.float32))
+    files = export(srgb, path="srgb.png", ctx=Context(base_dir=tmp_path))
+    assert np.all(np.asarray(PILImage.open(files.paths[0])) == 128)
