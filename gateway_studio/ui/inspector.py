@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import Qt, Signal
-from qtpy.QtGui import QColor
+from qtpy.QtCore import QEvent, QObject, Qt, Signal
+from qtpy.QtGui import QColor, QKeyEvent, QKeySequence
 from qtpy.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -44,6 +44,14 @@ from .document import Document
 
 SLIDER_STEPS = 1000
 SPIN_WIDTH = 100
+
+
+def _is_undo_or_redo(event: QKeyEvent) -> bool:
+    """The app's Undo/Redo keys (Ctrl+Z; Ctrl+Shift+Z, Ctrl+Y), as main_window binds them."""
+    if event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo):
+        return True
+    pressed = QKeySequence(event.keyCombination())
+    return any(pressed == QKeySequence(k) for k in ("Ctrl+Shift+Z", "Ctrl+Y"))
 
 
 class ParamEditor(QWidget):
@@ -109,6 +117,20 @@ class NumberEditor(ParamEditor):
             self.slider.sliderReleased.connect(self._slider_released)
         self.row.addWidget(self.spin, 0)
         self.spin.valueChanged.connect(self._spin_changed)
+        self.spin.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Ctrl+Z in a number box that holds a committed value undoes the patch edit (the
+        box's own text undo swallowed it, so typing 0.5, Enter, Ctrl+Z did nothing)."""
+        if (
+            obj is self.spin
+            and event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and _is_undo_or_redo(event)
+            and self.spin.text() == self.spin.textFromValue(self.spin.value())
+        ):
+            return True  # not accepted: the window's Undo / Redo shortcut fires
+        return super().eventFilter(obj, event)
 
     # slider position <-> value
     def _to_slider(self, value: float) -> int:

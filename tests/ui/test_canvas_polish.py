@@ -276,3 +276,33 @@ def test_tab_search_popup_fits_its_matches_and_stays_on_screen(qtbot, window) ->
     assert screen.contains(popup.geometry())
     QTest.keyClick(popup.line, Qt.Key.Key_Escape)
     assert not popup.isVisible()
+
+
+def test_ctrl_z_in_a_number_box_undoes_the_edit(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Type 0.5, Enter, Ctrl+Z: the box's own text undo swallowed the key, nothing undone."""
+    from qtpy.QtTest import QTest
+
+    w = window
+    build_scene(w.doc)
+    w.scene.select_nodes(["band"])
+    wait_idle(qtbot, w)
+    w.activateWindow()
+    spin = w.inspector.editors["band_width"].spin
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    spin.selectAll()
+    QTest.keyClicks(spin, "0.5")
+    QTest.keyClick(spin, Qt.Key.Key_Return)
+    assert w.doc.graph.node("band").params["band_width"] == 0.5
+    QTest.keyClick(spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.doc.graph.node("band").params["band_width"] == 0.2
+    assert spin.value() == 0.2  # the box follows the document
+    QTest.keyClick(
+        spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert w.doc.graph.node("band").params["band_width"] == 0.5
+    # mid-edit (typed, not committed) the box keeps its own text undo
+    spin.selectAll()
+    QTest.keyClicks(spin, "0.7")
+    QTest.keyClick(spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.doc.graph.node("band").params["band_width"] == 0.5
