@@ -438,6 +438,7 @@ class MainWindow(QMainWindow):
         finally:
             stack.endMacro()
         self.scene.select_nodes([node_id])
+        self.view.setFocus()  # so Delete, F, B, Ctrl+D act on it (not on the palette list)
         return node_id
 
     def _auto_connect(self, src: str, dst: str) -> None:

@@ -306,3 +306,27 @@ def test_ctrl_z_in_a_number_box_undoes_the_edit(qtbot, window) -> None:  # type:
     QTest.keyClicks(spin, "0.7")
     QTest.keyClick(spin, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert w.doc.graph.node("band").params["band_width"] == 0.5
+
+
+def test_after_a_palette_add_the_canvas_keys_act_on_the_new_node(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Double-click Export in the palette, press Delete: the key went to the palette list."""
+    from qtpy.QtTest import QTest
+    from qtpy.QtWidgets import QApplication
+
+    w = window
+    w.activateWindow()
+    palette = w.node_palette
+    palette.search.setText("remap")
+    item = next(
+        palette.tree.topLevelItem(i).child(j)
+        for i in range(palette.tree.topLevelItemCount())
+        for j in range(palette.tree.topLevelItem(i).childCount())
+        if not palette.tree.topLevelItem(i).child(j).isHidden()
+    )
+    palette.tree.setFocus()
+    palette.tree.itemDoubleClicked.emit(item, 0)
+    assert len(w.doc.graph) == 1
+    focus = QApplication.focusWidget()
+    assert focus is w.view or w.view.isAncestorOf(focus)
+    QTest.keyClick(focus, Qt.Key.Key_Delete)
+    assert len(w.doc.graph) == 0
