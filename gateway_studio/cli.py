@@ -303,6 +303,26 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch_names(images: Sequence[str]) -> dict[str, str]:
+    """Output name (without suffix) per batch image, never the same for two images.
+
+    The stem, under the image's folder relative to the folders' common parent (a
+    recursive glob keeps its tree: a/x.png and b/x.png do not overwrite each other); two
+    files of one stem in one folder (x.png, x.jpg) add their extension (x_png, x_jpg)."""
+    folders = [Path(_absolute(image)).parent for image in images]
+    common = Path(os.path.commonpath(folders)) if folders else Path()
+    bases = [
+        (folder.relative_to(common), Path(image).stem)
+        for folder, image in zip(folders, images, strict=True)
+    ]
+    names: dict[str, str] = {}
+    for image, (rel, stem) in zip(images, bases, strict=True):
+        if bases.count((rel, stem)) > 1:
+            stem = f"{stem}_{Path(image).suffix.lstrip('.').lower()}"
+        names[image] = str(rel / stem)
+    return names
+
+
 def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evaluator) -> int:
     from tqdm import tqdm
 
@@ -331,13 +351,13 @@ def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evalua
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: dict[str, Any] = {}
     failed = 0
+    names = _batch_names(images)
     for image in tqdm(images, desc="render", unit="image", file=sys.stderr):
         graph.set_param(source, source_param, _absolute(image))
-        stem = Path(image).stem
         for e, template in templates.items():
             tag = "" if len(exports) == 1 else f"_{e}"
-            name = f"{stem}{tag}{template.suffix}"
-            graph.set_param(e, "path", str((out_dir / name).resolve()))
+            target = out_dir / f"{names[image]}{tag}{template.suffix}"
+            graph.set_param(e, _save_param(graph, e, "--batch"), str(target.resolve()))
         evaluation = _render_once(evaluator, graph, args.debug)
         reports[image] = evaluation.report()
         failed += not evaluation.ok

@@ -176,6 +176,38 @@ def test_batch_renders_every_image_reusing_the_cache(
     assert "rendered 3 of 3" in err
 
 
+def test_batch_outputs_never_overwrite_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Same stem in two folders (recursive glob) and twice in one folder (x.png, x.jpg):
+    # every image gets its own output file.
+    shots = tmp_path / "shots"
+    for sub in ("a", "b"):
+        (shots / sub).mkdir(parents=True)
+        PILImage.fromarray(np.full((8, 12, 3), 90, np.uint8)).save(shots / sub / "x.png")
+    PILImage.fromarray(np.full((8, 12, 3), 90, np.uint8)).save(shots / "a" / "x.jpg")
+    patch = json.loads(EXAMPLE.read_text())
+    for node, name in ((0, "scene.png"), (1, "scene_depth.png")):
+        patch["nodes"][node]["params"]["path"] = str(RESOURCES / "images" / name)
+    (tmp_path / "p.json").write_text(json.dumps(patch))
+    out = tmp_path / "out"
+    code = main(
+        [
+            "render",
+            str(tmp_path / "p.json"),
+            "--batch",
+            str(shots / "**" / "x.*"),
+            "--out-dir",
+            str(out),
+            "--no-disk-cache",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert written == ["a/x_jpg.png", "a/x_png.png", "b/x.png"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
