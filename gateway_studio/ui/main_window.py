@@ -518,10 +518,14 @@ class MainWindow(QMainWindow):
         self.scene.select_nodes(self.doc.node_ids())
 
     def toggle_bypass(self) -> None:
-        ids = self.scene.selected_node_ids()
+        graph = self.doc.graph
+        selected = self.scene.selected_node_ids()
+        ids = [n for n in selected if graph.spec(n).inputs or graph.node(n).bypass]
         if not ids:
+            if selected:
+                self.show_message("a source node has no input to pass through: nothing to bypass")
             return
-        target = not all(self.doc.graph.node(n).bypass for n in ids)
+        target = not all(graph.node(n).bypass for n in ids)
         self.doc.undo_stack.beginMacro("Bypass")
         for node_id in ids:
             self.doc.set_bypass(node_id, target)

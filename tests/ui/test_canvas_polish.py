@@ -330,3 +330,24 @@ def test_after_a_palette_add_the_canvas_keys_act_on_the_new_node(qtbot, window) 
     assert focus is w.view or w.view.isAncestorOf(focus)
     QTest.keyClick(focus, Qt.Key.Key_Delete)
     assert len(w.doc.graph) == 0
+
+
+def test_source_nodes_offer_no_bypass(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Bypassing a source turned it into an error ('no input can stand in for output')."""
+    w = window
+    build_scene(w.doc)
+    wait_idle(qtbot, w)
+    photo, band = w.scene.node_item("photo"), w.scene.node_item("band")
+    assert not photo.can_bypass and band.can_bypass
+    w.scene.select_nodes(["photo"])
+    assert not w.inspector.bypass.isEnabled()
+    w.toggle_bypass()  # the B key
+    assert not w.doc.graph.node("photo").bypass
+    assert "nothing to bypass" in w.status.toolTip()
+    w.scene.select_nodes(["photo", "band"])  # a mixed selection bypasses what it can
+    w.toggle_bypass()
+    assert w.doc.graph.node("band").bypass and not w.doc.graph.node("photo").bypass
+    w.scene.select_nodes(["band"])
+    assert w.inspector.bypass.isEnabled() and w.inspector.bypass.isChecked()
+    wait_idle(qtbot, w)
+    assert w.controller.state("photo").status in ("computed", "cached")

@@ -51,6 +51,8 @@ class NodeItem(QGraphicsItem):
         self.spec = spec
         self.title = ""
         self.bypassed = False
+        #: Bypass hands an input to the outputs: a node without inputs cannot be bypassed.
+        self.can_bypass = bool(spec.inputs)
         self.state = NodeState()
         self.thumbnail: QImage | None = None
         self.has_picture = any(is_displayable(o.type_name) for o in spec.outputs)
@@ -206,11 +208,12 @@ class NodeItem(QGraphicsItem):
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
             painter.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, int(WIDTH - 40)),
         )
-        # bypass toggle
+        # bypass toggle (a source has no input to pass through: no toggle)
         br = self.bypass_rect()
         painter.setPen(QPen(QColor("#d0d3d8"), 1.2))
         painter.setBrush(QColor("#d8b04a") if self.bypassed else QColor(0, 0, 0, 60))
-        painter.drawRoundedRect(br, 3, 3)
+        if self.can_bypass or self.bypassed:
+            painter.drawRoundedRect(br, 3, 3)
         if self.bypassed:
             painter.setPen(QPen(QColor("#1d1f22"), 1.6))
             painter.drawLine(br.topLeft() + QPointF(3, 3), br.bottomRight() - QPointF(3, 3))
@@ -285,7 +288,11 @@ class NodeItem(QGraphicsItem):
 
     # -- mouse --------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        if event.button() == Qt.MouseButton.LeftButton and self.bypass_rect().contains(event.pos()):
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and (self.can_bypass or self.bypassed)
+            and self.bypass_rect().contains(event.pos())
+        ):
             self.node_scene.doc.set_bypass(self.node_id, not self.bypassed)
             event.accept()
             return
