@@ -119,7 +119,11 @@ class Document(QObject):
                 value = inst.params.get(p.name)
                 if p.kind == "path" and value and not Path(value).expanduser().is_absolute():
                     target = (old / value).resolve()
-                    inst.params[p.name] = Path(os.path.relpath(target, new)).as_posix()
+                    if Path(os.path.commonpath([target, new])) == Path(new.anchor):
+                        # nothing shared but the root: '../../../../work/…' helps nobody
+                        inst.params[p.name] = target.as_posix()
+                    else:
+                        inst.params[p.name] = Path(os.path.relpath(target, new)).as_posix()
 
     def _replace(self, graph: PatchGraph, path: Path | None, *, recovered: bool = False) -> None:
         missing = [n.id for n in graph.nodes() if n.position is None]

@@ -351,3 +351,26 @@ def test_source_nodes_offer_no_bypass(qtbot, window) -> None:  # type: ignore[no
     assert w.inspector.bypass.isEnabled() and w.inspector.bypass.isChecked()
     wait_idle(qtbot, w)
     assert w.controller.state("photo").status in ("computed", "cached")
+
+
+def test_saving_an_example_elsewhere_writes_readable_paths(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Save As of the fog example into /tmp wrote '../../../../../work/main/resources/…':
+    with nothing in common but the root, the path is stored absolute."""
+    import json
+    import os
+
+    from .conftest import IMAGES, PATCHES
+
+    w = window
+    w.open_example(PATCHES / "fog.json")
+    target = tmp_path / "mine" / "fog.json"
+    target.parent.mkdir()
+    assert w._save_to(target)
+    nodes = {n["id"]: n for n in json.loads(target.read_text())["nodes"]}
+    photo = nodes["photo"]["params"]["path"]
+    if os.path.commonpath([tmp_path.resolve(), IMAGES.resolve()]) == tmp_path.anchor:
+        assert photo == (IMAGES / "scene.png").resolve().as_posix()  # (true on this machine)
+    assert (target.parent / photo).resolve() == (IMAGES / "scene.png").resolve()
+    w.open_path(target, ask=False)
+    wait_idle(qtbot, w)
+    assert w.controller.state("photo").status in ("computed", "cached")
