@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from gateway_studio.engine import GraphError, Link, PatchGraph
+from gateway_studio.engine import Depth, Field, GraphError, Link, Mask, PatchGraph, node
 
 from .fake_nodes import registry
 
@@ -58,6 +59,25 @@ def test_incompatible_types_are_refused_naming_both_ends(graph: PatchGraph) -> N
 def test_depth_and_mask_connect_to_field_inputs(graph: PatchGraph) -> None:
     graph.add_node("test.depth", node_id="d")
     graph.connect(Link("d", "depth", "sum", "a"))  # Depth → Field input: accepted
+
+    @node("test.mask", outputs={"mask": Mask})
+    def mask() -> Mask:
+        return Mask(np.ones((2, 2), np.float32))
+
+    @node("test.needs_depth", outputs={"field": Field})
+    def needs_depth(depth: Depth) -> Field:
+        return Field(depth.values)
+
+    graph.registry.register(mask)
+    graph.registry.register(needs_depth)
+    graph.add_node("test.mask", node_id="m")
+    graph.connect(Link("m", "mask", "sum", "b"))  # Mask (a Field subclass): accepted
+    assert graph.incoming("sum") == {"a": ("d", "depth"), "b": ("m", "mask")}
+    # ...but not the other way round: a plain Field is no Depth (its convention is unknown)
+    graph.add_node("test.needs_depth", node_id="n")
+    with pytest.raises(GraphError, match=r"a\.field \(Field\) to n\.depth \(Depth\)"):
+        graph.connect(Link("a", "field", "n", "depth"))
+    assert "n" not in {lk.dst for lk in graph.links()}
 
 
 def test_cycles_are_refused(graph: PatchGraph) -> None:
