@@ -30,7 +30,7 @@ from gateway_studio.engine import (
     parse_color,
 )
 
-from ._filters import gaussian_by_radius, scaled_radius
+from ._filters import gaussian_by_radius, scaled_radius, srgb_encode
 
 
 # -- normals ----------------------------------------------------------------------------
@@ -78,7 +78,8 @@ def normals(
 
 
 # -- point cloud ------------------------------------------------------------------------
-@node("geometry.point_cloud", outputs={"cloud": PointCloud})
+# version 2: a linear-light image's colours are sRGB-encoded (were stored linear: too dark)
+@node("geometry.point_cloud", outputs={"cloud": PointCloud}, version=2)
 def point_cloud(
     depth: Depth,
     image: Image | None = None,
@@ -149,6 +150,8 @@ def point_cloud(
     points = np.stack([u * z, -v * z, -z], axis=1).astype(np.float32)
     if image is not None:
         colors = image.pixels[np.ix_(rows, cols)][keep]
+        if image.colorspace == "linear":  # PLY colours are display (sRGB) colours
+            colors = srgb_encode(colors)
     else:
         colors = np.repeat(d[keep][:, None], 3, axis=1)
     return PointCloud(points, np.ascontiguousarray(colors, dtype=np.float32), unit="near/far units")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from gateway_studio.engine import (
     Context,
@@ -27,6 +26,8 @@ from gateway_studio.engine import (
     node,
 )
 from gateway_studio.engine.imageio import atomic_write, encode_array
+
+from ._filters import srgb_encode
 
 _RASTER = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Which file kinds each slot type can be written as.
@@ -57,13 +58,6 @@ def ply_bytes(cloud: PointCloud) -> bytes:
     body["xyz"] = cloud.points
     body["rgb"] = np.round(np.clip(cloud.colors, 0, 1) * 255).astype(np.uint8)
     return header + body.tobytes()
-
-
-def srgb_encode(linear: NDArray[Any]) -> NDArray[np.float32]:
-    """Linear light → sRGB-encoded values (the IEC 61966-2-1 curve), float32."""
-    lin = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
-    encoded = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
-    return encoded.astype(np.float32)
 
 
 def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> bytes:

@@ -156,6 +156,16 @@ def test_point_cloud_cuts_depth_jumps_and_transparent_pixels() -> None:
     assert len(half.points) == 200 and np.all(half.points[:, 0] < 0)
 
 
+def test_point_cloud_colours_of_a_linear_image_are_srgb() -> None:
+    # PLY colours are display colours: linear 0.5 is sRGB 0.735, as the viewer shows it
+    depth = Depth(np.full((4, 6), 0.5, np.float32))
+    linear = Image(np.full((4, 6, 3), 0.5, np.float32), colorspace="linear")
+    cloud = call(geometry.point_cloud, depth, linear, stride=1)
+    np.testing.assert_allclose(cloud.colors, 0.7354, atol=1e-3)
+    srgb = call(geometry.point_cloud, depth, Image(linear.pixels), stride=1)
+    np.testing.assert_allclose(srgb.colors, 0.5)
+
+
 def read_ply(path: Path) -> np.ndarray:
     """Parse a binary little-endian PLY of float xyz + uchar rgb with numpy."""
     data = path.read_bytes()
