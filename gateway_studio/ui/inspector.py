@@ -16,6 +16,7 @@ from typing import Any
 from qtpy.QtCore import QEvent, QObject, Qt, Signal
 from qtpy.QtGui import QColor, QKeyEvent, QKeySequence
 from qtpy.QtWidgets import (
+    QApplication,
     QCheckBox,
     QColorDialog,
     QComboBox,
@@ -54,6 +55,26 @@ def _is_undo_or_redo(event: QKeyEvent) -> bool:
     return any(pressed == QKeySequence(k) for k in ("Ctrl+Shift+Z", "Ctrl+Y"))
 
 
+class WheelGuard(QObject):
+    """The wheel over a knob that has no focus scrolls the inspector instead of changing it.
+
+    Scrolling down the inspector used to change whichever slider, number box or choice the
+    pointer crossed; a choice even changed on screen without changing the patch (its edit
+    is on ``activated``, which the wheel does not emit). Click a knob first to wheel it."""
+
+    def guard(self, widget: QWidget) -> None:
+        widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            parent = obj.parentWidget()
+            if parent is not None:  # on to the scroll area
+                QApplication.sendEvent(parent, event)
+            return True
+        return super().eventFilter(obj, event)
+
+
 class ParamEditor(QWidget):
     edited = Signal(object, bool)  # value, final
     dragStarted = Signal()
@@ -66,6 +87,7 @@ class ParamEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         self.row = layout
+        self.wheel_guard = WheelGuard(self)
 
     def value(self) -> Any:
         raise NotImplementedError
@@ -118,6 +140,9 @@ class NumberEditor(ParamEditor):
         self.row.addWidget(self.spin, 0)
         self.spin.valueChanged.connect(self._spin_changed)
         self.spin.installEventFilter(self)
+        self.wheel_guard.guard(self.spin)
+        if self.slider is not None:
+            self.wheel_guard.guard(self.slider)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         """Ctrl+Z in a number box that holds a committed value undoes the patch edit (the
@@ -217,6 +242,7 @@ class ChoiceEditor(ParamEditor):
         self.combo.setEditable(not spec.strict)
         self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.row.addWidget(self.combo, 1)
+        self.wheel_guard.guard(self.combo)
         if spec.strict:
             self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemText(i), True))
         else:

@@ -374,3 +374,48 @@ def test_saving_an_example_elsewhere_writes_readable_paths(qtbot, window, tmp_pa
     w.open_path(target, ask=False)
     wait_idle(qtbot, w)
     assert w.controller.state("photo").status in ("computed", "cached")
+
+
+def _wheel(widget, steps: int = -1) -> None:  # type: ignore[no-untyped-def]
+    from qtpy.QtCore import QPoint, QPointF
+    from qtpy.QtGui import QWheelEvent
+    from qtpy.QtWidgets import QApplication
+
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(
+        centre,
+        QPointF(widget.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_scrolling_over_the_inspector_does_not_change_knobs(qtbot, doc) -> None:  # type: ignore[no-untyped-def]
+    """The wheel changed every knob it crossed; a choice even changed on screen only."""
+    from gateway_studio.ui.inspector import Inspector
+
+    doc.add_node("output.export", node_id="export")
+    doc.add_node("field.remap", {"band_width": 0.2}, node_id="band")
+    inspector = Inspector(doc)
+    qtbot.addWidget(inspector)
+    inspector.show()
+    inspector.set_node("export")
+    combo = inspector.editors["bit_depth"].combo
+    _wheel(combo)
+    assert combo.currentText() == "auto" and doc.graph.node("export").params["bit_depth"] == "auto"
+    inspector.set_node("band")
+    editor = inspector.editors["band_width"]
+    _wheel(editor.slider)
+    _wheel(editor.spin)
+    assert doc.graph.node("band").params["band_width"] == 0.2
+    assert editor.spin.value() == 0.2 and doc.undo_stack.count() == 2  # the two adds only
+    # clicked (focused) first, the wheel does work
+    editor.spin.setFocus()
+    qtbot.waitUntil(editor.spin.hasFocus)
+    _wheel(editor.spin, steps=1)
+    assert doc.graph.node("band").params["band_width"] != 0.2
