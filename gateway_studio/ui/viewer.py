@@ -181,8 +181,10 @@ class Viewer(QWidget):
         self.one_button.clicked.connect(self.image_view.one_to_one)
         self.image_view.hovered.connect(self._hovered)
         self.image_view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
-        self.slot_box.activated.connect(self._options_changed)
-        self.colormap_box.activated.connect(self._options_changed)
+        # any change, by click, keys or wheel (the wheel emits no 'activated': the combo
+        # then said 'turbo' over a gray picture); show_view blocks signals when it sets it
+        self.slot_box.currentIndexChanged.connect(self._options_changed)
+        self.colormap_box.currentIndexChanged.connect(self._options_changed)
 
     @property
     def colormap(self) -> str:

@@ -419,3 +419,20 @@ def test_scrolling_over_the_inspector_does_not_change_knobs(qtbot, doc) -> None:
     qtbot.waitUntil(editor.spin.hasFocus)
     _wheel(editor.spin, steps=1)
     assert doc.graph.node("band").params["band_width"] != 0.2
+
+
+def test_viewer_colour_map_follows_the_combo_however_it_changes(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """The wheel over the colour-map combo made it say 'turbo' over a gray picture."""
+    w = window
+    build_scene(w.doc)
+    w.scene.select_nodes(["depth"])
+    wait_idle(qtbot, w)
+    qtbot.waitUntil(lambda: w.viewer.view_image is not None, timeout=10000)
+    gray = w.viewer.view_image
+    _wheel(w.viewer.colormap_box, steps=-1)  # down one entry: turbo
+    assert w.viewer.colormap == "turbo"
+    assert w.controller.view_spec is not None and w.controller.view_spec.colormap == "turbo"
+    qtbot.waitUntil(lambda: w.viewer.view_image is not gray, timeout=10000)
+    img = w.viewer.view_image.image
+    colours = {img.pixelColor(x, y).name() for x in range(0, img.width(), 37) for y in (5, 300)}
+    assert any(len({c[1:3], c[3:5], c[5:7]}) > 1 for c in colours)  # not gray any more
