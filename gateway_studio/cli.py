@@ -24,6 +24,7 @@ from typing import Any
 
 from gateway_studio import __version__
 from gateway_studio.engine import (
+    Context,
     Evaluation,
     Evaluator,
     Files,
@@ -189,6 +190,30 @@ def _apply_outputs(graph: PatchGraph, outputs: Sequence[str]) -> None:
         graph.set_param(node_id, _save_param(graph, node_id, f"--output {item}"), _absolute(path))
 
 
+def _file_params(graph: PatchGraph, *, save: bool) -> dict[Path, str]:
+    """Resolved paths that nodes write (``save``) or read, each with its "node.param"."""
+    ctx = Context(base_dir=graph.base_dir)
+    found: dict[Path, str] = {}
+    for inst in graph.nodes():
+        for p in graph.spec(inst.id).params:
+            value = inst.params.get(p.name, p.default)
+            if p.kind == "path" and p.save == save and value:
+                found[ctx.resolve_path(str(value)).resolve()] = f"{inst.id}.{p.name}"
+    return found
+
+
+def _refuse_overwriting_inputs(graph: PatchGraph) -> None:
+    """An export onto a file the patch reads would destroy the photo (e.g. a batch whose
+    --out-dir is the images' own folder): refuse before anything is written."""
+    reads = _file_params(graph, save=False)
+    for path, ref in _file_params(graph, save=True).items():
+        if path in reads:
+            raise UsageError(
+                f"{ref} would overwrite {path}, which {reads[path]} reads; write the output "
+                "somewhere else (--output / --out-dir)"
+            )
+
+
 def _add_export(graph: PatchGraph) -> str:
     """Export the final node of a patch that has no export node."""
     sinks = [n for n in graph.sinks() if graph.spec(n).outputs]
@@ -281,6 +306,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         return _render_batch(args, graph, evaluator)
     if args.out_dir:
         raise UsageError("--out-dir goes with --batch GLOB")
+    _refuse_overwriting_inputs(graph)
     evaluation = _render_once(evaluator, graph, args.debug)
     _write_report(args.report, evaluation.report())
     if not evaluation.ok:
@@ -352,12 +378,19 @@ def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evalua
     reports: dict[str, Any] = {}
     failed = 0
     names = _batch_names(images)
-    for image in tqdm(images, desc="render", unit="image", file=sys.stderr):
+
+    def point_at(image: str) -> None:
         graph.set_param(source, source_param, _absolute(image))
         for e, template in templates.items():
             tag = "" if len(exports) == 1 else f"_{e}"
             target = out_dir / f"{names[image]}{tag}{template.suffix}"
             graph.set_param(e, _save_param(graph, e, "--batch"), str(target.resolve()))
+
+    for image in images:  # refuse before the first render, not halfway through
+        point_at(image)
+        _refuse_overwriting_inputs(graph)
+    for image in tqdm(images, desc="render", unit="image", file=sys.stderr):
+        point_at(image)
         evaluation = _render_once(evaluator, graph, args.debug)
         reports[image] = evaluation.report()
         failed += not evaluation.ok

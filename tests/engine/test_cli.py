@@ -176,6 +176,27 @@ def test_batch_renders_every_image_reusing_the_cache(
     assert "rendered 3 of 3" in err
 
 
+def test_outputs_never_overwrite_the_inputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = tmp_path / "photo.png"
+    shutil.copy(RESOURCES / "images" / "scene.png", photo)
+    before = photo.read_bytes()
+    patch = json.loads((RESOURCES / "patches" / "fog.json").read_text())
+    patch["nodes"][1]["params"]["path"] = str(RESOURCES / "images" / "scene_depth.png")
+    (tmp_path / "p.json").write_text(json.dumps(patch))
+    single = ["render", str(tmp_path / "p.json"), "--no-disk-cache"]
+    code = main([*single, "--input", f"photo={photo}", "--output", str(photo)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"export.path would overwrite {photo}, which photo.path reads" in err
+    # a batch into the images' own folder, same suffix: refused before any render
+    batch = ["--batch", str(tmp_path / "*.png"), "--out-dir", str(tmp_path)]
+    code = main([*single, *batch])
+    err = capsys.readouterr().err
+    assert code == 2 and "would overwrite" in err and "rendered" not in err
+    assert photo.read_bytes() == before
+
+
 def test_batch_outputs_never_overwrite_each_other(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
