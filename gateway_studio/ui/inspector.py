@@ -244,7 +244,10 @@ class ChoiceEditor(ParamEditor):
         self.row.addWidget(self.combo, 1)
         self.wheel_guard.guard(self.combo)
         if spec.strict:
-            self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemText(i), True))
+            # any change (click, keys, the wheel once focused): 'activated' misses the wheel
+            self.combo.currentIndexChanged.connect(
+                lambda i: self.edited.emit(self.combo.itemText(i), True)
+            )
         else:
             line = self.combo.lineEdit()
             assert line is not None

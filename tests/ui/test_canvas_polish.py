@@ -414,7 +414,15 @@ def test_scrolling_over_the_inspector_does_not_change_knobs(qtbot, doc) -> None:
     _wheel(editor.spin)
     assert doc.graph.node("band").params["band_width"] == 0.2
     assert editor.spin.value() == 0.2 and doc.undo_stack.count() == 2  # the two adds only
-    # clicked (focused) first, the wheel does work
+    # clicked (focused) first, the wheel does work — and edits the patch, not just the combo
+    inspector.set_node("export")
+    combo = inspector.editors["bit_depth"].combo
+    combo.setFocus()
+    qtbot.waitUntil(combo.hasFocus)
+    _wheel(combo)
+    assert combo.currentText() == "8" and doc.graph.node("export").params["bit_depth"] == "8"
+    inspector.set_node("band")
+    editor = inspector.editors["band_width"]
     editor.spin.setFocus()
     qtbot.waitUntil(editor.spin.hasFocus)
     _wheel(editor.spin, steps=1)
