@@ -128,14 +128,23 @@ class DiskStore:
         return slot
 
     def put(self, key: str, slot: Slot) -> bool:
+        """Write an entry; False (never an exception) if the slot or the disk refuses."""
         path = self.path(key)
+        try:
+            data = encode_slot(slot)
+        except (TypeError, ValueError, OSError):  # metadata that is not JSON, etc.
+            return False
+        tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
-                f.write(encode_slot(slot))
+                f.write(data)
             os.replace(tmp, path)
         except OSError:
+            if tmp is not None:  # a full disk must not fill up further with our leftovers
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             return False
         self._writes += 1
         if self._writes % self._prune_every == 0:

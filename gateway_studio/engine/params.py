@@ -115,7 +115,10 @@ class ParamSpec:
                         raise ParamError(f"expected a whole number, got {value!r}")
                     value = int(value)
             else:
-                value = float(value)
+                try:
+                    value = float(value)
+                except OverflowError:  # JSON allows 1e400-sized integers
+                    raise ParamError("the number is too large") from None
                 if not math.isfinite(value):
                     raise ParamError(f"expected a finite number, got {value!r}")
             if self.min is not None and value < self.min:

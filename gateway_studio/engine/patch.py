@@ -47,11 +47,19 @@ def _expect(value: Any, kind: type, where: str, what: str) -> Any:
     return value
 
 
+def _finite(value: Any) -> bool:
+    """A JSON number that is a finite float (huge integers overflow float: not finite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _finite_pair(value: Any, where: str) -> tuple[float, float]:
     _expect(value, list, where, "a list [x, y]")
-    if len(value) != 2 or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
-    ):
+    if len(value) != 2 or not all(_finite(v) for v in value):
         raise PatchError("expected two finite numbers [x, y]", where)
     return float(value[0]), float(value[1])
 
@@ -152,10 +160,7 @@ def patch_from_dict(
         _expect(raw, dict, where, "a backdrop object")
         title = _expect(raw.get("title", ""), str, f"{where}.title", "a string")
         rect = _expect(raw.get("rect"), list, f"{where}.rect", "[x, y, width, height]")
-        if len(rect) != 4 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in rect
-        ):
+        if len(rect) != 4 or not all(_finite(v) for v in rect):
             raise PatchError("expected four finite numbers", f"{where}.rect")
         color = _expect(raw.get("color", "#3a4a5a"), str, f"{where}.color", "a colour")
         graph.backdrops.append(Backdrop(title, (rect[0], rect[1], rect[2], rect[3]), color))
@@ -206,6 +211,8 @@ def patch_from_json(
     except json.JSONDecodeError as exc:
         where = f"{source}:{exc.lineno}:{exc.colno}"
         raise PatchError(f"not valid JSON: {exc.msg}", where) from None
+    except (ValueError, RecursionError) as exc:  # int digit limit, absurd nesting
+        raise PatchError(f"not a readable patch: {exc}", source) from None
     try:
         return patch_from_dict(data, registry, base_dir=base_dir)
     except PatchError as exc:

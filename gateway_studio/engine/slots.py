@@ -456,6 +456,8 @@ class Faces(Slot):
     type_name: ClassVar[str] = "Faces"
 
     def __post_init__(self) -> None:
+        h, w = self.image_size
+        object.__setattr__(self, "image_size", (int(h), int(w)))
         faces = tuple(self.faces)
         if any(f.depth is None for f in faces):
             order = list(faces)

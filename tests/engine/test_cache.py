@@ -124,30 +124,32 @@ def test_disk_store_prunes_least_recently_used(tmp_path: Path) -> None:
     assert not store.path("bb2").exists()
 
 
-# Known engine bugs found in review; remove the xfail markers once cache.py handles them.
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="engine bug: DiskStore.put leaks its temp file"
-)
 def test_failed_disk_write_leaves_no_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import gateway_studio.engine.cache as cache_module
 
-    def disk_full(slot: object) -> bytes:
+    def disk_full(src: str, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cache_module, "encode_slot", disk_full)
+    monkeypatch.setattr(cache_module.os, "replace", disk_full)
     assert DiskStore(tmp_path).put("abcdef", field(0.1)) is False
     assert list(tmp_path.rglob("*.tmp")) == []  # a full disk must not fill up further
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError, reason="engine bug: a slot the disk cannot encode raises"
-)
-def test_a_slot_the_disk_cannot_encode_is_kept_in_memory_only(tmp_path: Path) -> None:
-    # numpy ints in Faces.image_size are not JSON: the disk put raises TypeError, which
-    # escapes Evaluator.evaluate (cache.put runs outside its try) and ends the whole run.
+def test_a_slot_the_disk_cannot_encode_is_kept_in_memory_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # numpy ints in Faces.image_size used to reach the JSON header and raise TypeError
     faces = Faces((Face((1.0, 2.0, 3.0, 4.0), 0.9),), (np.int64(30), np.int64(40)))
     cache = SlotCache(tmp_path)
     cache.put("k", faces)
     assert cache.get("k")[0] is faces
+    assert SlotCache(tmp_path).get("k")[0] is not None  # and it now reaches the disk too
+    import gateway_studio.engine.cache as cache_module
+
+    def not_json(slot: object) -> bytes:
+        raise TypeError("Object of type int64 is not JSON serializable")
+
+    monkeypatch.setattr(cache_module, "encode_slot", not_json)
+    assert DiskStore(tmp_path).put("k2", faces) is False

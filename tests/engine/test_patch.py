@@ -252,16 +252,10 @@ def test_fuzzed_patches_only_ever_raise_patch_error(data: st.DataObject) -> None
     assert patch_to_dict(patch_from_dict(patch_to_dict(graph), REG)) == patch_to_dict(graph)
 
 
-# Known engine bugs found in review: Python's own number/JSON limits escape the loader as
-# OverflowError / ValueError / RecursionError instead of a PatchError with a location (the
-# CLI now reports them as a bad patch, but the UI's open path still gets the traceback).
-# Remove the xfail marker once patch.py / params.py catch them.
+# Python's own number/JSON limits must surface as a PatchError with a location.
 _HUGE = 10**400  # JSON allows it; float() of it overflows
 
 
-@pytest.mark.xfail(
-    strict=True, raises=OverflowError, reason="engine bug: huge numbers escape as OverflowError"
-)
 @pytest.mark.parametrize(
     ("where", "edit"),
     [
@@ -278,11 +272,6 @@ def test_huge_numbers_raise_patch_error_naming_the_place(where: str, edit: Any) 
         patch_from_dict(patch, REG)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, RecursionError),
-    reason="engine bug: json's ValueError/RecursionError escape",
-)
 @pytest.mark.parametrize(
     "text",
     ['{"version": 1' + "0" * 5000 + "}", "[" * 100_000 + "]" * 100_000],
