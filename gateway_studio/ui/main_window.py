@@ -302,6 +302,7 @@ class MainWindow(QMainWindow):
         self.doc.dirtyChanged.connect(lambda _d: self._update_title())
         self.doc.pathChanged.connect(lambda _p: self._update_title())
         self.doc.reset.connect(self._after_reset)
+        self.doc.titleChanged.connect(lambda nid, _t: self.viewer.retitle(nid))
         self.view.searchRequested.connect(self.open_search_at)
         self.view.nodeDropped.connect(lambda t, pos: self.add_node_at(t, pos))
         self.view.imagesDropped.connect(self.add_images)

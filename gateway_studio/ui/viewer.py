@@ -214,6 +214,14 @@ class Viewer(QWidget):
         self.slot_box.setEnabled(len(view.slots) > 1)
         # false colour applies to scalar fields (depth, fields, masks) only
         self.colormap_box.setEnabled(isinstance(view.slot, (Depth, Field)))
+        self._caption(view)
+
+    def retitle(self, node_id: str) -> None:
+        """The node was renamed: a title is not an evaluation, so no new picture comes."""
+        if self.view_image is not None and self.view_image.node_id == node_id:
+            self._caption(self.view_image)
+
+    def _caption(self, view: ViewImage) -> None:
         h, w = view.slot.size or (view.image.height(), view.image.width())
         title = self.title_of(view.node_id)
         self.caption.set_full_text(

@@ -444,3 +444,16 @@ def test_viewer_colour_map_follows_the_combo_however_it_changes(qtbot, window) -
     img = w.viewer.view_image.image
     colours = {img.pixelColor(x, y).name() for x in range(0, img.width(), 37) for y in (5, 300)}
     assert any(len({c[1:3], c[3:5], c[5:7]}) > 1 for c in colours)  # not gray any more
+
+
+def test_renaming_the_viewed_node_updates_the_viewer_caption(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    w = window
+    build_scene(w.doc)
+    w.scene.select_nodes(["band"])
+    wait_idle(qtbot, w)
+    qtbot.waitUntil(lambda: w.viewer.view_image is not None, timeout=10000)
+    w.inspector.title_edit.setText("Band of the sphere")
+    w.inspector.title_edit.editingFinished.emit()
+    assert w.viewer.caption.full_text.startswith("Band of the sphere · Field")
+    w.doc.undo_stack.undo()
+    assert w.viewer.caption.full_text.startswith("band · Field")
