@@ -50,7 +50,7 @@ def _fill_invalid(disparity: np.ndarray) -> np.ndarray:
     """Fill unmatched pixels of a ground-truth disparity map from their neighbours.
 
     Middlebury leaves occlusions as inf; left as 'farthest' they punch holes through the
-    foreground, so we inpaint them (OpenCV Telea) on an 8-bit-free float copy. Inpainting
+    foreground, so we inpaint them (OpenCV Telea) on a 16-bit copy of the map. Inpainting
     averages both sides of a hole, so a hole on a depth edge (an occlusion: the background
     seen by one camera only) would get a depth halfway between the subject and the
     background, a one-pixel fringe that every depth-selective effect shows. Where the
@@ -62,8 +62,8 @@ def _fill_invalid(disparity: np.ndarray) -> np.ndarray:
     filled = np.where(valid, disparity, 0.0).astype(np.float32)
     if valid.all():
         return filled
-    # Inpainting is driven by the mask; run it per connected hole on a float image via
-    # a normalised 16-bit copy (cv2.inpaint accepts 8/16-bit, one channel).
+    # One inpaint pass over every hole, on a copy normalised to 16 bit (cv2.inpaint takes
+    # 8/16-bit single-channel images, not float): 1/65535 of the range is precise enough.
     lo, hi = float(filled[valid].min()), float(filled[valid].max())
     scaled = np.round((filled - lo) / max(hi - lo, 1e-6) * 65535).clip(0, 65535)
     restored = cv2.inpaint(
