@@ -420,6 +420,7 @@ class Inspector(QWidget):
         self.layout_.addStretch(1)
         doc.paramChanged.connect(self._on_param_changed)
         doc.bypassChanged.connect(self._on_bypass_changed)
+        doc.titleChanged.connect(self._on_title_changed)
         doc.nodeRemoved.connect(lambda nid: self.set_node(None) if nid == self.node_id else None)
         doc.reset.connect(lambda: self.set_node(None))
         self.set_node(None)
@@ -542,6 +543,13 @@ class Inspector(QWidget):
         if node_id == self.node_id and name in self.editors:
             self.editors[name].set_value(value)
             self._update_reset(name)
+
+    def _on_title_changed(self, node_id: str, title: str) -> None:
+        """Undo/redo of a rename: heading and field follow the patch."""
+        if node_id == self.node_id:
+            self.title.setText(title or node_id)
+            if self.title_edit.text().strip() != title:
+                self.title_edit.setText(title)
 
     def _on_bypass_changed(self, node_id: str, bypass: bool) -> None:
         if node_id == self.node_id:

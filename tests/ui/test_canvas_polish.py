@@ -457,3 +457,8 @@ def test_renaming_the_viewed_node_updates_the_viewer_caption(qtbot, window) -> N
     assert w.viewer.caption.full_text.startswith("Band of the sphere · Field")
     w.doc.undo_stack.undo()
     assert w.viewer.caption.full_text.startswith("band · Field")
+    # the inspector follows the undo too (heading and field kept the old title)
+    assert w.inspector.title.text() == "band" and w.inspector.title_edit.text() == ""
+    w.doc.undo_stack.redo()
+    assert w.inspector.title.text() == "Band of the sphere"
+    assert w.inspector.title_edit.text() == "Band of the sphere"
