@@ -5,8 +5,10 @@
     gateway-studio nodes [--json]               list node types
     gateway-studio models list|pull NAME        model weights (see engine.models)
 
-Bad input exits 2 with a one-paragraph message on stderr (``--debug`` adds the
-traceback); a render whose nodes failed exits 1.
+Bad input (patch, flags, missing --input files, an export onto a file the patch reads)
+exits 2 with a one-paragraph message on stderr (``--debug`` adds the traceback); a render
+whose nodes failed exits 1, and so does an unexpected internal error (one line, the
+traceback with ``--debug``). A render that writes no file says so on stderr.
 """
 
 from __future__ import annotations
