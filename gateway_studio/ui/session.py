@@ -46,7 +46,16 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A crashed window whose parent has not reaped it yet still answers kill(pid, 0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS, Windows): trust kill()
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 class Session:

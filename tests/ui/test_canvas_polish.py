@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from qtpy.QtCore import Qt
 
@@ -462,3 +464,31 @@ def test_renaming_the_viewed_node_updates_the_viewer_caption(qtbot, window) -> N
     w.doc.undo_stack.redo()
     assert w.inspector.title.text() == "Band of the sphere"
     assert w.inspector.title_edit.text() == "Band of the sphere"
+
+
+def test_an_unreaped_crashed_window_counts_as_gone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Restarting right after a crash offered nothing: the dead window was still a zombie
+    (its parent had not reaped it) and kill(pid, 0) said it was alive."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from gateway_studio.ui.session import Session
+
+    session = Session(tmp_path / "config")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # exits; not waited for yet
+    try:
+        deadline = time.monotonic() + 10
+        stat = Path(f"/proc/{child.pid}/stat")
+        while time.monotonic() < deadline and stat.exists():
+            if stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z":
+                break
+            time.sleep(0.02)
+        session.recovery_dir.mkdir(parents=True)
+        data = {"saved": time.time(), "path": None, "patch": {"nodes": []}}
+        (session.recovery_dir / f"autosave-{child.pid}.json").write_text(json.dumps(data))
+        found = session.orphaned()
+        assert [r.file.name for r in found] == [f"autosave-{child.pid}.json"]
+    finally:
+        child.wait()
