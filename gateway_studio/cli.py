@@ -314,14 +314,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not evaluation.ok:
         return EXIT_FAILED
     written = [
-        path
+        file
         for result in evaluation.results.values()
         for slot in result.outputs.values()
         if isinstance(slot, Files)
-        for path in slot.paths
+        for file in slot.paths
     ]
-    for path in written:
-        print(f"wrote {path}", file=sys.stderr)
+    for file in written:
+        print(f"wrote {file}", file=sys.stderr)
     if not written:  # a render that writes nothing is almost always a mistake: say so
         print(
             "gateway-studio: note: nothing was written (the patch has no output.export "
