@@ -20,7 +20,8 @@ import pytest
 from .conftest import PATCHES, ROOT
 
 pytestmark = pytest.mark.xvfb
-EXAMPLE = PATCHES / "fog.json"
+EXAMPLE = PATCHES / "motorcycle.json"  # the README picture: a real photo
+WINDOW = "1760x1040"
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def xvfb_display():  # type: ignore[no-untyped-def]
         )
     display = f":{random.randint(200, 900)}"
     proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        ["Xvfb", display, "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -65,6 +66,8 @@ def test_example_window_screenshot(xvfb_display, tmp_path) -> None:  # type: ign
             str(shot),
             "--screenshot-timeout",
             "60",
+            "--window-size",
+            WINDOW,
         ],
         env=env,
         cwd=ROOT,
@@ -79,8 +82,8 @@ def test_example_window_screenshot(xvfb_display, tmp_path) -> None:  # type: ign
     with Image.open(shot) as im:
         rgb = np.asarray(im.convert("RGB")).astype(np.int32)
     h, w = rgb.shape[:2]
-    assert w >= 1000 and h >= 600
-    # the viewer (right part) shows the photo: the red sphere is there
+    assert (w, h) == tuple(int(v) for v in WINDOW.split("x"))
+    # the viewer (right part) shows the photo: the red motorcycle is there
     right = rgb[: int(h * 0.55), int(w * 0.6) :]
     reds = (right[..., 0] > 150) & (right[..., 1] < 90) & (right[..., 2] < 90)
     assert reds.sum() > 2000, "the viewer shows no picture"
