@@ -369,7 +369,8 @@ def _layered_defocus(light: F32, coc: F32, max_radius: float) -> F32:
     return np.asarray(out)
 
 
-@node("modulate.isolate", outputs={"image": Image})
+# version 2: with alpha, transparent pixels' colour no longer bleeds into visible ones
+@node("modulate.isolate", outputs={"image": Image}, version=2)
 def isolate(
     image: Image,
     depth: Field,
@@ -404,7 +405,10 @@ def isolate(
 
     Layered gather (see ``_layered_defocus``): no halo of the sharp subject in the
     background and no background smeared over the subject. An optional subject mask (or
-    soft matte) is kept sharp whatever its depth."""
+    soft matte) is kept sharp whatever its depth. With alpha, only visible pixels are
+    gathered (no dark fringe from transparent ones); the alpha itself is kept."""
+    import cv2
+
     v = _field_at(depth, image, "the depth")
     radius = scaled_radius(max_radius, v.shape)
     if radius < 0.5 or aperture <= 0.0 or mix <= 0.0:
@@ -414,7 +418,20 @@ def isolate(
     coc = np.copysign(blur, offset).astype(np.float32)
     if subject is not None:
         coc = coc * (1.0 - _field_at(subject, image, "the subject mask"))
-    out = _from_light(image, _layered_defocus(_to_light(image), coc, radius))
+    light = _to_light(image)
+    if image.alpha is None or float(image.alpha.min()) >= 1.0:  # nothing transparent
+        blurred = _layered_defocus(light, coc, radius)
+    else:
+        # Gather alpha-weighted: the colour of transparent pixels (often black) must not
+        # bleed into the visible ones. The gather is linear in the colour, so blurring
+        # premultiplied colour and alpha alike and dividing gives the weighted mean
+        # (a second pass: cut-outs cost about 1.5x).
+        alpha3 = _bcast(image.alpha, 3)
+        premult = _layered_defocus(np.asarray(cv2.multiply(light, alpha3)), coc, radius)
+        cover = _layered_defocus(alpha3, coc, radius)
+        blurred = np.asarray(cv2.divide(premult, np.maximum(cover, np.float32(1e-6))))
+        blurred = np.where(cover > 1e-4, blurred, light)  # nothing visible gathered here
+    out = _from_light(image, blurred)
     return _mixed(image, out, float(mix))
 
 
@@ -434,7 +451,8 @@ def _bloom(half: F32, radius: float) -> F32:
     return np.asarray(acc)
 
 
-@node("modulate.halo", outputs={"image": Image})
+# version 2: transparent pixels do not glow
+@node("modulate.halo", outputs={"image": Image}, version=2)
 def halo(
     image: Image,
     amount: Field,
@@ -476,6 +494,8 @@ def halo(
     if image.colorspace == "linear":  # the threshold is on perceived (gamma) brightness
         luma = np.sqrt(luma)
     key = smoothstep(threshold - knee, threshold + knee, luma) * amount_v
+    if image.alpha is not None:  # an invisible pixel is no highlight
+        key = key * image.alpha
     emit = cv2.multiply(_halve(light), _bcast(_halve(key), 3))
     tint_rgb = np.asarray(parse_color(tint), dtype=np.float32) ** 2 * np.float32(intensity)
     glow = cv2.multiply(

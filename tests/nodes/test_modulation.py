@@ -518,3 +518,27 @@ def test_linear_images_stay_linear(type_id: str) -> None:
     assert out.colorspace == "linear"
     assert np.isfinite(out.pixels).all() and 0.0 <= out.pixels.min() <= out.pixels.max() <= 1.0
     assert not np.allclose(out.pixels, linear.pixels, atol=1e-3)
+
+
+def test_transparent_pixels_neither_bleed_into_the_blur_nor_glow() -> None:
+    # A white cut-out (left, opaque) beside black transparent pixels (right): blurring it
+    # must not darken its visible edge, and a bright transparent area must not glow.
+    h, w = 60, 80
+    pixels = np.zeros((h, w, 3), np.float32)
+    pixels[:, :40] = 1.0
+    alpha = np.zeros((h, w), np.float32)
+    alpha[:, :40] = 1.0
+    cutout = Image(pixels, alpha)
+    out = mod.isolate(cutout, Field(np.full((h, w), 0.2, np.float32)), focus=0.9, max_radius=100.0)
+    assert np.abs(out.pixels[:, :40] - 1.0).max() < 1e-3  # was 0.75 at the edge
+    assert np.array_equal(out.alpha, alpha)
+    dim = np.full((h, w, 3), 0.2, np.float32)
+    dim[:, 60:] = 1.0
+    hidden = np.ones((h, w), np.float32)
+    hidden[:, 60:] = 0.0
+    glow = mod.halo(
+        Image(dim, hidden), Field(np.ones((h, w), np.float32)), threshold=0.5, radius=400.0
+    )
+    assert np.abs(glow.pixels[:, :60] - 0.2).max() < 1e-3
+    lit = mod.halo(Image(dim), Field(np.ones((h, w), np.float32)), threshold=0.5, radius=400.0)
+    assert lit.pixels[:, 55].mean() > 0.25  # the same highlight, visible, does glow
