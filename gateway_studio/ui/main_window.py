@@ -443,15 +443,22 @@ class MainWindow(QMainWindow):
         return node_id
 
     def _auto_connect(self, src: str, dst: str) -> None:
+        """Wire each input of the new node that a still-unused output of ``src`` can feed:
+        a photo+depth source into isolate fills both image and depth (it used to stop at
+        the first link, leaving the node red until depth was wired by hand)."""
         graph = self.doc.graph
+        used: set[str] = set()
         for inp in graph.spec(dst).inputs:
             for out in graph.spec(src).outputs:
+                if out.name in used:
+                    continue
                 try:
                     graph.check_link(Link(src, out.name, dst, inp.name))
                 except GatewayError:
                     continue
                 self.doc.link(src, out.name, dst, inp.name)
-                return
+                used.add(out.name)
+                break
 
     def add_images(self, paths: list[str], pos: QPointF) -> list[str]:
         ids: list[str] = []

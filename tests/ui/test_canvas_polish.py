@@ -492,3 +492,15 @@ def test_an_unreaped_crashed_window_counts_as_gone(tmp_path) -> None:  # type: i
         assert [r.file.name for r in found] == [f"autosave-{child.pid}.json"]
     finally:
         child.wait()
+
+
+def test_adding_after_a_photo_and_depth_source_wires_both(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    w = window
+    w.doc.add_node("source.sample_rgbd", {"name": "motorcycle"}, node_id="moto")
+    w.scene.select_nodes(["moto"])
+    iso = w.add_node_at("modulate.isolate", None)
+    assert w.doc.graph.incoming(iso) == {"image": ("moto", "image"), "depth": ("moto", "depth")}
+    wait_idle(qtbot, w)
+    assert w.controller.state(iso).status == "computed"
+    w.doc.undo_stack.undo()  # node and both wires: one step
+    assert iso not in w.doc.graph and len(w.doc.graph) == 1
