@@ -406,3 +406,40 @@ def test_zoedepth_metric_model(tmp_path: Path, model_dir: Path, photo: Image) ->
     assert depth.source_convention == "metric"
     assert depth.values.shape == photo.size and depth.values.dtype == np.float32
     assert depth.values.min() == 0.0 and depth.values.max() == 1.0
+
+
+@pytest.mark.parametrize("kind", ["depth-anything", "zoedepth"])
+def test_channels_last_forward_matches_the_plain_model(
+    tmp_path: Path, model_dir: Path, photo: Image, kind: str
+) -> None:
+    """The optimised forward (neck/head channels-last) gives the plain model's output."""
+    import dataclasses
+
+    import torch
+    from transformers import AutoModelForDepthEstimation
+
+    from nodes.depth import forward
+    from tests.nodes.tiny_models import save_tiny_zoedepth
+
+    if kind == "zoedepth":
+        folder, model_type = save_tiny_zoedepth(tmp_path / "zoe"), "zoedepth"
+    else:
+        folder, model_type = model_dir / SMALL, "depth_anything"
+    loaded = models.load_model(str(folder))
+    prepared = preprocess(
+        srgb_pixels(photo), Preprocessing.from_config(loaded.preprocessor, model_type)
+    )
+    fast = forward(loaded, prepared)
+
+    def a_3x3_conv(model: torch.nn.Module) -> torch.Tensor:  # 1x1 weights are both layouts
+        convs = (m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+        return next(c.weight for c in convs if c.kernel_size == (3, 3))
+
+    assert a_3x3_conv(loaded.model.neck).is_contiguous(memory_format=torch.channels_last)
+    plain_model = AutoModelForDepthEstimation.from_pretrained(str(folder)).eval()
+    plain = forward(dataclasses.replace(loaded, model=plain_model), prepared, optimise=False)
+    assert not a_3x3_conv(plain_model.neck).is_contiguous(memory_format=torch.channels_last)
+    assert fast.shape == plain.shape
+    assert pearson(fast, plain) > 0.9999
+    scale = float(np.abs(plain).max())
+    assert float(np.abs(fast - plain).max()) <= 1e-4 * scale
