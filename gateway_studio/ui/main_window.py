@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self._viewed: str | None = None
         self._job: jobs.Job | None = None
         self.warm: WarmImporter | None = None
+        self._selection_pending = False
         self.setCentralWidget(self.view)
         self.setDockNestingEnabled(True)
         self._docks()
@@ -291,6 +292,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.scene.selectionChanged.connect(self._selection_changed)
+        self.view.rubberBandChanged.connect(self._rubber_band_changed)
         self.scene.message.connect(self.show_message)
         self.scene.nodeDoubleClicked.connect(lambda _nid: self.inspector_dock.raise_())
         self.inspector.message.connect(self.show_message)
@@ -377,11 +379,21 @@ class MainWindow(QMainWindow):
 
     # -- selection → inspector and viewer -----------------------------------------------
     def _selection_changed(self) -> None:
+        if not self.view.rubberBandRect().isNull():
+            # mid rubber band: the selection grows node by node; the viewer and inspector
+            # would flick through each of them (the viewer then stayed on the first)
+            self._selection_pending = True
+            return
+        self._selection_pending = False
         ids = self.scene.selected_node_ids()
         node_id = ids[0] if len(ids) == 1 else None
         self.inspector.set_node(node_id, len(ids))
         if node_id is not None:
             self.view_node(node_id)
+
+    def _rubber_band_changed(self, rect: object, *_points: object) -> None:
+        if getattr(rect, "isNull", lambda: False)() and self._selection_pending:
+            self._selection_changed()  # the band is released: one update for its selection
 
     def view_node(self, node_id: str) -> None:
         if node_id != self._viewed:

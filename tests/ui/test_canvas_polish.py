@@ -504,3 +504,30 @@ def test_adding_after_a_photo_and_depth_source_wires_both(qtbot, window) -> None
     assert w.controller.state(iso).status == "computed"
     w.doc.undo_stack.undo()  # node and both wires: one step
     assert iso not in w.doc.graph and len(w.doc.graph) == 1
+
+
+def test_rubber_band_selection_does_not_flick_the_viewer(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """While a rubber band grew over two nodes, the viewer switched to the first one caught."""
+    from qtpy.QtCore import QPointF
+
+    from .test_window import _drag
+
+    w = window
+    build_scene(w.doc)
+    w.view.frame()
+    w.scene.select_nodes(["band"])
+    wait_idle(qtbot, w)
+    viewed: list[str | None] = []
+    w.controller.viewChanged.connect(lambda *_: viewed.append(w._viewed))
+    titles: list[str] = []
+    w.scene.selectionChanged.connect(lambda: titles.append(w.inspector.title.text()))
+    photo = w.scene.node_item("photo").sceneBoundingRect()
+    depth = w.scene.node_item("depth").sceneBoundingRect()
+    start = photo.topLeft() - QPointF(30, 30)
+    end = QPointF(depth.center().x(), depth.bottom() + 10)
+    _drag(w, start, end)
+    assert sorted(w.scene.selected_node_ids()) == ["depth", "photo"]
+    assert w.inspector.title.text() == "2 nodes selected"
+    assert w._viewed == "band"  # the viewer never left what it showed
+    # the press on empty canvas clears the selection; then nothing until the band is let go
+    assert "photo" not in titles and "depth" not in titles, titles
