@@ -452,6 +452,8 @@ class MainWindow(QMainWindow):
             stack.endMacro()
         self.scene.select_nodes([node_id])
         self.view.setFocus()  # so Delete, F, B, Ctrl+D act on it (not on the palette list)
+        # right of the selection may be past the view's edge: scroll it into sight
+        self.view.ensureVisible(self.scene.node_item(node_id).sceneBoundingRect(), 40, 40)
         return node_id
 
     def _auto_connect(self, src: str, dst: str) -> None:

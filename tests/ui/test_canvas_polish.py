@@ -30,6 +30,9 @@ def test_palette_add_goes_right_of_the_selected_node_not_on_top(qtbot, window) -
     new = w.scene.node_item(node_id).sceneBoundingRect()
     assert new.left() > band.right()
     assert all(not _overlaps(w, node_id, other) for other in ("photo", "depth", "band"))
+    # and it is scrolled into sight (right of the framed graph is past the view's edge)
+    visible = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    assert visible.contains(new)
 
 
 def test_added_nodes_never_cover_existing_ones(qtbot, window) -> None:  # type: ignore[no-untyped-def]
