@@ -20,7 +20,7 @@ landmarks are mapped back to the input's pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -248,10 +248,21 @@ def _mean_depth(depth: NDArray[np.float32], box: Sequence[float]) -> float:
 
 
 # ------------------------------------------------------------------------ the node
+def weights_identity(params: Mapping[str, Any], ctx: Context) -> str:
+    """Cache-key identity of YuNet's weights when they come from the store (an explicit
+    ``weights`` path is already keyed by its bytes)."""
+    if params.get("backend") != "yunet" or params.get("weights"):
+        return ""
+    from gateway_studio.engine import models
+
+    return models.identity("yunet")
+
+
 @node(
     "faces.detect",
     outputs={"faces": Faces, "nearest": Field, "farthest": Field},
     proxy=False,
+    identity=weights_identity,
     label="Face Anchor",
 )
 def detect(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -116,6 +116,19 @@ def load(name: str, ctx: Context, precision: str = "fp32") -> LoadedModel:
         precision=precision,
         progress=lambda message: ctx.progress(0.05, message),
     )
+
+
+def model_identity(params: Mapping[str, Any], ctx: Context) -> str:
+    """Cache-key identity of the ``model`` param: the weights it resolves to now."""
+    from gateway_studio.engine import models
+
+    name = str(params.get("model", DEFAULT_MODEL)).strip()
+    if is_selfie(name):
+        explicit = ctx.resolve_path(name) if name.lower().endswith(".tflite") else None
+        return models.identity(SELFIE, file=explicit)
+    if models.looks_like_path(name):
+        name = str(ctx.resolve_path(name))
+    return models.identity(name)
 
 
 # ------------------------------------------------------------------------ preprocess
@@ -390,7 +403,12 @@ def parse_classes(text: str, names: Sequence[str], *, source: str = "") -> list[
 
 
 # ------------------------------------------------------------------------ the nodes
-@node("segment.semantic", outputs={"segments": Segments, "mask": Mask}, proxy=False)
+@node(
+    "segment.semantic",
+    outputs={"segments": Segments, "mask": Mask},
+    proxy=False,
+    identity=model_identity,
+)
 def semantic(
     image: Image,
     *,
@@ -534,7 +552,12 @@ def feathered(mask: NDArray[np.bool_], feather: float) -> NDArray[np.float32]:
     return np.clip(soft, 0.0, 1.0).astype(np.float32)
 
 
-@node("segment.subject", outputs={"mask": Mask, "field": Field}, proxy=False)
+@node(
+    "segment.subject",
+    outputs={"mask": Mask, "field": Field},
+    proxy=False,
+    identity=model_identity,
+)
 def subject(
     image: Image,
     depth: Depth | None = None,

@@ -295,6 +295,11 @@ class Evaluator:
                 path = Context(base_dir=base_dir).resolve_path(str(value))
                 value = str(path.resolve()) if p.save else self.fingerprints.of(path)
             keyed[p.name] = value
+        if spec.identity is not None:
+            try:
+                keyed["__identity__"] = spec.identity(params, Context(base_dir=base_dir))
+            except Exception as exc:  # the node will fail on its own; keep the key honest
+                keyed["__identity__"] = f"unresolved:{type(exc).__name__}:{exc}"
         if bypass:
             keyed["__bypass__"] = True
         return node_key(spec.type_id, spec.version, keyed, input_keys)

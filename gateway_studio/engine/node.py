@@ -116,6 +116,9 @@ class NodeSpec:
     #: Preview proxies: may run on downscaled inputs while a knob is dragged.
     proxy: bool = True
     takes_context: str | None = None
+    #: Extra cache-key material: what the output depends on besides params and inputs
+    #: (e.g. the weights a model name resolves to). Called with (params, Context).
+    identity: Callable[[Mapping[str, Any], Context], str] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -241,6 +244,7 @@ def node(
     family: str | None = None,
     label: str | None = None,
     proxy: bool = True,
+    identity: Callable[[Mapping[str, Any], Context], str] | None = None,
 ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Turn a typed function into a ``NodeSpec`` (see the module docstring)."""
 
@@ -276,6 +280,7 @@ def node(
             func=func,
             proxy=proxy,
             takes_context=takes_context,
+            identity=identity,
         )
 
     return wrap

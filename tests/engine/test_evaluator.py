@@ -252,3 +252,30 @@ def test_evaluator_is_usable_from_several_threads(graph: PatchGraph) -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_identity_hook_is_part_of_the_key() -> None:
+    """A node's identity (e.g. the weights a model name resolves to) keys its outputs."""
+    from gateway_studio.engine import Registry, node
+
+    state = {"weights": "v1"}
+
+    @node("test.model", outputs={"field": Field}, identity=lambda params, ctx: state["weights"])
+    def model_node() -> Field:
+        return Field(np.zeros((2, 2), np.float32))
+
+    g = PatchGraph(Registry([model_node]))
+    g.add_node("test.model", node_id="m")
+    evaluator = Evaluator()
+    assert evaluator.evaluate(g).results["m"].status == "computed"
+    assert evaluator.evaluate(g).results["m"].status == "cached"
+    state["weights"] = "v2"
+    assert evaluator.evaluate(g).results["m"].status == "computed"
+
+    def broken(params: object, ctx: object) -> str:
+        raise OSError("unreadable")
+
+    failing = node("test.model2", outputs={"field": Field}, identity=broken)(model_node.func)
+    g2 = PatchGraph(Registry([failing]))
+    g2.add_node("test.model2", node_id="m")
+    assert evaluator.evaluate(g2).results["m"].status == "computed"

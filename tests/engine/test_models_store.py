@@ -478,3 +478,26 @@ def test_pull_reports_a_failed_download(
         models.ModelError, match=r"downloading .* failed: OSError: connection reset"
     ):
         models.pull("yunet")
+
+
+def test_identity_follows_the_weights_it_resolves_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cache keys include the model's identity: replaced weights never serve stale slots."""
+    import os
+    import time
+
+    from gateway_studio.engine import models
+
+    folder = tmp_path / "mymodel"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"x" * 10)
+    monkeypatch.setattr(models, "_IDENTITY_TTL", 0.0)
+    first = models.identity(str(folder))
+    assert first.startswith(str(folder)) and "model.safetensors:10:" in first
+    assert models.identity(str(folder)) == first
+    (folder / "model.safetensors").write_bytes(b"y" * 12)
+    os.utime(folder / "model.safetensors", (time.time() + 5, time.time() + 5))
+    assert models.identity(str(folder)) != first
+    assert models.identity(str(tmp_path / "nothing-here")).startswith("missing:")
