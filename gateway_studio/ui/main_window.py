@@ -818,6 +818,7 @@ class MainWindow(QMainWindow):
             return
         dialog = QDialog(self)
         dialog.setWindowTitle("Render batch")
+        dialog.setMinimumWidth(560)  # room for real paths
         form = QFormLayout(dialog)
         folder = QLineEdit()
         out = QLineEdit()
@@ -854,19 +855,42 @@ class MainWindow(QMainWindow):
         buttons.accepted.connect(dialog.accept)
         buttons.rejected.connect(dialog.reject)
         form.addRow(buttons)
+        folder.textChanged.connect(
+            lambda t: out.setPlaceholderText(str(Path(t) / "rendered") if t.strip() else "")
+        )
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        if not folder.text() or not out.text():
-            self.show_message("choose an images folder and an output folder")
-            return
-        images = jobs.batch_images(Path(folder.text()), READ_SUFFIXES)
-        if not images:
-            self.show_message(f"no images in {folder.text()}")
-            return
-        plan = jobs.BatchPlan(
-            source.currentText(), images, Path(out.text()), suffix=fmt.currentText()
+        self.start_batch(
+            folder.text(),
+            out.text() or out.placeholderText(),
+            source.currentText(),
+            fmt.currentText(),
         )
-        self.render_batch(plan)
+
+    def start_batch(
+        self, folder: str, out: str, source_id: str, suffix: str = ".png", *, modal: bool = True
+    ) -> jobs.Job | None:
+        """Check the batch dialog's answers, then render; None (and a message) if they
+        cannot work. A mistyped folder used to raise inside the slot: nothing happened."""
+        folder, out = folder.strip(), out.strip()
+        if not folder or not out:
+            self.show_message("choose an images folder and an output folder")
+            return None
+        images_dir = Path(folder).expanduser()
+        if not images_dir.is_dir():
+            self.show_message(f"batch: {images_dir} is not a folder")
+            return None
+        images = jobs.batch_images(images_dir, READ_SUFFIXES)
+        if not images:
+            self.show_message(f"batch: no images in {images_dir}")
+            return None
+        out_dir = Path(out).expanduser()
+        if out_dir.resolve() == images_dir.resolve():
+            # same names, same folder: the renders would overwrite the photos
+            self.show_message("batch: choose an output folder other than the images folder")
+            return None
+        plan = jobs.BatchPlan(source_id, images, out_dir, suffix=suffix)
+        return self.render_batch(plan, modal=modal)
 
     def render_batch(self, plan: jobs.BatchPlan, *, modal: bool = True) -> jobs.Job:
         progress = QProgressDialog("Rendering…", "Cancel", 0, len(plan.images), self)

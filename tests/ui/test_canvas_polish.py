@@ -534,3 +534,36 @@ def test_rubber_band_selection_does_not_flick_the_viewer(qtbot, window) -> None:
     assert w._viewed == "band"  # the viewer never left what it showed
     # the press on empty canvas clears the selection; then nothing until the band is let go
     assert "photo" not in titles and "depth" not in titles, titles
+
+
+def test_batch_checks_its_folders_before_rendering(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A mistyped images folder raised inside the dialog's slot (nothing happened, a
+    traceback on stderr); the images folder as output folder overwrote the photos."""
+    import shutil
+
+    from .conftest import IMAGES
+
+    w = window
+    w.doc.add_node("source.image", {"path": str(IMAGES / "scene.png")}, node_id="photo")
+    assert w.start_batch(str(tmp_path / "nope"), str(tmp_path / "out"), "photo") is None
+    assert "is not a folder" in w.status.toolTip()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    assert w.start_batch(str(folder), str(tmp_path / "out"), "photo") is None
+    assert "no images" in w.status.toolTip()
+    for name in ("coffee.png", "astronaut.png"):
+        shutil.copy(IMAGES / name, folder / name)
+    before = (folder / "coffee.png").read_bytes()
+    assert w.start_batch(str(folder), str(folder), "photo") is None
+    assert "other than the images folder" in w.status.toolTip()
+    assert (folder / "coffee.png").read_bytes() == before
+    done: list = []
+    job = w.start_batch(str(folder), str(tmp_path / "out"), "photo", modal=False)
+    assert job is not None
+    job.done.connect(lambda r, e: done.append((r, e)))
+    job.wait(60)
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+    assert done[0][1] == "" and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "astronaut.png",
+        "coffee.png",
+    ]
