@@ -105,6 +105,8 @@ class NodeResult:
     keys: dict[str, str] = field(default_factory=dict)
     source: str = ""
     traceback: str | None = None
+    #: Made from preview proxies (here or upstream): kept in memory only, never on disk.
+    preview: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "seconds": round(self.seconds, 6), "error": self.error}
@@ -209,6 +211,7 @@ class Evaluator:
             return NodeResult(status, time.perf_counter() - t0, message, traceback=tb)
 
         # Inputs: every link must come from a node that produced its slot.
+        from_preview = False
         inputs: dict[str, Slot | None] = {}
         input_keys: dict[str, str | None] = {}
         for slot_name, (src, src_slot) in sorted(graph.incoming(node_id).items()):
@@ -221,6 +224,7 @@ class Evaluator:
             value = upstream.outputs[src_slot]
             inputs[slot_name] = in_spec.coerce(value) if in_spec else value
             input_keys[slot_name] = upstream.keys[src_slot]
+            from_preview = from_preview or upstream.preview
         missing = [i.name for i in spec.inputs if not i.optional and i.name not in inputs]
         if missing:
             return fail("required input not connected: " + ", ".join(missing))
@@ -235,7 +239,9 @@ class Evaluator:
         out_keys = {o.name: digest(key, o.name) for o in spec.outputs}
 
         if inst.bypass:
-            return self._bypass(spec, node_id, inputs, input_keys, emit, t0)
+            result = self._bypass(spec, node_id, inputs, input_keys, emit, t0)
+            result.preview = from_preview
+            return result
 
         emit(NodeStarted(node_id))
         hits: dict[str, Slot] = {}
@@ -250,7 +256,14 @@ class Evaluator:
         if len(hits) == len(out_keys):
             seconds = time.perf_counter() - t0
             emit(NodeFinished(node_id, seconds, True, source, hits))
-            return NodeResult("cached", seconds, outputs=hits, keys=out_keys, source=source)
+            return NodeResult(
+                "cached",
+                seconds,
+                outputs=hits,
+                keys=out_keys,
+                source=source,
+                preview=proxy or from_preview,
+            )
 
         if proxy:
             inputs = {n: self._proxy(v, input_keys[n], preview) for n, v in inputs.items()}
@@ -275,10 +288,19 @@ class Evaluator:
         except Exception as exc:
             return fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
         for name, slot in outputs.items():
-            self.cache.put(out_keys[name], slot, persist=not proxy)
+            # Throwaway preview results (a proxy here, or proxy inputs from upstream)
+            # must not fill the disk store on every knob step.
+            self.cache.put(out_keys[name], slot, persist=not (proxy or from_preview))
         seconds = time.perf_counter() - t0
         emit(NodeFinished(node_id, seconds, False, outputs=outputs))
-        return NodeResult("computed", seconds, outputs=outputs, keys=out_keys, source="computed")
+        return NodeResult(
+            "computed",
+            seconds,
+            outputs=outputs,
+            keys=out_keys,
+            source="computed",
+            preview=proxy or from_preview,
+        )
 
     def _key(
         self,

@@ -148,9 +148,12 @@ class ParamSpec:
                 raise ParamError(f"expected true or false, got {text!r}")
         elif self.kind in ("float", "int"):
             try:
-                value = float(text) if self.kind == "float" else int(text)
+                value = float(text)  # "50.0" is a fine int, as it is in a patch file
             except ValueError:
-                raise ParamError(f"expected a {self.kind} number, got {text!r}") from None
+                article = "an" if self.kind == "int" else "a"
+                raise ParamError(f"expected {article} {self.kind} number, got {text!r}") from None
+            if self.kind == "int" and value.is_integer() and text.strip().lstrip("+-").isdigit():
+                value = int(text)  # exact, even beyond float precision
         return self.validate(value)
 
     def to_json(self) -> dict[str, Any]:

@@ -279,3 +279,29 @@ def test_identity_hook_is_part_of_the_key() -> None:
     g2 = PatchGraph(Registry([failing]))
     g2.add_node("test.model2", node_id="m")
     assert evaluator.evaluate(g2).results["m"].status == "computed"
+
+
+def test_nodes_fed_by_preview_proxies_do_not_write_the_disk(tmp_path: Path) -> None:
+    from gateway_studio.engine import node
+
+    @node("test.full", outputs={"field": Field}, proxy=False)
+    def full_res(a: Field, *, gain: float = 1.0) -> Field:
+        return Field(np.clip(a.values * gain, 0, 1).astype(np.float32))
+
+    _write_png(tmp_path / "a.png", 90, size=(400, 200))
+    reg = registry()
+    reg.register(full_res)
+    g = PatchGraph(reg, base_dir=tmp_path)
+    g.add_node("test.read", {"path": "a.png"}, node_id="read")
+    g.add_node("test.size", node_id="size")  # runs on a proxy while previewing
+    g.add_node("test.full", node_id="after")  # no proxy of its own, but proxy inputs
+    g.connect(Link("read", "image", "size", "image"))
+    g.connect(Link("size", "field", "after", "a"))
+    evaluator = Evaluator(SlotCache(tmp_path / "cache"))
+    evaluator.evaluate(g)  # full resolution: everything persisted
+    on_disk = set((tmp_path / "cache").rglob("*.slot"))
+    g.node("after").params["gain"] = 0.5
+    result = evaluator.evaluate(g, preview=100)
+    assert result.results["after"].status == "computed"
+    assert result.results["after"].preview and not result.results["read"].preview
+    assert set((tmp_path / "cache").rglob("*.slot")) == on_disk

@@ -153,9 +153,12 @@ def test_param_parse_text() -> None:
     assert ParamSpec("b", "bool", True).parse_text("off") is False
     assert ParamSpec("f", "float", 0.0).parse_text("0.25") == 0.25
     assert ParamSpec("i", "int", 0).parse_text("7") == 7
+    assert ParamSpec("i", "int", 0).parse_text("50.0") == 50
+    with pytest.raises(ParamError, match="whole number"):
+        ParamSpec("i", "int", 0).parse_text("2.5")
     with pytest.raises(ParamError):
         ParamSpec("b", "bool", False).parse_text("maybe")
-    with pytest.raises(ParamError, match="int number"):
+    with pytest.raises(ParamError, match="an int number"):
         ParamSpec("i", "int", 0).parse_text("seven")
     assert parse_color("#ff0000") == (1.0, 0.0, 0.0)
 
