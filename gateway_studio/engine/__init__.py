@@ -9,7 +9,6 @@ from .errors import (
     GraphError,
     ImageReadError,
     ModelMissingError,
-    NodeError,
     PatchError,
     SlotError,
 )
@@ -89,7 +88,6 @@ __all__ = [
     "Mask",
     "MemoryCache",
     "ModelMissingError",
-    "NodeError",
     "NodeFailed",
     "NodeFinished",
     "NodeInstance",

@@ -27,14 +27,6 @@ class GraphError(GatewayError):
     """An edit that would break the graph: unknown node, incompatible slots, a cycle."""
 
 
-class NodeError(GatewayError):
-    """A node's compute failed; carries the node id."""
-
-    def __init__(self, node_id: str, message: str) -> None:
-        self.node_id = node_id
-        super().__init__(f"node '{node_id}': {message}")
-
-
 class ImageReadError(GatewayError):
     """An image file could not be read (missing, truncated, corrupt, too large)."""
 

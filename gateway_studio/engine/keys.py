@@ -80,10 +80,6 @@ def node_key(
     )
 
 
-def output_key(node: str, slot: str) -> str:
-    return digest(node, slot)
-
-
 def default_cache_dir() -> Path:
     env = os.environ.get("GATEWAY_STUDIO_CACHE")
     if env:
