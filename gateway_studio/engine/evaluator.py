@@ -335,7 +335,8 @@ class Evaluator:
         emit: Listener,
         t0: float,
     ) -> NodeResult:
-        """A bypassed node hands each output the first input of a compatible type."""
+        """A bypassed node hands each output the first input of a compatible type; a
+        bypassed sink (a ``Files`` output) writes nothing."""
         outputs: dict[str, Slot] = {}
         keys: dict[str, str] = {}
         for out in spec.outputs:
@@ -345,6 +346,9 @@ class Evaluator:
                     keys[out.name] = input_keys[name] or ""
                     break
             else:
+                if out.type is Files:
+                    outputs[out.name], keys[out.name] = Files((), ()), "bypassed-sink"
+                    continue
                 message = f"cannot bypass: no input can stand in for output '{out.name}'"
                 emit(NodeFailed(node_id, message))
                 return NodeResult("failed", time.perf_counter() - t0, message)

@@ -179,6 +179,10 @@ def test_bypass_passes_the_input_through(graph: PatchGraph) -> None:
     assert result.output("half") is plain
     graph.add_node("test.const", node_id="src", bypass=True)
     assert evaluator.evaluate(graph).results["src"].status == "failed"
+    graph.add_node("output.export", {"path": "/nonexistent/x.png"}, node_id="out", bypass=True)
+    graph.connect(Link("half", "field", "out", "source"))
+    sink = evaluator.evaluate(graph).results["out"]
+    assert sink.status == "cached" and sink.outputs["files"].paths == ()  # writes nothing
 
 
 def _write_png(path: Path, value: int, size: tuple[int, int] = (40, 20)) -> None:
