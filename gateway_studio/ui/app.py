@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow()
     if args.window_size:
         window.resize(*args.window_size)
+    elif not args.screenshot:  # screenshots keep the default layout
+        window.restore_layout()
     window.show()
     shown = time.perf_counter() - _T0
     window.show_message(f"ready in {shown:.2f} s")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QMimeData, QPointF, Qt, QTimer
+from qtpy.QtCore import QByteArray, QMimeData, QPointF, Qt, QTimer
 from qtpy.QtGui import QAction, QCloseEvent, QKeySequence
 from qtpy.QtWidgets import (
     QApplication,
@@ -55,6 +55,8 @@ from .worker import EvalWorker, ViewSpec, make_evaluator
 
 APP_NAME = "Gateway Studio"
 AUTOSAVE_SECONDS = 30
+#: Bump when the docks change, so an old saved layout is not applied to new docks.
+LAYOUT_VERSION = 1
 
 
 def resources_dir() -> Path:
@@ -743,8 +745,20 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.session.save_layout(
+            bytes(self.saveGeometry().data()), bytes(self.saveState(LAYOUT_VERSION).data())
+        )
         self.shutdown()
         event.accept()
+
+    def restore_layout(self) -> bool:
+        """The window size and docks as the user left them (docks resized, closed, floated)."""
+        saved = self.session.layout()
+        if saved is None:
+            return False
+        geometry, state = saved
+        restored = self.restoreGeometry(QByteArray(geometry))
+        return self.restoreState(QByteArray(state), LAYOUT_VERSION) and restored
 
     def shutdown(self) -> None:
         self.autosave_timer.stop()

@@ -7,6 +7,7 @@ its process id; on the next start, autosaves of processes that are gone are offe
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -86,6 +87,27 @@ class Session:
 
     def clear_recent(self) -> None:
         self._recent_file.unlink(missing_ok=True)
+
+    # -- window layout ------------------------------------------------------------------
+    @property
+    def _layout_file(self) -> Path:
+        return self.root / "window.json"
+
+    def save_layout(self, geometry: bytes, state: bytes) -> None:
+        """Where the window and its docks were, for the next start (desktop habit)."""
+        data = {
+            "geometry": base64.b64encode(geometry).decode(),
+            "state": base64.b64encode(state).decode(),
+        }
+        with contextlib.suppress(OSError):
+            atomic_write(self._layout_file, json.dumps(data).encode("utf-8"))
+
+    def layout(self) -> tuple[bytes, bytes] | None:
+        try:
+            data = json.loads(self._layout_file.read_text(encoding="utf-8"))
+            return base64.b64decode(data["geometry"]), base64.b64decode(data["state"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     # -- recovery -----------------------------------------------------------------------
     def autosave(self, patch: dict[str, Any], path: Path | None) -> None:

@@ -567,3 +567,34 @@ def test_batch_checks_its_folders_before_rendering(qtbot, window, tmp_path) -> N
         "astronaut.png",
         "coffee.png",
     ]
+
+
+def test_the_window_layout_comes_back_on_the_next_start(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Docks closed or resized were back to the defaults on every start."""
+    from gateway_studio.engine import Evaluator, SlotCache
+    from gateway_studio.ui.main_window import MainWindow
+    from gateway_studio.ui.session import Session
+
+    def make() -> MainWindow:
+        w = MainWindow(
+            evaluator=Evaluator(SlotCache(None)),
+            session=Session(tmp_path / "cfg"),
+            autosave_seconds=3600,
+        )
+        qtbot.addWidget(w)
+        return w
+
+    first = make()
+    assert not first.restore_layout()  # nothing saved yet: the defaults
+    first.show()
+    qtbot.waitExposed(first)
+    first.palette_dock.close()
+    first.resize(720, 520)  # within the offscreen screen, which restoreGeometry clamps to
+    assert first.close()
+    second = make()
+    assert second.restore_layout()
+    second.show()
+    qtbot.waitExposed(second)
+    assert not second.palette_dock.isVisible() and second.viewer_dock.isVisible()
+    assert (second.width(), second.height()) == (720, 520)
+    second.shutdown()
