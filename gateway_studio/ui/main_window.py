@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
         self._job: jobs.Job | None = None
         self.warm: WarmImporter | None = None
         self._selection_pending = False
+        #: The shipped example the untitled patch was opened from (Save As suggests its name).
+        self._example: str | None = None
         self.setCentralWidget(self.view)
         self.setDockNestingEnabled(True)
         self._docks()
@@ -408,6 +410,7 @@ class MainWindow(QMainWindow):
             self.controller.set_view(ViewSpec(self._viewed, slot or None, colormap))  # type: ignore[arg-type]
 
     def _after_reset(self) -> None:
+        self._example = None  # open_example sets it again after loading
         self._viewed = None
         self.viewer.clear_for(None)
         QTimer.singleShot(0, self._frame_and_select)
@@ -654,6 +657,7 @@ class MainWindow(QMainWindow):
         except (GatewayError, OSError, ValueError) as exc:
             self.show_error("Cannot open the example", str(exc))
             return False
+        self._example = path.stem
         self.session.discard_autosave()
         self.show_message(f"example {path.stem}: {data.get('metadata', {}).get('description', '')}")
         return True
@@ -663,8 +667,18 @@ class MainWindow(QMainWindow):
             return self.save_as()
         return self._save_to(self.doc.path)
 
+    def save_as_start(self) -> Path:
+        """Where Save As starts: the file itself; else the example's name in the folder of
+        the last patch (or home) — not 'untitled.json' in whatever folder the app was
+        started from (often / or the install folder)."""
+        if self.doc.path is not None:
+            return self.doc.path
+        recent = [p for p in self.session.recent() if p.parent.is_dir()]
+        folder = recent[0].parent if recent else Path.home()
+        return folder / f"{self._example or 'untitled'}.json"
+
     def save_as(self) -> bool:
-        start = str(self.doc.path) if self.doc.path else str(Path.cwd() / "untitled.json")
+        start = str(self.save_as_start())
         path, _ = QFileDialog.getSaveFileName(self, "Save patch", start, "Patches (*.json)")
         if not path:
             return False

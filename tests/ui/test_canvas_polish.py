@@ -598,3 +598,20 @@ def test_the_window_layout_comes_back_on_the_next_start(qtbot, tmp_path) -> None
     assert not second.palette_dock.isVisible() and second.viewer_dock.isVisible()
     assert (second.width(), second.height()) == (720, 520)
     second.shutdown()
+
+
+def test_save_as_suggests_the_example_name_in_a_sensible_folder(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Save As of an example offered 'untitled.json' in the app's working directory."""
+    from .conftest import PATCHES
+
+    w = window
+    w.open_example(PATCHES / "fog.json")
+    start = w.save_as_start()
+    assert start.name == "fog.json" and start.parent != PATCHES.resolve()
+    assert start.parent == Path.home() or start.parent.is_dir()
+    saved = tmp_path / "work" / "mine.json"
+    saved.parent.mkdir()
+    assert w._save_to(saved)
+    assert w.save_as_start() == saved.resolve()
+    w.new_patch()
+    assert w.save_as_start() == saved.parent.resolve() / "untitled.json"  # the last folder
