@@ -804,7 +804,7 @@ class MainWindow(QMainWindow):
             (o for o in spec.outputs if o.type_name != "Files"), None
         )
         suffix = jobs.DEFAULT_SUFFIX.get(out.type_name, ".png") if out else ".png"
-        start = (self.doc.path.parent if self.doc.path else Path.cwd()) / f"{node_id}{suffix}"
+        start = self.save_as_start().parent / f"{node_id}{suffix}"  # not the working dir
         filters = [f for f, _sfx, _bits in jobs.EXPORT_FILTERS]
         initial = next((f for f, sfx, _b in jobs.EXPORT_FILTERS if sfx == suffix), filters[0])
         path, chosen = QFileDialog.getSaveFileName(
