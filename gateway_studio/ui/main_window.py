@@ -57,6 +57,8 @@ APP_NAME = "Gateway Studio"
 AUTOSAVE_SECONDS = 30
 #: Bump when the docks change, so an old saved layout is not applied to new docks.
 LAYOUT_VERSION = 1
+#: How long canvas gesture feedback (connected / refused / disconnected) stays.
+GESTURE_MESSAGE_SECONDS = 10.0
 
 
 def resources_dir() -> Path:
@@ -155,6 +157,9 @@ class MainWindow(QMainWindow):
     def _status_bar(self) -> None:
         bar = self.statusBar()
         self.status = ElidedLabel("Ready")  # a long message must not run under the others
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self._message_expired)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(220)
@@ -297,7 +302,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.rubberBandChanged.connect(self._rubber_band_changed)
-        self.scene.message.connect(self.show_message)
+        self.scene.message.connect(lambda text: self.show_message(text, GESTURE_MESSAGE_SECONDS))
         self.scene.nodeDoubleClicked.connect(lambda _nid: self.inspector_dock.raise_())
         self.inspector.message.connect(self.show_message)
         self.viewer.optionsChanged.connect(self._view_options)
@@ -337,8 +342,16 @@ class MainWindow(QMainWindow):
         return menu
 
     # -- status -------------------------------------------------------------------------
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, seconds: float = 0.0) -> None:
+        """Say ``text`` in the status bar; with ``seconds``, only for that long (a gesture's
+        feedback — 'refused: …' — must not linger as if it were about the next one)."""
         self.status.set_full_text(text)
+        self._message_timer.stop()
+        if seconds > 0:
+            self._message_timer.start(int(seconds * 1000))
+
+    def _message_expired(self) -> None:
+        self.status.set_full_text("")
 
     def _progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(fraction * 1000))

@@ -615,3 +615,20 @@ def test_save_as_suggests_the_example_name_in_a_sensible_folder(qtbot, window, t
     assert w.save_as_start() == saved.resolve()
     w.new_patch()
     assert w.save_as_start() == saved.parent.resolve() / "untitled.json"  # the last folder
+
+
+def test_refused_connection_message_does_not_linger(qtbot, window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """'refused: cannot connect …' stayed in the status bar for good, after later edits."""
+    from gateway_studio.ui import main_window
+
+    monkeypatch.setattr(main_window, "GESTURE_MESSAGE_SECONDS", 0.2)
+    w = window
+    build_scene(w.doc)
+    reason = w.scene.try_connect(
+        w.scene.port("photo", "image", output=True), w.scene.port("band", "source", output=False)
+    )
+    assert reason and w.status.toolTip().startswith("refused")
+    qtbot.waitUntil(lambda: w.status.toolTip() == "", timeout=3000)
+    w.show_message("saved somewhere")  # ordinary messages stay
+    qtbot.wait(400)
+    assert w.status.toolTip() == "saved somewhere"
