@@ -49,6 +49,17 @@ def search_rank(spec: NodeSpec, text: str) -> tuple[int, str]:
 
 
 class _Tree(QTreeWidget):
+    #: Enter on the current entry (not itemActivated: it also fires on the double-click
+    #: that already adds, which would add the node twice)
+    enterPressed = Signal(QTreeWidgetItem)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        item = self.currentItem()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and item is not None:
+            self.enterPressed.emit(item)
+            return
+        super().keyPressEvent(event)
+
     def startDrag(self, actions) -> None:  # type: ignore[no-untyped-def]
         item = self.currentItem()
         type_id = item.data(0, _TYPE_ROLE) if item is not None else None
@@ -83,7 +94,27 @@ class Palette(QWidget):
         layout.addWidget(self.tree, 1)
         self.search.textChanged.connect(self._filter)
         self.tree.itemDoubleClicked.connect(self._activated)
+        # Enter adds too: in the search box the first match, in the list the current entry
+        self.search.returnPressed.connect(self._add_first_match)
+        self.tree.enterPressed.connect(lambda item: self._activated(item, 0))
         self.populate()
+
+    def visible_type_ids(self) -> list[str]:
+        ids = []
+        for i in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(i)
+            if top.isHidden():
+                continue
+            for j in range(top.childCount()):
+                child = top.child(j)
+                if not child.isHidden():
+                    ids.append(child.data(0, _TYPE_ROLE))
+        return ids
+
+    def _add_first_match(self) -> None:
+        ids = self.visible_type_ids()
+        if self.search.text().strip() and ids:
+            self.addRequested.emit(ids[0])
 
     def populate(self) -> None:
         self.tree.clear()

@@ -632,3 +632,30 @@ def test_refused_connection_message_does_not_linger(qtbot, window, monkeypatch) 
     w.show_message("saved somewhere")  # ordinary messages stay
     qtbot.wait(400)
     assert w.status.toolTip() == "saved somewhere"
+
+
+def test_palette_enter_adds_the_first_match_or_the_current_entry(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Typing 'isolate' in the palette search and pressing Enter did nothing."""
+    from qtpy.QtTest import QTest
+
+    w = window
+    palette = w.node_palette
+    QTest.keyClicks(palette.search, "isolate")
+    QTest.keyClick(palette.search, Qt.Key.Key_Return)
+    assert [n.type_id for n in w.doc.graph.nodes()] == ["modulate.isolate"]
+    palette.search.clear()
+    QTest.keyClick(palette.search, Qt.Key.Key_Return)  # empty search: nothing to add
+    assert len(w.doc.graph) == 1
+    tree = palette.tree
+    item = next(
+        tree.topLevelItem(i).child(j)
+        for i in range(tree.topLevelItemCount())
+        for j in range(tree.topLevelItem(i).childCount())
+        if tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole) == "output.export"
+    )
+    tree.setCurrentItem(item)
+    QTest.keyClick(tree, Qt.Key.Key_Return)
+    assert sorted(n.type_id for n in w.doc.graph.nodes()) == ["modulate.isolate", "output.export"]
+    # a double-click adds exactly one
+    tree.itemDoubleClicked.emit(item, 0)
+    assert len(w.doc.graph) == 3
