@@ -659,3 +659,39 @@ def test_palette_enter_adds_the_first_match_or_the_current_entry(qtbot, window) 
     # a double-click adds exactly one
     tree.itemDoubleClicked.emit(item, 0)
     assert len(w.doc.graph) == 3
+
+
+def _box_colours(item) -> int:  # type: ignore[no-untyped-def]
+    """Distinct colours in the node's thumbnail box, painted for real."""
+    from qtpy.QtGui import QImage, QPainter
+    from qtpy.QtWidgets import QStyleOptionGraphicsItem
+
+    from gateway_studio.ui.canvas.node_item import PAD, THUMB_H, WIDTH
+
+    image = QImage(int(WIDTH) + 20, int(item.height) + 20, QImage.Format.Format_RGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.translate(10, 10)
+    item.paint(painter, QStyleOptionGraphicsItem(), None)
+    painter.end()
+    top = int(item.thumb_top) + 10
+    return len(
+        {
+            image.pixel(x, y)
+            for x in range(int(PAD) + 16, int(WIDTH - PAD), 2)
+            for y in range(top + 8, top + int(THUMB_H) - 12, 2)
+        }
+    )
+
+
+def test_an_unwired_node_does_not_repeat_its_missing_inputs_in_the_box(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """'required input not connected: image, depth' in the box and 'connect image, depth'
+    below it said the same thing twice."""
+    w = window
+    build_scene(w.doc)
+    w.doc.add_node("modulate.isolate", node_id="iso", position=(600, 0))
+    w.doc.set_param("depth", "path", "/nonexistent/missing_depth.png")
+    wait_idle(qtbot, w)
+    assert w.scene.node_item("iso").needs_input
+    assert _box_colours(w.scene.node_item("iso")) <= 2  # an empty box
+    assert _box_colours(w.scene.node_item("depth")) > 2  # a real error is written there

@@ -259,7 +259,8 @@ class NodeItem(QGraphicsItem):
                     painter.setOpacity(0.3)
                 painter.drawImage(target, self.thumbnail)
                 painter.setOpacity(1.0)
-            if self.state.status in ("failed", "skipped") and self.state.message:
+            # the reason in the box — except for missing inputs, which the footer names
+            if self.state.status in ("failed", "skipped") and self.state.message and not unwired:
                 # the reason, readable on the node itself (full text on hover)
                 painter.setPen(QColor("#ff8a80") if failed else QColor(theme.MUTED))
                 small = QFont(painter.font())
