@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QByteArray, QMimeData, QPointF, Qt, QTimer
+from qtpy.QtCore import QByteArray, QPointF, Qt, QTimer
 from qtpy.QtGui import QAction, QCloseEvent, QKeySequence
 from qtpy.QtWidgets import (
     QApplication,
@@ -521,10 +521,10 @@ class MainWindow(QMainWindow):
             return
         data = self.doc.copy_nodes(ids)
         text = json.dumps(data, indent=2)
-        mime = QMimeData()
-        mime.setData(CLIPBOARD_MIME, text.encode("utf-8"))
-        mime.setText(text)  # so a patch can be pasted into another window or a text editor
-        QApplication.clipboard().setMimeData(mime)
+        # Plain text (a patch can be pasted into another window or a text editor), set
+        # through setText so Qt owns the QMimeData: a Python-made one outlives the
+        # interpreter in the clipboard and segfaults the process at exit.
+        QApplication.clipboard().setText(text)
         self.show_message(f"copied {len(ids)} node(s)")
 
     def cut(self) -> None:
