@@ -41,7 +41,7 @@ from gateway_studio.engine import (
     load_patch,
 )
 from gateway_studio.engine.evaluator import Event
-from gateway_studio.engine.imageio import atomic_write
+from gateway_studio.engine.files import atomic_write
 
 VERBS = ("render", "nodes", "models")
 #: What a node id looks like (the patch format's rule), to tell NODE=PATH from a path.

@@ -25,7 +25,8 @@ from gateway_studio.engine import (
     fingerprint_file,
     node,
 )
-from gateway_studio.engine.imageio import atomic_write, encode_array
+from gateway_studio.engine.files import atomic_write
+from gateway_studio.engine.imageio import encode_array
 
 from ._filters import srgb_encode
 

@@ -8,8 +8,6 @@ PNG/TIFF (Pillow reduces those to 8 bit). Writes PNG (8/16 bit), JPEG and TIFF (
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from .errors import GatewayError, ImageReadError
+from .files import atomic_write
 from .slots import Image
 
 #: Largest image we open (pixels); larger files are treated as decompression bombs.
@@ -158,18 +157,6 @@ def image_from_array(array: NDArray[Any]) -> Image:
         f = np.repeat(f[..., None], 3, axis=2)
     alpha = np.ascontiguousarray(f[..., 3]) if f.shape[2] == 4 else None
     return Image(np.ascontiguousarray(f[..., :3]), alpha, "srgb", bits)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_array(

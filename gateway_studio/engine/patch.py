@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import GraphError, PatchError
+from .files import atomic_write
 from .graph import Backdrop, Link, PatchGraph
 from .params import ParamError
 from .registry import Registry, default_registry
@@ -234,17 +233,7 @@ def save_patch(graph: PatchGraph, path: str | Path) -> None:
     """Write atomically: a crash mid-save leaves the previous file intact."""
     path = Path(path)
     text = patch_to_json(graph)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text, durable=True)
 
 
 def set_params_from_mapping(graph: PatchGraph, values: Mapping[str, Any]) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway_studio.engine.imageio import atomic_write
+from gateway_studio.engine.files import atomic_write
 
 MAX_RECENT = 10
 

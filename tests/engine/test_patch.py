@@ -83,12 +83,12 @@ def test_atomic_save_keeps_the_old_file_on_failure(
     target = tmp_path / "p.json"
     save_patch(graph, target)
     before = target.read_text()
-    import gateway_studio.engine.patch as patch_module
+    import gateway_studio.engine.files as files_module
 
     def boom(*args: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(patch_module.os, "replace", boom)
+    monkeypatch.setattr(files_module.os, "replace", boom)
     graph.set_param("a", "value", 0.9)
     with pytest.raises(OSError):
         save_patch(graph, target)
@@ -280,3 +280,13 @@ def test_huge_numbers_raise_patch_error_naming_the_place(where: str, edit: Any) 
 def test_json_limits_raise_patch_error(text: str) -> None:
     with pytest.raises(PatchError):
         patch_from_json(text, REG, source="x.json")
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    """mkstemp makes 0600 files; a saved patch must be readable like any other file."""
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    save_patch(patch_from_dict(valid(), REG), tmp_path / "p.json")
+    assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o666 & ~mask
