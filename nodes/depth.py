@@ -369,7 +369,22 @@ def refine_edges(
 
 # version 2: the neck/head run channels-last (same sums in another order: raw output moves
 # by float rounding only, ~1e-10), so results cached by version 1 are recomputed.
-@node("depth.estimate", outputs={"depth": Depth}, proxy=False, version=2)
+def model_identity(params: Mapping[str, Any], ctx: Context) -> str:
+    """Cache-key identity of the ``model`` param: the weights it resolves to now, so
+    replaced weights never serve a stale Depth."""
+    name = str(params.get("model", ""))
+    if models.looks_like_path(name):
+        name = str(ctx.resolve_path(name))
+    return models.identity(name)
+
+
+@node(
+    "depth.estimate",
+    outputs={"depth": Depth},
+    proxy=False,
+    version=2,
+    identity=model_identity,
+)
 def estimate(
     image: Image,
     *,

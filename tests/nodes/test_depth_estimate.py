@@ -443,3 +443,24 @@ def test_channels_last_forward_matches_the_plain_model(
     assert pearson(fast, plain) > 0.9999
     scale = float(np.abs(plain).max())
     assert float(np.abs(fast - plain).max()) <= 1e-4 * scale
+
+
+def test_replaced_weights_are_never_served_from_the_cache(tmp_path: Path) -> None:
+    """The model's identity is part of the key: new weights in the same folder recompute."""
+    from gateway_studio.engine import Evaluator, PatchGraph, default_registry, models
+    from gateway_studio.engine.graph import Link
+
+    folder = tmp_path / "model"
+    save_tiny_depth_anything(folder)
+    g = PatchGraph(default_registry())
+    g.add_node("source.sample", {"name": "coffee"}, node_id="photo")
+    g.add_node("depth.estimate", {"model": str(folder)}, node_id="depth")
+    g.connect(Link("photo", "image", "depth", "image"))
+    evaluator = Evaluator()
+    assert evaluator.evaluate(g).results["depth"].status == "computed"
+    assert evaluator.evaluate(g).results["depth"].status == "cached"
+    weights = next(folder.glob("*.safetensors"))
+    later = time.time() + 10
+    os.utime(weights, (later, later))  # as if new weights had been copied in
+    models._identities.clear()
+    assert evaluator.evaluate(g).results["depth"].status == "computed"
