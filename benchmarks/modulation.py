@@ -93,6 +93,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="timed runs per node and size")
     parser.add_argument("--only", default="", help="only node ids containing this text")
     args = parser.parse_args()
+    from gateway_studio.malloc import keep_freed_buffers
+
+    # The app and `gateway-studio render` tune the allocator at start: measure the same.
+    print(f"allocator tuned like the app (gateway_studio/malloc.py): {keep_freed_buffers()}")
 
     registry = default_registry()
     specs = [s for s in registry if s.family in FAMILIES and args.only in s.type_id]

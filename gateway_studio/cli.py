@@ -435,6 +435,9 @@ def run_gui(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gateway_studio.malloc import keep_freed_buffers
+
+    keep_freed_buffers()  # ~25-30 % faster full-frame nodes; see gateway_studio/malloc.py
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in argv if not a.startswith("-")), None)
     if verb not in VERBS and not any(a in ("-h", "--help", "--version") for a in argv):
