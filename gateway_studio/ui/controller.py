@@ -134,7 +134,12 @@ class EvalController(QObject):
 
     def cancel(self) -> None:
         self._timer.stop()
-        self.worker.cancel()
+        running = self.worker.cancel()
+        # A dropped pending request never answers: the running one is the last to come
+        # (waiting for the dropped one left the app busy and its nodes 'computing').
+        self._latest = running if running is not None else self._applied
+        if running is None:
+            self._set_busy(False)
 
     def _targets(self, preview: bool) -> tuple[str, ...] | None:
         graph = self.doc.graph

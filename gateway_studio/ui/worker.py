@@ -207,11 +207,15 @@ class EvalWorker(QObject):
             self._cond.notify()
         return request.id
 
-    def cancel(self) -> None:
+    def cancel(self) -> int | None:
+        """Drop the pending request and stop the running one; returns the running one's
+        id (the only request that will still answer), or None."""
         with self._cond:
             self._pending = None
             if self._running is not None:
                 self._running[1].cancel()
+                return self._running[0]
+            return None
 
     def busy(self) -> bool:
         with self._cond:
