@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gateway_studio.engine import GatewayError
+
 F32 = NDArray[np.float32]
 
 #: Short side, in pixels, of the frame that radius knobs are expressed in.
@@ -136,3 +138,23 @@ def guided_filter(guide: NDArray[Any], src: NDArray[Any], radius: float, eps: fl
         mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
         mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
     return (mean_a * g + mean_b).astype(np.float32, copy=False)
+
+
+def resized_to(values: NDArray[Any], size: tuple[int, int], what: str) -> NDArray[np.float32]:
+    """``values`` (H, W[, C]) at ``size`` (H, W); refuses a different aspect ratio.
+
+    One rule for every node that pairs a map with a photo: a map of the same photo at
+    another resolution is resampled; another photo's map (aspect ratio off by > 1 %) is
+    refused with a message, never silently stretched."""
+    import cv2
+
+    h, w = size
+    vh, vw = values.shape[:2]
+    if (vh, vw) == (h, w):
+        return np.asarray(values, dtype=np.float32)
+    if abs(vw / vh - w / h) > 0.01 * (w / h):
+        raise GatewayError(
+            f"{what} is {vw}x{vh} but the image is {w}x{h}: connect one of the same photo"
+        )
+    interp = cv2.INTER_AREA if vw > w else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(np.asarray(values), (w, h), interpolation=interp))

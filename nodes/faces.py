@@ -42,6 +42,8 @@ from gateway_studio.engine import (
     node,
 )
 
+from ._filters import resized_to
+
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 #: Hugging Face repository of OpenCV's model zoo that holds the YuNet file.
 YUNET_REPO = "opencv/face_detection_yunet"
@@ -264,6 +266,7 @@ def weights_identity(params: Mapping[str, Any], ctx: Context) -> str:
     proxy=False,
     identity=weights_identity,
     label="Face Anchor",
+    version=2,  # v2: a depth map of another photo is refused, not stretched
 )
 def detect(
     image: Image,
@@ -342,10 +345,8 @@ def detect(
 
     depth_values: NDArray[np.float32] | None = None
     if depth is not None:
-        depth_values = np.asarray(depth.values)
-        if depth.size != (h, w):  # e.g. a depth map from a file of another size
-            resized = cv2.resize(depth_values, (w, h), interpolation=cv2.INTER_LINEAR)
-            depth_values = np.asarray(resized, dtype=np.float32)
+        # another resolution of the same photo is resampled; another photo is refused
+        depth_values = resized_to(depth.values, (h, w), "the depth map")
     sx, sy = w / dw, h / dh  # per axis: the detection size was rounded
     faces: list[Face] = []
     for (x, y, bw, bh), score, marks in found:

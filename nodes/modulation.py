@@ -35,7 +35,7 @@ from gateway_studio.engine import (
     parse_color,
 )
 
-from ._filters import gaussian_blur, pixel_scale, scaled_radius, smoothstep
+from ._filters import gaussian_blur, pixel_scale, resized_to, scaled_radius, smoothstep
 
 F32 = NDArray[np.float32]
 
@@ -45,24 +45,8 @@ MixKnob = Annotated[
 
 
 # -- helpers ----------------------------------------------------------------------------
-def _resized_to(values: NDArray[Any], size: tuple[int, int], what: str) -> F32:
-    """``values`` (H, W[, C]) at ``size`` (H, W); refuses a different aspect ratio."""
-    import cv2
-
-    h, w = size
-    vh, vw = values.shape[:2]
-    if (vh, vw) == (h, w):
-        return np.asarray(values, dtype=np.float32)
-    if abs(vw / vh - w / h) > 0.01 * (w / h):
-        raise GatewayError(
-            f"{what} is {vw}x{vh} but the image is {w}x{h}: connect one of the same photo"
-        )
-    interp = cv2.INTER_AREA if vw > w else cv2.INTER_LINEAR
-    return np.asarray(cv2.resize(np.asarray(values), (w, h), interpolation=interp))
-
-
 def _field_at(field: Field, image: Image, what: str) -> F32:
-    return _resized_to(field.values, image.size, what)
+    return resized_to(field.values, image.size, what)
 
 
 _LUMA_709 = np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32)
@@ -576,9 +560,9 @@ def depth_band(
     else:
         if style_image is None:
             raise GatewayError("style 'image' needs an image connected to 'style_image'")
-        styled = _resized_to(style_image.pixels, image.size, "the style image")
+        styled = resized_to(style_image.pixels, image.size, "the style image")
         if style_image.alpha is not None:
-            weight = weight * _resized_to(style_image.alpha, image.size, "the style alpha")
+            weight = weight * resized_to(style_image.alpha, image.size, "the style alpha")
     return _mixed(image, styled, weight)
 
 
@@ -700,9 +684,9 @@ def blend(
 
     weight = _field_at(amount, image, "the amount field") * np.float32(mix)
     a = image.pixels
-    b = _resized_to(layer.pixels, image.size, "the layer")
+    b = resized_to(layer.pixels, image.size, "the layer")
     if layer.alpha is not None:
-        weight = weight * _resized_to(layer.alpha, image.size, "the layer's alpha")
+        weight = weight * resized_to(layer.alpha, image.size, "the layer's alpha")
     if mode == "normal":
         top = b
     elif mode == "multiply":

@@ -44,6 +44,8 @@ from gateway_studio.engine import (
     node,
 )
 
+from ._filters import resized_to
+
 if TYPE_CHECKING:
     from gateway_studio.engine.models import LoadedModel
 
@@ -557,6 +559,7 @@ def feathered(mask: NDArray[np.bool_], feather: float) -> NDArray[np.float32]:
     outputs={"mask": Mask, "field": Field},
     proxy=False,
     identity=model_identity,
+    version=2,  # v2: a depth map of another photo is refused, not stretched
 )
 def subject(
     image: Image,
@@ -602,9 +605,8 @@ def subject(
     h, w = image.size
     depth_values: NDArray[np.float32] | None = None
     if depth is not None:
-        depth_values = np.asarray(depth.values)
-        if depth.size != (h, w):
-            depth_values = np.asarray(depth.resized(h, w).values)
+        # another resolution of the same photo is resampled; another photo is refused
+        depth_values = resized_to(depth.values, (h, w), "the depth map")
     if mode == "depth" and depth_values is None:
         raise GatewayError("mode 'depth' needs a Depth input: connect one, or use 'classes'")
 

@@ -181,6 +181,9 @@ def test_mean_depth_is_over_the_face_ellipse_and_resamples_depth() -> None:
     assert [f.depth for f in again["faces"].faces] == pytest.approx(
         [f.depth for f in out["faces"].faces], abs=0.01
     )
+    # another photo's depth (other aspect ratio) is refused, never stretched over this one
+    with pytest.raises(GatewayError, match="connect one of the same photo"):
+        F.detect(image, Depth(np.ascontiguousarray(ramp[:, : w // 2])), ctx=Context())
 
 
 def test_without_depth_larger_faces_come_first() -> None:
