@@ -940,10 +940,13 @@ class MainWindow(QMainWindow):
             Qt.WindowModality.WindowModal if modal else Qt.WindowModality.NonModal
         )
         progress.setMinimumDuration(0)
+        # Snapshot here, on the UI thread: the job's thread must never read the live graph
+        # the artist keeps editing.
+        evaluator, graph = self.worker.evaluator, self.doc.graph.snapshot()
         job = jobs.Job(
             lambda token: jobs.run_batch(
-                self.worker.evaluator,
-                self.doc.graph.snapshot(),
+                evaluator,
+                graph,
                 plan,
                 lambda i, n, name: job.progress.emit(i, n, name),
                 token,

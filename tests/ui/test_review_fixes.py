@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gateway_studio.engine import Registry
 
 from .test_worker import SLOW_RUNS, ramp, slow
@@ -30,3 +32,40 @@ def test_cancel_with_a_queued_request_leaves_no_evaluation_hanging(qtbot, worker
     qtbot.waitUntil(lambda: not worker.busy(), timeout=10000)
     qtbot.waitUntil(lambda: not ctl.busy, timeout=3000)
     assert ctl.state("slow").status == "cancelled"
+
+
+def test_batch_snapshots_the_graph_on_the_ui_thread(qtbot, window, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The batch job used to call ``doc.graph.snapshot()`` on its own thread, reading the
+    live graph while the artist edits it."""
+    import shutil
+    import threading
+
+    from gateway_studio.ui.jobs import BatchPlan
+
+    from .conftest import IMAGES
+
+    w = window
+    w.doc.add_node(
+        "source.image", {"path": str(IMAGES / "scene.png")}, node_id="photo", position=(0, 0)
+    )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(IMAGES / "coffee.png", folder / "coffee.png")
+    live = w.doc.graph
+    threads: list[str] = []
+    real = live.snapshot
+
+    def snapshot():  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(live, "snapshot", snapshot)
+    plan = BatchPlan("photo", [folder / "coffee.png"], tmp_path / "out", node_id="photo")
+    done: list = []
+    job = w.render_batch(plan, modal=False)
+    job.done.connect(lambda r, e: done.append((r, e)))
+    job.wait(60)
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+    assert done[0][1] == "" and [Path(p).name for p in done[0][0]] == ["coffee.png"]
+    assert threads and set(threads) == {threading.main_thread().name}
+
