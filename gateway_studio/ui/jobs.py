@@ -198,6 +198,9 @@ class Job(QObject):
     def wait(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         try:
             result = self._fn(*self._args, self.token)

@@ -59,6 +59,8 @@ AUTOSAVE_SECONDS = 30
 LAYOUT_VERSION = 1
 #: How long canvas gesture feedback (connected / refused / disconnected) stays.
 GESTURE_MESSAGE_SECONDS = 10.0
+#: How long closing waits for a cancelled export or batch render to stop.
+JOB_STOP_SECONDS = 5.0
 
 
 def resources_dir() -> Path:
@@ -794,8 +796,13 @@ class MainWindow(QMainWindow):
         self.session.discard_autosave()
         self.controller.cancel()
         self.worker.shutdown()
-        if self._job is not None:
-            self._job.cancel()
+        # Every export/batch still running (not only the last started): stop it and wait,
+        # so no thread keeps evaluating and writing files after the window is gone.
+        running = [job for job in self.findChildren(jobs.Job) if job.is_alive()]
+        for job in running:
+            job.cancel()
+        for job in running:
+            job.wait(JOB_STOP_SECONDS)
 
     # -- export and batch ---------------------------------------------------------------
     def export_target(self) -> str | None:

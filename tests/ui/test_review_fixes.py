@@ -69,3 +69,26 @@ def test_batch_snapshots_the_graph_on_the_ui_thread(qtbot, window, tmp_path, mon
     assert done[0][1] == "" and [Path(p).name for p in done[0][0]] == ["coffee.png"]
     assert threads and set(threads) == {threading.main_thread().name}
 
+
+def test_closing_stops_every_running_job_before_returning(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Quit during an export or batch: the job threads are cancelled *and* waited for (they
+    used to run on, writing files, after the window was gone), not only the last one."""
+    import time
+
+    from gateway_studio.ui import jobs
+
+    def long_job(token):  # type: ignore[no-untyped-def]
+        end = time.perf_counter() + 20
+        while time.perf_counter() < end and not token.cancelled:
+            time.sleep(0.05)
+        time.sleep(0.2)  # winding down (a node finishing) after the cancel
+        return []
+
+    started = [jobs.Job(long_job, parent=window) for _ in range(2)]
+    for job in started:
+        job.start()
+    window._job = started[-1]
+    t0 = time.perf_counter()
+    window.shutdown()
+    assert time.perf_counter() - t0 < 5
+    assert not any(job.is_alive() for job in started)
