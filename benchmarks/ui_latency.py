@@ -323,6 +323,10 @@ def main() -> int:
         "--no-warm", action="store_true", help="let the first model node import torch itself"
     )
     args = parser.parse_args()
+    from gateway_studio.malloc import keep_freed_buffers
+
+    # `gateway-studio` tunes the allocator at start (gateway_studio/malloc.py): do the same.
+    print(f"allocator tuned like the app: {keep_freed_buffers()}")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     tmp = Path(tempfile.mkdtemp(prefix="gs-bench-"))
     os.environ["GATEWAY_STUDIO_CACHE"] = str(tmp / "cache")
