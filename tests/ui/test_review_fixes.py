@@ -92,3 +92,17 @@ def test_closing_stops_every_running_job_before_returning(qtbot, window) -> None
     window.shutdown()
     assert time.perf_counter() - t0 < 5
     assert not any(job.is_alive() for job in started)
+
+
+def test_frame_keeps_the_zoom_floor_for_nodes_far_apart(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """A patch whose nodes lie millions of units apart: F (and opening it) used to zoom out
+    below MIN_ZOOM, and drawing the grid of such a view froze the UI (seconds at 1e7 apart,
+    for good at 1e9)."""
+    from gateway_studio.ui.canvas.view import MIN_ZOOM
+
+    w = window
+    w.doc.add_node("source.image", node_id="a", position=(0, 0))
+    w.doc.add_node("source.image", node_id="b", position=(1e6, 0))
+    w.view.frame()
+    assert w.view.zoom >= MIN_ZOOM * 0.999
+    w.view.viewport().grab()  # paints the grid: returns at once at the floor zoom
