@@ -106,3 +106,16 @@ def test_frame_keeps_the_zoom_floor_for_nodes_far_apart(qtbot, window) -> None: 
     w.view.frame()
     assert w.view.zoom >= MIN_ZOOM * 0.999
     w.view.viewport().grab()  # paints the grid: returns at once at the floor zoom
+
+
+def test_frame_survives_positions_at_the_float_limit(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Finite but absurd positions in a patch file: the fitted zoom underflows to 0 (it
+    raised ZeroDivisionError inside F and after opening the file)."""
+    from gateway_studio.ui.canvas.view import MIN_ZOOM
+
+    w = window
+    w.doc.add_node("source.image", node_id="a", position=(1e308, -1e308))
+    w.doc.add_node("source.image", node_id="b", position=(-1e308, 1e308))
+    w.view.frame()
+    assert w.view.zoom == MIN_ZOOM
+    w.view.viewport().grab()

@@ -84,10 +84,11 @@ class NodeView(QGraphicsView):
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom > 1.25:  # a single node should not fill the screen
             self.zoom_by(1.25 / self.zoom)
-        elif self.zoom < MIN_ZOOM:
+        elif not self.zoom >= MIN_ZOOM:  # also 0 or NaN, for positions near 1e308
             # nodes far apart (a patch from elsewhere): fitInView knows no floor, and the grid
             # of a view millions of units wide froze the UI for seconds (forever at 1e9)
-            self.zoom_by(MIN_ZOOM / self.zoom)
+            self.resetTransform()
+            self.scale(MIN_ZOOM, MIN_ZOOM)
         self.centerOn(rect.center())
 
     def _start_pan(self, pos: QPoint) -> None:
