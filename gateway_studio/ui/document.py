@@ -293,7 +293,8 @@ class Document(QObject):
 
         ``at`` puts the pasted group's top-left there; otherwise it lands ``offset`` from
         where it was copied."""
-        sub = patch_from_dict(dict(data), self.registry)  # validates before any edit
+        # validates before any edit; not-a-mapping (5, [..], null) is a PatchError there
+        sub = patch_from_dict(dict(data) if isinstance(data, Mapping) else data, self.registry)
         if len(sub) == 0:
             return []
         positions = [n.position or (0.0, 0.0) for n in sub.nodes()]

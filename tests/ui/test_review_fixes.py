@@ -119,3 +119,16 @@ def test_frame_survives_positions_at_the_float_limit(qtbot, window) -> None:  # 
     w.view.frame()
     assert w.view.zoom == MIN_ZOOM
     w.view.viewport().grab()
+
+
+def test_paste_of_json_that_is_not_a_patch_says_so(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl+V with a number, a list or null on the clipboard (valid JSON, not an object):
+    dict(data) raised TypeError out of the slot (a traceback, no message)."""
+    from qtpy.QtWidgets import QApplication
+
+    w = window
+    for text in ("5", "[1, 2]", "null", '"text"'):
+        QApplication.clipboard().setText(text)
+        w.paste()
+        assert w.status.full_text.startswith("nothing to paste"), text
+        assert len(w.doc.graph) == 0 and w.doc.undo_stack.count() == 0
