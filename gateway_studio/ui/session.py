@@ -75,6 +75,8 @@ class Session:
             items = json.loads(self._recent_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return []
+        if not isinstance(items, list):  # a damaged file (null, 5): every open/save raised
+            return []
         return [Path(p) for p in items if isinstance(p, str)]
 
     def add_recent(self, path: Path) -> None:

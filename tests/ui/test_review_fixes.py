@@ -132,3 +132,16 @@ def test_paste_of_json_that_is_not_a_patch_says_so(qtbot, window) -> None:  # ty
         w.paste()
         assert w.status.full_text.startswith("nothing to paste"), text
         assert len(w.doc.graph) == 0 and w.doc.undo_stack.count() == 0
+
+
+def test_a_damaged_recent_list_does_not_break_open_and_save(tmp_path) -> None:
+    """recent.json holding valid JSON that is not a list: recent() raised TypeError, and
+    with it add_recent after every successful open and save."""
+    from gateway_studio.ui.session import Session
+
+    session = Session(tmp_path)
+    for text in ("null", "5", "true"):
+        (tmp_path / "recent.json").write_text(text)
+        assert session.recent() == []
+        session.add_recent(tmp_path / "a.json")
+        assert session.recent() == [(tmp_path / "a.json").resolve()]
