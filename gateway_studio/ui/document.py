@@ -97,10 +97,20 @@ class Document(QObject):
         if target is None:
             raise GraphError("the patch has no file yet: choose where to save it")
         target = target.resolve()
-        if self.graph.base_dir is not None and target.parent != self.graph.base_dir:
-            self._rebase_paths(self.graph.base_dir, target.parent)
-        self.graph.base_dir = target.parent
-        save_patch(self.graph, target)
+        old_base = self.graph.base_dir
+        old_params = {n.id: dict(n.params) for n in self.graph.nodes()}
+        try:
+            if old_base is not None and target.parent != old_base:
+                self._rebase_paths(old_base, target.parent)
+            self.graph.base_dir = target.parent
+            save_patch(self.graph, target)
+        except BaseException:
+            # not written: file params and base folder stay as they were (a failed Save As
+            # left them pointing from a folder the patch never went to)
+            self.graph.base_dir = old_base
+            for node_id, params in old_params.items():
+                self.graph.node(node_id).params = params
+            raise
         changed = target != self.path
         self.path = target
         self._recovered = False

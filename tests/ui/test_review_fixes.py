@@ -145,3 +145,25 @@ def test_a_damaged_recent_list_does_not_break_open_and_save(tmp_path) -> None:
         assert session.recent() == []
         session.add_recent(tmp_path / "a.json")
         assert session.recent() == [(tmp_path / "a.json").resolve()]
+
+
+def test_a_failed_save_as_leaves_file_params_and_folder_alone(doc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Save As into a place that cannot be written: the relative file params were already
+    rebased onto the new folder (and base_dir moved) before the write failed, so the
+    patch (and its autosave, recorded under the old path) pointed from the wrong folder."""
+    import pytest
+
+    from .conftest import IMAGES
+
+    first = tmp_path / "a" / "p.json"
+    first.parent.mkdir()
+    (first.parent / "scene.png").write_bytes((IMAGES / "scene.png").read_bytes())
+    doc.add_node("source.image", {"path": "scene.png"}, node_id="photo", position=(0, 0))
+    doc.save(first)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    with pytest.raises(OSError):
+        doc.save(blocker / "deeper" / "p.json")
+    assert doc.graph.base_dir == first.parent.resolve()
+    assert doc.graph.node("photo").params["path"] == "scene.png"
+    assert doc.path == first.resolve()
