@@ -111,6 +111,10 @@ class Document(QObject):
             for node_id, params in old_params.items():
                 self.graph.node(node_id).params = params
             raise
+        for inst in self.graph.nodes():  # the inspector shows the rebased file params
+            for name, value in inst.params.items():
+                if old_params[inst.id].get(name) != value:
+                    self.paramChanged.emit(inst.id, name, value)
         changed = target != self.path
         self.path = target
         self._recovered = False

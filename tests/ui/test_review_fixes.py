@@ -167,3 +167,21 @@ def test_a_failed_save_as_leaves_file_params_and_folder_alone(doc, tmp_path) -> 
     assert doc.graph.base_dir == first.parent.resolve()
     assert doc.graph.node("photo").params["path"] == "scene.png"
     assert doc.path == first.resolve()
+
+
+def test_inspector_shows_the_file_params_save_as_rebased(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Save As into another folder rewrites relative file params without an edit: the
+    inspector kept the old text, and touching that field set the stale path back (now
+    relative to the new folder, so a missing file)."""
+    from .conftest import IMAGES
+
+    w = window
+    first = tmp_path / "a" / "p.json"
+    first.parent.mkdir()
+    (first.parent / "scene.png").write_bytes((IMAGES / "scene.png").read_bytes())
+    w.doc.add_node("source.image", {"path": "scene.png"}, node_id="photo", position=(0, 0))
+    w.doc.save(first)
+    w.scene.select_nodes(["photo"])
+    assert w.inspector.editors["path"].value() == "scene.png"
+    w.doc.save(tmp_path / "b" / "deeper" / "p.json")
+    assert w.inspector.editors["path"].value() == "../../a/scene.png"
