@@ -133,9 +133,10 @@ class Session:
                 continue
             try:
                 data = json.loads(file.read_text(encoding="utf-8"))
-                found.append(
-                    Recovery(file, float(data["saved"]), data.get("path"), dict(data["patch"]))
-                )
-            except (OSError, ValueError, KeyError, TypeError):
+                path = data.get("path")
+                if path is not None and not isinstance(path, str):
+                    raise TypeError("path")  # Path(5) raised in the recovery prompt at start
+                found.append(Recovery(file, float(data["saved"]), path, dict(data["patch"])))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 file.unlink(missing_ok=True)  # unreadable: nothing to offer
         return sorted(found, key=lambda r: -r.saved)

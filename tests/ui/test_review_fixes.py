@@ -185,3 +185,21 @@ def test_inspector_shows_the_file_params_save_as_rebased(qtbot, window, tmp_path
     assert w.inspector.editors["path"].value() == "scene.png"
     w.doc.save(tmp_path / "b" / "deeper" / "p.json")
     assert w.inspector.editors["path"].value() == "../../a/scene.png"
+
+
+def test_damaged_autosaves_are_dropped_not_offered(tmp_path) -> None:
+    """An autosave whose 'path' is not a string (or which is not an object) used to reach
+    the recovery prompt, where Path(...) raised at every start."""
+    import json
+
+    from gateway_studio.ui.session import Session
+
+    session = Session(tmp_path)
+    session.recovery_dir.mkdir(parents=True)
+    dead = 2**22 + 12345  # above any pid_max default: no such process
+    bad_path = session.recovery_dir / f"autosave-{dead}.json"
+    bad_path.write_text(json.dumps({"saved": 1.0, "path": 5, "patch": {}}))
+    not_object = session.recovery_dir / f"autosave-{dead + 1}.json"
+    not_object.write_text("[1, 2]")
+    assert session.orphaned() == []
+    assert not bad_path.exists() and not not_object.exists()
