@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 import gateway_studio
 from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.evaluator import Evaluator
-from gateway_studio.engine.graph import Link
+from gateway_studio.engine.graph import Link, PatchGraph
 from gateway_studio.engine.imageio import READ_SUFFIXES
 from gateway_studio.engine.registry import Registry
 
@@ -458,7 +458,14 @@ class MainWindow(QMainWindow):
                 x, y = c.x() - WIDTH / 2, c.y() - 14
         else:
             x, y = pos.x() - WIDTH / 2, pos.y() - 14
-        x, y = self.scene.free_spot(x, y, type_id)
+        try:
+            x, y = self.scene.free_spot(x, y, type_id)  # an unknown type raises here
+            # bad params: refuse before the macro, which would stay behind as an empty
+            # undo step and mark the patch modified
+            PatchGraph(self.registry).add_node(type_id, params)
+        except GatewayError as exc:
+            self.show_message(str(exc))
+            return None
         stack = self.doc.undo_stack
         stack.beginMacro(f"Add {type_id}")
         try:

@@ -203,3 +203,17 @@ def test_damaged_autosaves_are_dropped_not_offered(tmp_path) -> None:
     not_object.write_text("[1, 2]")
     assert session.orphaned() == []
     assert not bad_path.exists() and not not_object.exists()
+
+
+def test_adding_a_node_that_cannot_be_made_leaves_no_undo_step(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """A node type this app does not know (dropped from another window or version) raised
+    GraphError out of the drop slot; bad params left an empty 'Add …' undo step and the
+    patch marked modified."""
+    from qtpy.QtCore import QPointF
+
+    w = window
+    assert w.add_node_at("no.such.type", QPointF(0, 0)) is None
+    assert "unknown node type" in w.status.full_text
+    assert w.add_node_at("source.image", None, {"nope": 1}) is None
+    assert "nope" in w.status.full_text
+    assert w.doc.undo_stack.count() == 0 and not w.doc.dirty and len(w.doc.graph) == 0
