@@ -358,6 +358,9 @@ class EvalWorker(QObject):
         """(picture of the viewed slot, unchanged since the last one sent)."""
         spec = request.view
         if spec is None or spec.node_id not in results:
+            # the viewer shows no picture of ours now (an export node is not evaluated):
+            # the next one must be sent even if it is the same as the last
+            self._view_key = None
             return None, False
         result = results[spec.node_id]
         if result.status not in ("computed", "cached"):

@@ -217,3 +217,25 @@ def test_adding_a_node_that_cannot_be_made_leaves_no_undo_step(qtbot, window) ->
     assert w.add_node_at("source.image", None, {"nope": 1}) is None
     assert "nope" in w.status.full_text
     assert w.doc.undo_stack.count() == 0 and not w.doc.dirty and len(w.doc.graph) == 0
+
+
+def test_viewer_shows_a_node_again_after_viewing_an_export_node(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Select band, then the export node (not evaluated: 'writes files'), then band again:
+    the worker still thought the viewer held band's picture and sent 'unchanged', so the
+    viewer stayed on 'evaluating…' for good."""
+    from .conftest import build_scene, wait_idle
+
+    w = window
+    build_scene(w.doc)
+    w.doc.add_node(
+        "output.export", {"path": str(tmp_path / "x.png")}, node_id="out", position=(600, 240)
+    )
+    w.doc.link("band", "field", "out", "source")
+    w.scene.select_nodes(["band"])
+    qtbot.waitUntil(lambda: w.viewer.view_image is not None, timeout=10000)
+    w.scene.select_nodes(["out"])
+    wait_idle(qtbot, w)
+    assert "writes files" in w.viewer.message.text()
+    w.scene.select_nodes(["band"])
+    qtbot.waitUntil(lambda: w.viewer.view_image is not None, timeout=10000)
+    assert w.viewer.view_image.node_id == "band" and not w.viewer.message.isVisible()
