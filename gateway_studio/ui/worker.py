@@ -138,15 +138,20 @@ class SupersedeToken(CancelToken):
     def __init__(self) -> None:
         super().__init__()
         self._soft = False
+        self._allowed: str | None = None
         #: The node running now (set from the evaluator's events), None between nodes.
         self.current: str | None = None
 
-    def soft_cancel(self) -> None:
+    def soft_cancel(self, allowed: str) -> None:
+        """Stop, except for node ``allowed``, which may finish. Naming it (not "whatever
+        runs now") closes a race: if ``allowed`` finished and the next node started between
+        the caller reading ``current`` and this call, that next node is cancelled too."""
+        self._allowed = allowed
         self._soft = True
 
     @property
     def cancelled(self) -> bool:
-        return super().cancelled or (self._soft and self.current is None)
+        return super().cancelled or (self._soft and self.current != self._allowed)
 
 
 def same_upstream(old: PatchGraph, new: PatchGraph, node_id: str) -> bool:
@@ -201,7 +206,7 @@ class EvalWorker(QObject):
                 _rid, token, graph = self._running
                 current = token.current
                 if current is not None and same_upstream(graph, request.graph, current):
-                    token.soft_cancel()
+                    token.soft_cancel(current)
                 else:
                     token.cancel()
             self._cond.notify()

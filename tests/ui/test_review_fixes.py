@@ -239,3 +239,22 @@ def test_viewer_shows_a_node_again_after_viewing_an_export_node(qtbot, window, t
     w.scene.select_nodes(["band"])
     qtbot.waitUntil(lambda: w.viewer.view_image is not None, timeout=10000)
     assert w.viewer.view_image.node_id == "band" and not w.viewer.message.isVisible()
+
+
+def test_soft_cancel_spares_only_the_node_it_names() -> None:
+    """submit() reads the running node, then soft-cancels. If that node finished and the
+    next one started in between, the old token ('spare whatever runs now') spared the next
+    node too: a long model node with changed params ran to its end before the new request."""
+    from gateway_studio.ui.worker import SupersedeToken
+
+    raced = SupersedeToken()
+    raced.current = "next"  # "slow" finished and "next" started after submit read "slow"
+    raced.soft_cancel("slow")
+    assert raced.cancelled
+
+    spared = SupersedeToken()
+    spared.current = "slow"
+    spared.soft_cancel("slow")
+    assert not spared.cancelled  # the named node may finish…
+    spared.current = None
+    assert spared.cancelled  # …and the evaluation stops right after it
