@@ -753,7 +753,7 @@ class MainWindow(QMainWindow):
     def autosave(self) -> None:
         if self.doc.dirty and len(self.doc.graph):
             try:
-                self.session.autosave(self.doc.to_dict(), self.doc.path)
+                self.session.autosave(self.doc.to_dict(), self.doc.path, self.doc.graph.base_dir)
             except OSError as exc:
                 self.show_message(f"autosave failed: {exc}")
 
@@ -765,8 +765,10 @@ class MainWindow(QMainWindow):
         recovered = False
         if self.ask_recover(newest):
             path = Path(newest.path) if newest.path else None
+            # an untitled copy of an example keeps its relative image paths working
+            base = Path(newest.base_dir) if newest.base_dir else None
             try:
-                self.doc.load_dict(newest.patch, path, recovered=True)
+                self.doc.load_dict(newest.patch, path, base_dir=base, recovered=True)
                 recovered = True
                 self.show_message("recovered unsaved work — save it to keep it")
             except GatewayError as exc:

@@ -36,6 +36,8 @@ class Recovery:
     saved: float
     path: str | None
     patch: dict[str, Any]
+    #: Folder relative file params resolve from (an untitled copy of an example has one).
+    base_dir: str | None = None
 
 
 def _alive(pid: int) -> bool:
@@ -112,8 +114,15 @@ class Session:
             return None
 
     # -- recovery -----------------------------------------------------------------------
-    def autosave(self, patch: dict[str, Any], path: Path | None) -> None:
-        data = {"saved": time.time(), "path": str(path) if path else None, "patch": patch}
+    def autosave(
+        self, patch: dict[str, Any], path: Path | None, base_dir: Path | None = None
+    ) -> None:
+        data = {
+            "saved": time.time(),
+            "path": str(path) if path else None,
+            "patch": patch,
+            "base_dir": str(base_dir) if base_dir else None,
+        }
         atomic_write(self.autosave_file, json.dumps(data).encode("utf-8"))
 
     def discard_autosave(self) -> None:
@@ -133,10 +142,10 @@ class Session:
                 continue
             try:
                 data = json.loads(file.read_text(encoding="utf-8"))
-                path = data.get("path")
-                if path is not None and not isinstance(path, str):
+                path, base = data.get("path"), data.get("base_dir")
+                if any(v is not None and not isinstance(v, str) for v in (path, base)):
                     raise TypeError("path")  # Path(5) raised in the recovery prompt at start
-                found.append(Recovery(file, float(data["saved"]), path, dict(data["patch"])))
+                found.append(Recovery(file, float(data["saved"]), path, dict(data["patch"]), base))
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 file.unlink(missing_ok=True)  # unreadable: nothing to offer
         return sorted(found, key=lambda r: -r.saved)

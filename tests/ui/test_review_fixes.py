@@ -258,3 +258,39 @@ def test_soft_cancel_spares_only_the_node_it_names() -> None:
     assert not spared.cancelled  # the named node may finish…
     spared.current = None
     assert spared.cancelled  # …and the evaluation stops right after it
+
+
+def test_recovered_example_still_finds_its_images(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An edited example (untitled, its images relative to the examples folder) autosaved
+    without its folder: recovered after a crash, '../images/scene.png' resolved from the
+    working directory and every source node failed."""
+    from gateway_studio.engine import Evaluator, SlotCache
+    from gateway_studio.ui.main_window import MainWindow
+    from gateway_studio.ui.session import Session
+
+    from .conftest import PATCHES, wait_idle
+
+    w = window
+    assert w.open_example(PATCHES / "depth_band.json", ask=False)
+    example_dir = w.doc.graph.base_dir
+    photo = next(n.id for n in w.doc.graph.nodes() if n.type_id == "source.image")
+    w.doc.set_title(photo, "edited")  # unsaved work
+    w.autosave()
+    dead = 2**22 + 4321  # no such process: the window 'crashed'
+    w.session.autosave_file.rename(w.session.recovery_dir / f"autosave-{dead}.json")
+    other = MainWindow(
+        evaluator=Evaluator(SlotCache(None)),
+        session=Session(w.session.root),
+        autosave_seconds=3600,
+    )
+    qtbot.addWidget(other)
+    other.ask_recover = lambda _r: True  # type: ignore[method-assign]
+    try:
+        assert other.offer_recovery()
+        assert other.doc.graph.base_dir == example_dir
+        wait_idle(qtbot, other)
+        assert other.controller.state(photo).status in ("computed", "cached")
+    finally:
+        other.doc.undo_stack.setClean()
+        other.doc._recovered = False
+        other.shutdown()
