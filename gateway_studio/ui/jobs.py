@@ -206,6 +206,8 @@ class Job(QObject):
             result = self._fn(*self._args, self.token)
         except GatewayError as exc:
             self.done.emit(None, str(exc))
+        except OSError as exc:  # a folder that cannot be made or written: say so, no traceback
+            self.done.emit(None, str(exc))
         except Exception as exc:
             self.done.emit(None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         else:

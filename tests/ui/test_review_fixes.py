@@ -294,3 +294,30 @@ def test_recovered_example_still_finds_its_images(qtbot, window, tmp_path) -> No
         other.doc.undo_stack.setClean()
         other.doc._recovered = False
         other.shutdown()
+
+
+def test_batch_into_an_unusable_output_folder_says_why_without_a_traceback(
+    qtbot, window, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The output folder cannot be created (a file is in the way): the error dialog showed
+    a Python traceback."""
+    import shutil
+
+    from .conftest import IMAGES
+
+    w = window
+    w.doc.add_node(
+        "source.image", {"path": str(IMAGES / "scene.png")}, node_id="photo", position=(0, 0)
+    )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(IMAGES / "coffee.png", folder / "coffee.png")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    job = w.start_batch(str(folder), str(blocker / "out"), "photo", modal=False)
+    assert job is not None
+    job.wait(30)
+    qtbot.waitUntil(lambda: bool(w.errors), timeout=10000)
+    title, text = w.errors[-1]
+    assert title == "Batch render failed"
+    assert str(blocker) in text and "Traceback" not in text
