@@ -428,7 +428,26 @@ def cmd_models(args: argparse.Namespace) -> int:
     return int(models.cli(args))
 
 
+def _no_display() -> bool:
+    """On Linux without X11/Wayland, Qt aborts with a plugin message that blames the
+    installation; say what is really missing instead."""
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
 def run_gui(argv: Sequence[str]) -> int:
+    if _no_display() and not any(a in ("-h", "--help") for a in argv):
+        print(
+            "gateway-studio: no display to open the app on (DISPLAY and WAYLAND_DISPLAY are "
+            "unset). Render headless with 'gateway-studio render PATCH', or run the app "
+            "offscreen with QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     from gateway_studio.ui.app import main as gui_main
 
     return int(gui_main(list(argv)))

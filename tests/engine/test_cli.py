@@ -400,3 +400,14 @@ def test_installed_command_renders_the_readme_example(tmp_path: Path) -> None:
         timeout=60,
     )
     assert module.returncode == 0 and "gateway-studio" in module.stdout
+
+
+def test_the_app_without_a_display_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "gateway-studio render" in err
