@@ -419,9 +419,27 @@ def estimate(
         ),
     ] = False,
     normalisation: Annotated[
-        Literal["minmax", "percentile"],
-        Help("How raw model output maps to [0, 1]: min–max, or robust 1–99 percentiles"),
+        Literal["minmax", "percentile", "fixed"],
+        Help(
+            "How raw model output maps to [0, 1]: per-photo min–max, robust 1–99 "
+            "percentiles, or a fixed range (fixed_far → 0, fixed_near → 1) so every frame "
+            "of a batch or video maps alike and does not flicker"
+        ),
     ] = "minmax",
+    fixed_far: Annotated[
+        float,
+        Range(-1e6, 1e6, 0.01),
+        Help(
+            "normalisation 'fixed': the raw value that maps to 0 (farthest) — model units "
+            "for relative models (see the raw range in the node's status), metres for "
+            "metric models"
+        ),
+    ] = 0.0,
+    fixed_near: Annotated[
+        float,
+        Range(-1e6, 1e6, 0.01),
+        Help("normalisation 'fixed': the raw value that maps to 1 (nearest); metres if metric"),
+    ] = 1.0,
     ctx: Context,
 ) -> Depth:
     """Estimate depth from a photo with a depth model (Depth-Anything-V2, DPT, ZoeDepth).
@@ -461,10 +479,22 @@ def estimate(
     if edge_refine:
         factor = max(size[0] / raw.shape[0], size[1] / raw.shape[1])
         full = refine_edges(full, pixels, factor)
-    ctx.progress(1.0, "done")
-    if loaded.output == "metric":
-        return Depth.from_metric(full, normalisation=normalisation)
-    return Depth.from_inverse(full, normalisation=normalisation)
+    ctx.progress(1.0, f"done: raw model output {float(raw.min()):.4g} … {float(raw.max()):.4g}")
+    if normalisation != "fixed":
+        if loaded.output == "metric":
+            return Depth.from_metric(full, normalisation=normalisation)
+        return Depth.from_inverse(full, normalisation=normalisation)
+    if loaded.output == "metric":  # metres: near/far distances → their inverses
+        if not 0 < fixed_near < fixed_far:
+            raise GatewayError(
+                f"fixed range for a metric model: need 0 < fixed_near < fixed_far metres, "
+                f"got near {fixed_near}, far {fixed_far}"
+            )
+        span = (1.0 / fixed_far, 1.0 / fixed_near)
+        return Depth.from_metric(full, normalisation="fixed", fixed_range=span)
+    if fixed_near == fixed_far:
+        raise GatewayError("fixed range: fixed_near and fixed_far must differ")
+    return Depth.from_inverse(full, normalisation="fixed", fixed_range=(fixed_far, fixed_near))
 
 
 # ----------------------------------------------------------------------------- depth.region

@@ -19,6 +19,7 @@ from gateway_studio.engine import (
     Depth,
     Evaluator,
     Field,
+    GatewayError,
     Image,
     Mask,
     ModelMissingError,
@@ -165,6 +166,20 @@ def test_percentile_normalisation(model_dir: Path, photo: Image) -> None:
     np.testing.assert_allclose(
         minmax.values[inside] * slope + offset, robust.values[inside], atol=1e-4
     )
+
+
+def test_fixed_normalisation_maps_every_frame_alike(model_dir: Path, photo: Image) -> None:
+    minmax, events = run(photo)
+    assert any("raw model output" in message for _, message in events)
+    lo, hi = minmax.raw_range
+    same, _ = run(photo, normalisation="fixed", fixed_far=lo, fixed_near=hi)
+    assert same.normalisation == "fixed"
+    np.testing.assert_allclose(same.values, minmax.values, atol=1e-5)
+    # a wider fixed range is not re-stretched to fill [0, 1] (no per-frame flicker)
+    wide, _ = run(photo, normalisation="fixed", fixed_far=lo - (hi - lo), fixed_near=hi)
+    np.testing.assert_allclose(wide.values, (minmax.values + 1.0) / 2.0, atol=1e-5)
+    with pytest.raises(GatewayError, match="must differ"):
+        run(photo, normalisation="fixed", fixed_far=1.0, fixed_near=1.0)
 
 
 def test_edge_refine_changes_the_map_within_the_contract(model_dir: Path, photo: Image) -> None:
