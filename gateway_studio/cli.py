@@ -40,6 +40,7 @@ from gateway_studio.engine import (
     default_registry,
     load_patch,
 )
+from gateway_studio.engine.batch import output_names
 from gateway_studio.engine.evaluator import Event
 from gateway_studio.engine.files import atomic_write
 
@@ -331,26 +332,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _batch_names(images: Sequence[str]) -> dict[str, str]:
-    """Output name (without suffix) per batch image, never the same for two images.
-
-    The stem, under the image's folder relative to the folders' common parent (a
-    recursive glob keeps its tree: a/x.png and b/x.png do not overwrite each other); two
-    files of one stem in one folder (x.png, x.jpg) add their extension (x_png, x_jpg)."""
-    folders = [Path(_absolute(image)).parent for image in images]
-    common = Path(os.path.commonpath(folders)) if folders else Path()
-    bases = [
-        (folder.relative_to(common), Path(image).stem)
-        for folder, image in zip(folders, images, strict=True)
-    ]
-    names: dict[str, str] = {}
-    for image, (rel, stem) in zip(images, bases, strict=True):
-        if bases.count((rel, stem)) > 1:
-            stem = f"{stem}_{Path(image).suffix.lstrip('.').lower()}"
-        names[image] = str(rel / stem)
-    return names
-
-
 def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evaluator) -> int:
     from tqdm import tqdm
 
@@ -379,7 +360,7 @@ def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evalua
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: dict[str, Any] = {}
     failed = 0
-    names = _batch_names(images)
+    names = output_names(images)
 
     def point_at(image: str) -> None:
         graph.set_param(source, source_param, _absolute(image))

@@ -12,6 +12,7 @@ from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
+from gateway_studio.engine.batch import output_names
 from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.evaluator import CancelToken, Evaluator
 from gateway_studio.engine.graph import Link, PatchGraph
@@ -144,6 +145,7 @@ def run_batch(
     exports = [n.id for n in graph.nodes() if writes_files(graph.spec(n.id))]
     written: list[str] = []
     plan.out_dir.mkdir(parents=True, exist_ok=True)
+    names = output_names(plan.images)  # never two images onto one output file
     for i, image in enumerate(plan.images):
         if cancel is not None and cancel.cancelled:
             break
@@ -155,13 +157,15 @@ def run_batch(
             for e in exports:
                 template = Path(str(g.node(e).params.get("path") or "out.png"))
                 tag = "" if len(exports) == 1 else f"_{e}"
-                g.set_param(e, "path", str(plan.out_dir / f"{image.stem}{tag}{template.suffix}"))
+                name = f"{names[str(image)]}{tag}{template.suffix}"
+                g.set_param(e, "path", str(plan.out_dir / name))
                 targets.append(e)
         else:
             node = plan.node_id or final_node(g)
             if node is None:
                 raise GatewayError("the patch has nothing to render")
-            g, export_id = export_graph(g, node, None, plan.out_dir / f"{image.stem}{plan.suffix}")
+            target = plan.out_dir / f"{names[str(image)]}{plan.suffix}"
+            g, export_id = export_graph(g, node, None, target)
             targets.append(export_id)
         evaluation = evaluator.evaluate(g, targets=targets, cancel=cancel)
         for t in targets:

@@ -293,6 +293,9 @@ def test_render_batch_over_a_folder(qtbot, window, tmp_path) -> None:  # type: i
     folder.mkdir()
     for name in ("coffee.png", "astronaut.png"):
         shutil.copy(IMAGES / name, folder / name)
+    from PIL import Image as PILImage
+
+    PILImage.open(IMAGES / "coffee.png").convert("RGB").save(folder / "coffee.jpg")
     plan = BatchPlan("photo", sorted(folder.iterdir()), tmp_path / "out", node_id="photo")
     done: list = []
     job = w.render_batch(plan, modal=False)
@@ -301,7 +304,12 @@ def test_render_batch_over_a_folder(qtbot, window, tmp_path) -> None:  # type: i
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
     result, error = done[0]
     assert error == "" and not plan.errors
-    assert sorted(Path(p).name for p in result) == ["astronaut.png", "coffee.png"]
+    # coffee.png and coffee.jpg must not write one output file over the other
+    assert sorted(Path(p).name for p in result) == [
+        "astronaut.png",
+        "coffee_jpg.png",
+        "coffee_png.png",
+    ]
 
 
 def test_drop_image_and_tab_search_add_nodes(qtbot, window) -> None:  # type: ignore[no-untyped-def]
