@@ -786,6 +786,9 @@ class MainWindow(QMainWindow):
         self.session.save_layout(
             bytes(self.saveGeometry().data()), bytes(self.saveState(LAYOUT_VERSION).data())
         )
+        # A node that cannot be interrupted (a model's forward pass) may hold the worker
+        # for seconds: the window goes away now, the join happens out of sight.
+        self.hide()
         self.shutdown()
         event.accept()
 

@@ -321,3 +321,16 @@ def test_batch_into_an_unusable_output_folder_says_why_without_a_traceback(
     title, text = w.errors[-1]
     assert title == "Batch render failed"
     assert str(blocker) in text and "Traceback" not in text
+
+
+def test_closing_hides_the_window_before_waiting_for_the_worker(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    seen: list[bool] = []
+    original = window.worker.shutdown
+
+    def shutdown(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(window.isVisible())
+        return original(*args, **kwargs)
+
+    window.worker.shutdown = shutdown
+    window.close()
+    assert seen and seen[0] is False  # no frozen window while a busy node finishes
