@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -180,14 +181,23 @@ class Document(QObject):
         self.undo_stack.push(cmd.AddNodeCommand(self, inst))
         return inst.id
 
+    @contextmanager
+    def macro(self, text: str) -> Iterator[None]:
+        """Group the edits inside into one undo step; the macro is closed even if an edit
+        raises, so the stack never stays inside an open macro."""
+        self.undo_stack.beginMacro(text)
+        try:
+            yield
+        finally:
+            self.undo_stack.endMacro()
+
     def remove_nodes(self, node_ids: Iterable[str]) -> None:
         ids = [n for n in node_ids if n in self.graph]
         if not ids:
             return
-        self.undo_stack.beginMacro(f"Delete {', '.join(ids[:3])}{'…' if len(ids) > 3 else ''}")
-        for node_id in ids:
-            self.undo_stack.push(cmd.RemoveNodeCommand(self, node_id))
-        self.undo_stack.endMacro()
+        with self.macro(f"Delete {', '.join(ids[:3])}{'…' if len(ids) > 3 else ''}"):
+            for node_id in ids:
+                self.undo_stack.push(cmd.RemoveNodeCommand(self, node_id))
 
     def move_nodes(self, moves: Mapping[str, Point]) -> None:
         changes: dict[str, tuple[Point, Point]] = {}
@@ -253,14 +263,13 @@ class Document(QObject):
         """Move a backdrop and the nodes on it as one step."""
         old = self.graph.backdrops[index]
         x, y, w, h = old.rect
-        self.undo_stack.beginMacro("Move backdrop")
-        self.edit_backdrop(index, Backdrop(old.title, (x + dx, y + dy, w, h), old.color))
-        moves = {}
-        for node_id in node_ids:
-            px, py = self.graph.node(node_id).position or (0.0, 0.0)
-            moves[node_id] = (px + dx, py + dy)
-        self.move_nodes(moves)
-        self.undo_stack.endMacro()
+        with self.macro("Move backdrop"):
+            self.edit_backdrop(index, Backdrop(old.title, (x + dx, y + dy, w, h), old.color))
+            moves = {}
+            for node_id in node_ids:
+                px, py = self.graph.node(node_id).position or (0.0, 0.0)
+                moves[node_id] = (px + dx, py + dy)
+            self.move_nodes(moves)
 
     def auto_layout(self, node_ids: Iterable[str] | None = None) -> None:
         ids = list(node_ids) if node_ids is not None else self.node_ids()

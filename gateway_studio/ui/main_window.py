@@ -503,16 +503,14 @@ class MainWindow(QMainWindow):
 
     def add_images(self, paths: list[str], pos: QPointF) -> list[str]:
         ids: list[str] = []
-        stack = self.doc.undo_stack
-        stack.beginMacro("Add images")
-        for i, path in enumerate(paths):
-            p = QPointF(pos.x(), pos.y() + i * 240)
-            node_id = self.add_node_at(
-                "source.image", p, {"path": str(Path(path).resolve())}, auto_connect=False
-            )
-            if node_id:
-                ids.append(node_id)
-        stack.endMacro()
+        with self.doc.macro("Add images"):
+            for i, path in enumerate(paths):
+                p = QPointF(pos.x(), pos.y() + i * 240)
+                node_id = self.add_node_at(
+                    "source.image", p, {"path": str(Path(path).resolve())}, auto_connect=False
+                )
+                if node_id:
+                    ids.append(node_id)
         self.scene.select_nodes(ids[-1:])
         return ids
 
@@ -575,10 +573,9 @@ class MainWindow(QMainWindow):
                 self.show_message("a source node has no input to pass through: nothing to bypass")
             return
         target = not all(graph.node(n).bypass for n in ids)
-        self.doc.undo_stack.beginMacro("Bypass")
-        for node_id in ids:
-            self.doc.set_bypass(node_id, target)
-        self.doc.undo_stack.endMacro()
+        with self.doc.macro("Bypass"):
+            for node_id in ids:
+                self.doc.set_bypass(node_id, target)
 
     def frame(self) -> None:
         self.view.frame(selected_only=bool(self.scene.selectedItems()))

@@ -163,3 +163,17 @@ def test_auto_layout_for_patches_without_positions(doc) -> None:  # type: ignore
     doc.load_dict(data)
     xs = [doc.graph.node(n).position[0] for n in ("d", "r", "r2")]
     assert xs[0] < xs[1] < xs[2]  # columns by topological depth, links point right
+
+
+def test_a_macro_is_closed_even_when_an_edit_raises(doc) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from gateway_studio.engine import GatewayError
+
+    with pytest.raises(GatewayError), doc.macro("Broken"):
+        doc.add_node("field.remap", node_id="a")
+        doc.add_node("no.such.type")
+    # the stack is not left inside an open macro: a later edit is its own step
+    doc.add_node("field.remap", node_id="b")
+    doc.undo_stack.undo()
+    assert "b" not in doc.graph and "a" in doc.graph

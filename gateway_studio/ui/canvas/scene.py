@@ -235,14 +235,12 @@ class NodeScene(QGraphicsScene):
         )
         if not (nodes or wires or backdrops):
             return
-        stack = self.doc.undo_stack
-        stack.beginMacro("Delete")
-        for link in wires:
-            self.doc.unlink(link.dst, link.dst_slot)
-        self.doc.remove_nodes(nodes)
-        for index in backdrops:
-            self.doc.remove_backdrop(index)
-        stack.endMacro()
+        with self.doc.macro("Delete"):
+            for link in wires:
+                self.doc.unlink(link.dst, link.dst_slot)
+            self.doc.remove_nodes(nodes)
+            for index in backdrops:
+                self.doc.remove_backdrop(index)
 
     # -- wire dragging ------------------------------------------------------------------
     def _port_at(self, pos: QPointF) -> PortItem | None:
