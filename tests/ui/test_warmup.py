@@ -20,6 +20,7 @@ def fake_modules(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     yield names
     for name in names:
         sys.modules.pop(name, None)
+    gc.unfreeze()  # the importer froze the heap; do not change GC for the rest of the run
 
 
 def test_warm_import_waits_for_idle_then_imports_in_order(qtbot, fake_modules) -> None:  # type: ignore[no-untyped-def]
