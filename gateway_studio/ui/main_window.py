@@ -262,7 +262,7 @@ class MainWindow(QMainWindow):
         self.act_search.setShortcutVisibleInContextMenu(True)
         self.act_search.setText("Add node…\tTab")
         self.act_evaluate = self._action("&Re-evaluate", self.controller.evaluate_now, "F5")
-        self.act_cancel = self._action("&Cancel evaluation", self.controller.cancel, "Esc")
+        self.act_cancel = self._action("&Cancel evaluation", self.escape, "Esc")
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -576,6 +576,11 @@ class MainWindow(QMainWindow):
         with self.doc.macro("Bypass"):
             for node_id in ids:
                 self.doc.set_bypass(node_id, target)
+
+    def escape(self) -> None:
+        """Esc: drop a wire being dragged, else cancel the running evaluation."""
+        if not self.scene.abort_drag():
+            self.controller.cancel()
 
     def frame(self) -> None:
         self.view.frame(selected_only=bool(self.scene.selectedItems()))

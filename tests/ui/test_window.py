@@ -412,3 +412,28 @@ def test_zoom_around_cursor_and_frame(qtbot, window) -> None:  # type: ignore[no
     w.frame()
     centre = w.view.mapToScene(w.view.viewport().rect().center())
     assert w.scene.node_item("photo").sceneBoundingRect().contains(centre)
+
+
+def test_escape_drops_a_wire_being_dragged_and_changes_nothing(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from qtpy.QtCore import QEvent
+    from qtpy.QtGui import QMouseEvent
+    from qtpy.QtWidgets import QApplication
+
+    w = window
+    build_scene(w.doc)
+    w.view.frame()
+    wait_idle(qtbot, w)
+    before = dump(w)
+    inp = w.scene.port("band", "source", output=False)
+    vp = w.view.viewport()
+    p = viewport_point(w, inp.scenePos())
+    left, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    press = QMouseEvent(
+        QEvent.Type.MouseButtonPress, QPointF(p), QPointF(vp.mapToGlobal(p)), left, left, mods
+    )
+    QApplication.sendEvent(vp, press)  # pull the wire off the input…
+    assert w.scene._drag is not None
+    w.act_cancel.trigger()  # …and press Esc
+    assert w.scene._drag is None
+    assert dump(w) == before
+    assert w.scene.wires[("band", "source")].isVisible()

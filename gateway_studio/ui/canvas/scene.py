@@ -296,6 +296,20 @@ class NodeScene(QGraphicsScene):
             for port in node.ports():
                 port.set_hint(None)
 
+    def abort_drag(self) -> bool:
+        """Esc during a wire drag: drop it and leave the patch as it was (a wire pulled off
+        an input goes back). False if no drag was in progress."""
+        if self._drag is None:
+            return False
+        detached = self._detached
+        self._cancel_drag()
+        self._detached = None
+        if detached is not None:
+            restore = self.wires.get((detached.dst, detached.dst_slot))
+            if restore is not None:
+                restore.setVisible(True)
+        return True
+
     def finish_drag(self, target: PortItem | None) -> None:
         drag, detached = self._drag, self._detached
         self._cancel_drag()
@@ -330,11 +344,9 @@ class NodeScene(QGraphicsScene):
                 self.message.emit(f"refused: {exc}")
                 self._flash(target)
                 return
-            stack = self.doc.undo_stack
-            stack.beginMacro("Reconnect")
-            self.doc.unlink(detached.dst, detached.dst_slot)
-            self.try_connect(anchor, target)
-            stack.endMacro()
+            with self.doc.macro("Reconnect"):
+                self.doc.unlink(detached.dst, detached.dst_slot)
+                self.try_connect(anchor, target)
             return
         if self.try_connect(anchor, target) is not None and restore is not None:
             restore.setVisible(True)
