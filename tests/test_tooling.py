@@ -49,3 +49,12 @@ def test_importing_the_engine_and_nodes_loads_no_heavy_library() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported at module level: {done.stdout.strip()}"
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = next(
+        line.strip() for line in readme.splitlines() if line.startswith(".venv/bin/python -m pytest")
+    )
+    assert command in [line.strip() for line in ci.splitlines()]
