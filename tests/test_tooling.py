@@ -54,7 +54,6 @@ def test_importing_the_engine_and_nodes_loads_no_heavy_library() -> None:
 def test_ci_runs_exactly_the_readmes_test_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    command = next(
-        line.strip() for line in readme.splitlines() if line.startswith(".venv/bin/python -m pytest")
-    )
+    prefix = ".venv/bin/python -m pytest"
+    command = next(line.strip() for line in readme.splitlines() if line.startswith(prefix))
     assert command in [line.strip() for line in ci.splitlines()]
