@@ -137,10 +137,9 @@ def _absolute(path: str) -> str:
 
 def _source_param(graph: PatchGraph, node_id: str) -> str:
     spec = graph.spec(node_id)
-    for p in spec.params:
-        if p.kind == "path" and not p.save:
-            return p.name
-    raise UsageError(f"node '{node_id}' ({spec.type_id}) reads no file, so it takes no --input")
+    if spec.read_path_param is None:
+        raise UsageError(f"node '{node_id}' ({spec.type_id}) reads no file, so it takes no --input")
+    return spec.read_path_param
 
 
 def _set_param(graph: PatchGraph, node_id: str, name: str, text: str) -> None:
@@ -167,10 +166,9 @@ def _save_param(graph: PatchGraph, node_id: str, flag: str) -> str:
     """The param a node writes its file to; refuses nodes that write nothing (a source's
     read path must never be repointed at an output file)."""
     spec = graph.spec(node_id)
-    for p in spec.params:
-        if p.kind == "path" and p.save:
-            return p.name
-    raise UsageError(f"{flag}: node '{node_id}' ({spec.type_id}) writes no file")
+    if spec.save_path_param is None:
+        raise UsageError(f"{flag}: node '{node_id}' ({spec.type_id}) writes no file")
+    return spec.save_path_param
 
 
 def _apply_outputs(graph: PatchGraph, outputs: Sequence[str]) -> None:

@@ -228,8 +228,7 @@ class Evaluator:
         missing = [i.name for i in spec.inputs if not i.optional and i.name not in inputs]
         if missing:
             return fail("required input not connected: " + ", ".join(missing))
-        writes = any(p.kind == "path" and p.save for p in spec.params)
-        if preview is not None and writes:
+        if preview is not None and spec.writes_files:
             return fail("not written while previewing", "skipped")
 
         key = self._key(spec, inst.params, input_keys, base_dir, inst.bypass)

@@ -132,6 +132,21 @@ class NodeSpec:
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
 
+    @property
+    def read_path_param(self) -> str | None:
+        """The first file param the node *reads* (a source's photo), if any."""
+        return next((p.name for p in self.params if p.kind == "path" and not p.save), None)
+
+    @property
+    def save_path_param(self) -> str | None:
+        """The first file param the node *writes* (an export's target), if any."""
+        return next((p.name for p in self.params if p.kind == "path" and p.save), None)
+
+    @property
+    def writes_files(self) -> bool:
+        """Sinks that write files: run on render/export, never while previewing."""
+        return self.save_path_param is not None
+
     def default_params(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 

@@ -21,7 +21,6 @@ from gateway_studio.engine.evaluator import (
     NodeStarted,
     Progress,
 )
-from gateway_studio.engine.node import NodeSpec
 
 from . import display
 from .document import Document
@@ -40,11 +39,6 @@ def next_preview_size(size: int, seconds: float) -> int:
     if PREVIEW_BUDGET / 3 < seconds < PREVIEW_BUDGET * 1.2:
         return size  # close enough: keep the picture steady
     return int(min(max(round(scaled / 64) * 64, MIN_PREVIEW), PREVIEW_SIZE))
-
-
-def writes_files(spec: NodeSpec) -> bool:
-    """Sinks that write files run on Export / Render, never on every knob change."""
-    return any(p.kind == "path" and p.save for p in spec.params)
 
 
 @dataclass
@@ -143,7 +137,7 @@ class EvalController(QObject):
 
     def _targets(self, preview: bool) -> tuple[str, ...] | None:
         graph = self.doc.graph
-        runnable = [n.id for n in graph.nodes() if not writes_files(graph.spec(n.id))]
+        runnable = [n.id for n in graph.nodes() if not graph.spec(n.id).writes_files]
         if not preview:
             return tuple(sorted(runnable))
         wanted = {self._interacting} if self._interacting else set()
@@ -253,7 +247,7 @@ class EvalController(QObject):
         result = response.results.get(spec.node_id)
         if result is None:
             node_spec = self.doc.graph.spec(spec.node_id)
-            if writes_files(node_spec):
+            if node_spec.writes_files:
                 return f"{spec.node_id} writes files: use File ▸ Export or Render"
             return ""
         if result.status not in ("computed", "cached"):

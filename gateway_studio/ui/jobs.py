@@ -17,8 +17,6 @@ from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.evaluator import CancelToken, Evaluator
 from gateway_studio.engine.graph import Link, PatchGraph
 
-from .controller import writes_files
-
 EXPORT_TYPE = "output.export"
 #: Default file kind per slot type when exporting.
 DEFAULT_SUFFIX = {
@@ -65,7 +63,7 @@ def export_graph(
     """A copy of ``graph`` with an export node writing ``node_id.slot`` to ``path``."""
     g = graph.snapshot()
     spec = g.spec(node_id)
-    if writes_files(spec):
+    if spec.writes_files:
         g.set_param(node_id, "path", str(path))
         if bit_depth != "auto" and spec.param("bit_depth") is not None:
             g.set_param(node_id, "bit_depth", bit_depth)
@@ -85,7 +83,7 @@ def final_node(graph: PatchGraph) -> str | None:
     candidates = [
         n
         for n in graph.topological_order()
-        if not writes_files(graph.spec(n))
+        if not graph.spec(n).writes_files
         and any(o.type_name != "Files" for o in graph.spec(n).outputs)
     ]
     if not candidates:
@@ -93,8 +91,8 @@ def final_node(graph: PatchGraph) -> str | None:
 
     def rank(n: str) -> tuple[bool, bool, int]:
         successors = list(graph.graph.successors(n))
-        feeds_writer = any(writes_files(graph.spec(s)) for s in successors)
-        sink = all(writes_files(graph.spec(s)) for s in successors)
+        feeds_writer = any(graph.spec(s).writes_files for s in successors)
+        sink = all(graph.spec(s).writes_files for s in successors)
         return feeds_writer, sink, len(graph.ancestors(n))
 
     return max(candidates, key=rank)
@@ -139,10 +137,10 @@ def run_batch(
 ) -> list[str]:
     """Render the patch once per image; returns the written files (errors in plan.errors)."""
     spec = graph.spec(plan.source_id)
-    param = next((p.name for p in spec.params if p.kind == "path" and not p.save), None)
+    param = spec.read_path_param
     if param is None:
         raise GatewayError(f"{plan.source_id} reads no file, so it cannot take the batch images")
-    exports = [n.id for n in graph.nodes() if writes_files(graph.spec(n.id))]
+    exports = [n.id for n in graph.nodes() if graph.spec(n.id).writes_files]
     written: list[str] = []
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     names = output_names(plan.images)  # never two images onto one output file

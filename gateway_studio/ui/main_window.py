@@ -44,7 +44,7 @@ from . import jobs
 from .canvas.node_item import WIDTH
 from .canvas.scene import NodeScene
 from .canvas.view import NodeView
-from .controller import EvalController, writes_files
+from .controller import EvalController
 from .document import CLIPBOARD_MIME, Document
 from .inspector import Inspector
 from .palette import NodeSearchPopup, Palette
@@ -907,7 +907,7 @@ class MainWindow(QMainWindow):
         form.addRow("Images feed", source)
         fmt = QComboBox()
         fmt.addItems([".png", ".tif", ".jpg"])
-        exports = [n.id for n in graph.nodes() if writes_files(graph.spec(n.id))]
+        exports = [n.id for n in graph.nodes() if graph.spec(n.id).writes_files]
         fmt.setEnabled(not exports)
         fmt.setToolTip("Used when the patch has no export node (its final node is written)")
         form.addRow("Format", fmt)

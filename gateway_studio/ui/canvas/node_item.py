@@ -20,7 +20,7 @@ from qtpy.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from gateway_studio.engine.node import NodeSpec
 from gateway_studio.ui import theme
-from gateway_studio.ui.controller import NodeState, writes_files
+from gateway_studio.ui.controller import NodeState
 from gateway_studio.ui.display import is_displayable
 
 from .port_item import PortItem
@@ -56,7 +56,7 @@ class NodeItem(QGraphicsItem):
         self.state = NodeState()
         self.thumbnail: QImage | None = None
         self.has_picture = any(is_displayable(o.type_name) for o in spec.outputs)
-        self.writes = writes_files(spec)
+        self.writes = spec.writes_files
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         rows = max(len(spec.inputs), len(spec.outputs), 1)
