@@ -48,13 +48,6 @@ def smoothstep(edge0: float, edge1: float, x: NDArray[Any]) -> F32:
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32, copy=False)
 
 
-def srgb_encode(linear: NDArray[Any]) -> F32:
-    """Linear light → sRGB-encoded values (the IEC 61966-2-1 curve): what files show."""
-    lin = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
-    encoded = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
-    return encoded.astype(np.float32)
-
-
 def luminance(pixels: NDArray[Any]) -> F32:
     """Rec. 709 luma of an (H, W, 3) array as (H, W) float32."""
     p = np.asarray(pixels, dtype=np.float32)

@@ -176,16 +176,6 @@ class Prepared:
     source_size: tuple[int, int]
 
 
-def srgb_pixels(image: Image) -> NDArray[np.float32]:
-    """The photo as sRGB-encoded floats, what depth models were trained on."""
-    pixels = np.asarray(image.pixels, dtype=np.float32)
-    if image.colorspace == "linear":
-        pixels = np.where(
-            pixels <= 0.0031308, pixels * 12.92, 1.055 * np.power(pixels, 1 / 2.4) - 0.055
-        ).astype(np.float32)
-    return pixels
-
-
 def preprocess(pixels: NDArray[np.float32], prep: Preprocessing) -> Prepared:
     """Photo (H, W, 3) sRGB floats → the normalised tensor the model card asks for."""
     import torch
@@ -465,7 +455,7 @@ def estimate(
     prep = Preprocessing.from_config(
         loaded.preprocessor, str(loaded.config.get("model_type", "")), resolution
     )
-    pixels = srgb_pixels(image)
+    pixels = image.srgb_pixels()  # what depth models were trained on
     prepared = preprocess(pixels, prep)
     ctx.check_cancelled()
     ctx.progress(0.3, "inference")

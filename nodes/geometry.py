@@ -29,8 +29,9 @@ from gateway_studio.engine import (
     node,
     parse_color,
 )
+from gateway_studio.engine.slots import srgb_encode
 
-from ._filters import gaussian_by_radius, scaled_radius, srgb_encode
+from ._filters import gaussian_by_radius, scaled_radius
 
 
 # -- normals ----------------------------------------------------------------------------

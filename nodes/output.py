@@ -28,8 +28,6 @@ from gateway_studio.engine import (
 from gateway_studio.engine.files import atomic_write
 from gateway_studio.engine.imageio import encode_array
 
-from ._filters import srgb_encode
-
 _RASTER = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Which file kinds each slot type can be written as.
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -75,9 +73,7 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
         return ply_bytes(slot)
     array: Any
     if isinstance(slot, Image):
-        pixels = slot.pixels
-        if slot.colorspace == "linear":  # files hold sRGB-encoded values (as the viewer shows)
-            pixels = srgb_encode(pixels)
+        pixels = slot.srgb_pixels()  # files hold sRGB-encoded values (as the viewer shows)
         array = pixels if slot.alpha is None else np.dstack([pixels, slot.alpha])
         bits = bits or (16 if slot.bit_depth >= 16 else 8)
     elif isinstance(slot, Normals):

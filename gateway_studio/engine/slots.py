@@ -123,6 +123,14 @@ def _resize_array(values: NDArray[Any], height: int, width: int, *, nearest: boo
 
 
 # ----------------------------------------------------------------------------- Image
+def srgb_encode(linear: NDArray[Any]) -> FloatArray:
+    """Linear light → sRGB-encoded values (the IEC 61966-2-1 curve): what files and
+    screens show, and what models were trained on."""
+    lin = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
+    encoded = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+    return encoded.astype(np.float32)
+
+
 @dataclass(frozen=True, eq=False)
 class Image(Slot):
     pixels: FloatArray
@@ -173,6 +181,10 @@ class Image(Slot):
         if self.alpha is not None:
             alpha = np.clip(_resize_array(self.alpha, height, width, nearest=False), 0, 1)
         return Image(pixels.astype(np.float32), alpha, self.colorspace, self.bit_depth)
+
+    def srgb_pixels(self) -> FloatArray:
+        """The pixels sRGB-encoded (as they are, when the image already is sRGB)."""
+        return srgb_encode(self.pixels) if self.colorspace == "linear" else self.pixels
 
     def with_pixels(self, pixels: NDArray[Any]) -> Image:
         """A new Image with other pixels and the same alpha/colorspace/bit depth."""
@@ -606,6 +618,7 @@ __all__ = [
     "Segments",
     "Slot",
     "slot_type_name",
+    "srgb_encode",
 ]
 
 

@@ -21,6 +21,7 @@ from gateway_studio.engine.slots import (
     PointCloud,
     Segments,
     Slot,
+    srgb_encode,
 )
 
 Colormap = Literal["gray", "turbo"]
@@ -53,12 +54,6 @@ BACKDROP = np.array([24, 26, 29], dtype=np.uint8)
 
 def _to_u8(values: NDArray[Any]) -> RGB:
     return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def _srgb_encode(linear: NDArray[np.float32]) -> NDArray[np.float32]:
-    return np.where(
-        linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055
-    ).astype(np.float32)
 
 
 def segment_colors(count: int) -> RGB:
@@ -146,7 +141,7 @@ def to_rgb(
     if isinstance(slot, Image):
         pixels = slot.pixels[s, s]
         if slot.colorspace == "linear":
-            pixels = _srgb_encode(pixels)
+            pixels = srgb_encode(pixels)  # after subsampling: thumbnails stay cheap
         if slot.alpha is not None:  # over the canvas colour, so cut-outs read as cut-outs
             a = slot.alpha[s, s, None]
             pixels = pixels * a + (BACKDROP / 255.0).astype(np.float32) * (1.0 - a)

@@ -37,7 +37,6 @@ from nodes.depth import (
     refine_edges,
     region,
     region_statistics,
-    srgb_pixels,
     upsample,
 )
 from tests.nodes.tiny_models import save_tiny_depth_anything, tiny_depth_anything_config
@@ -123,7 +122,7 @@ def test_preprocessing_matches_the_model_card(model_dir: Path, photo: Image) -> 
         (0.229, 0.224, 0.225),
         "bicubic",
     )
-    ours = preprocess(srgb_pixels(photo), prep).pixel_values.numpy()
+    ours = preprocess(photo.srgb_pixels(), prep).pixel_values.numpy()
     processor = DPTImageProcessorPil(
         **{k: v for k, v in config.items() if k != "image_processor_type"}
     )
@@ -214,7 +213,7 @@ def test_metric_model_goes_through_from_metric(
     from nodes.depth import forward
 
     prep = Preprocessing.from_config(loaded.preprocessor, "depth_anything")
-    raw = forward(loaded, preprocess(srgb_pixels(photo), prep))
+    raw = forward(loaded, preprocess(photo.srgb_pixels(), prep))
     full = upsample(raw, photo.size)
     np.clip(full, raw.min(), raw.max(), out=full)
     expected = Depth.from_metric(full)
@@ -409,7 +408,7 @@ def test_zoedepth_metric_model(tmp_path: Path, model_dir: Path, photo: Image) ->
     folder = save_tiny_zoedepth(tmp_path / "zoe")
     prep = Preprocessing.from_config(ZOEDEPTH_PROCESSOR, "zoedepth")
     assert prep.zoe_pad and prep.multiple == 32 and prep.mode == "bilinear"
-    ours = preprocess(srgb_pixels(photo), prep)
+    ours = preprocess(photo.srgb_pixels(), prep)
     config = {k: v for k, v in ZOEDEPTH_PROCESSOR.items() if k != "image_processor_type"}
     u8 = np.round(np.asarray(photo.pixels) * 255).astype(np.uint8)
     theirs = ZoeDepthImageProcessorPil(**config)(images=u8, return_tensors="np")["pixel_values"]
@@ -442,7 +441,7 @@ def test_channels_last_forward_matches_the_plain_model(
         folder, model_type = model_dir / SMALL, "depth_anything"
     loaded = models.load_model(str(folder))
     prepared = preprocess(
-        srgb_pixels(photo), Preprocessing.from_config(loaded.preprocessor, model_type)
+        photo.srgb_pixels(), Preprocessing.from_config(loaded.preprocessor, model_type)
     )
     fast = forward(loaded, prepared)
 
