@@ -29,6 +29,8 @@ from gateway_studio.engine import (
 )
 from gateway_studio.engine.imageio import open_pil
 
+from ._filters import box_mean
+
 
 @node("depth.from_file", outputs={"depth": Depth}, proxy=False)
 def from_file(
@@ -279,15 +281,6 @@ def upsample(raw: NDArray[np.float32], size: tuple[int, int]) -> NDArray[np.floa
     return np.asarray(out[0, 0].numpy(), dtype=np.float32)
 
 
-def _box(values: NDArray[np.float32], radius: int) -> NDArray[np.float32]:
-    import cv2
-
-    k = 2 * radius + 1
-    return np.asarray(
-        cv2.boxFilter(values, -1, (k, k), normalize=True, borderType=cv2.BORDER_REFLECT)
-    )
-
-
 def guided_filter_color(
     guide: NDArray[np.float32], src: NDArray[np.float32], radius: int, eps: float
 ) -> NDArray[np.float32]:
@@ -295,13 +288,13 @@ def guided_filter_color(
 
     Locally the output is ``a · guide + b`` with a 3-vector ``a``: it follows colour edges
     that a grey guide would miss. ``eps`` is in squared guide units (guide in [0, 1])."""
-    mean_i = [_box(np.ascontiguousarray(guide[..., c]), radius) for c in range(3)]
-    mean_p = _box(src, radius)
-    cov = [_box(guide[..., c] * src, radius) - mean_i[c] * mean_p for c in range(3)]
+    mean_i = [box_mean(np.ascontiguousarray(guide[..., c]), radius) for c in range(3)]
+    mean_p = box_mean(src, radius)
+    cov = [box_mean(guide[..., c] * src, radius) - mean_i[c] * mean_p for c in range(3)]
     var: dict[tuple[int, int], NDArray[np.float32]] = {}
     for i in range(3):
         for j in range(i, 3):
-            var[i, j] = _box(guide[..., i] * guide[..., j], radius) - mean_i[i] * mean_i[j]
+            var[i, j] = box_mean(guide[..., i] * guide[..., j], radius) - mean_i[i] * mean_i[j]
     e = np.float32(eps)
     a11, a12, a13 = var[0, 0] + e, var[0, 1], var[0, 2]
     a22, a23, a33 = var[1, 1] + e, var[1, 2], var[2, 2] + e
@@ -314,10 +307,10 @@ def guided_filter_color(
     a2 = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) / det
     b = mean_p - a0 * mean_i[0] - a1 * mean_i[1] - a2 * mean_i[2]
     out = (
-        _box(a0, radius) * guide[..., 0]
-        + _box(a1, radius) * guide[..., 1]
-        + _box(a2, radius) * guide[..., 2]
-        + _box(b, radius)
+        box_mean(a0, radius) * guide[..., 0]
+        + box_mean(a1, radius) * guide[..., 1]
+        + box_mean(a2, radius) * guide[..., 2]
+        + box_mean(b, radius)
     )
     return np.asarray(out, dtype=np.float32)
 
