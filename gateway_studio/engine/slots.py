@@ -32,6 +32,7 @@ input also accepts a Depth (depth is a field: 1 = near). ``coerce`` does that co
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -74,7 +75,7 @@ def _check_field_array(name: str, values: NDArray[Any], *, ndim: int = 2) -> Flo
     return values
 
 
-class Slot:
+class Slot(ABC):
     """Base of all slot types. Subclasses are frozen dataclasses."""
 
     type_name: ClassVar[str] = "Slot"
@@ -93,12 +94,14 @@ class Slot:
         raise SlotError(f"cannot use a {value.type_name} where a {cls.type_name} is expected")
 
     # -- serialisation (cache): arrays + JSON-able metadata, never pickle -------------
+    @abstractmethod
     def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        raise NotImplementedError
+        """The slot as named arrays plus JSON-able metadata (what the disk cache stores)."""
 
     @classmethod
+    @abstractmethod
     def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Slot:
-        raise NotImplementedError
+        """Rebuild a slot from ``to_arrays``'s output (validated like any construction)."""
 
     @property
     def nbytes(self) -> int:

@@ -76,6 +76,10 @@ class WheelGuard(QObject):
 
 
 class ParamEditor(QWidget):
+    """Base of the per-kind editors (the factory table picks one); each subclass
+    implements ``value`` and ``set_value``. A QWidget cannot also be an ABC (Shiboken's
+    metaclass), so the base methods raise instead."""
+
     edited = Signal(object, bool)  # value, final
     dragStarted = Signal()
 
