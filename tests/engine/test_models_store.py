@@ -27,22 +27,6 @@ def fake_model_folder(folder: Path, weights: str = "model.safetensors") -> Path:
     return folder
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty models folder and an empty Hugging Face cache, both in tmp."""
-    from huggingface_hub import constants
-
-    root = tmp_path / "models"
-    root.mkdir()
-    monkeypatch.setenv(models.MODELS_ENV, str(root))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.delenv(models.DEVICE_ENV, raising=False)
-    models.clear_cache()
-    yield root
-    models.clear_cache()
-
-
 class FakeModule:
     def __init__(self, path: Path) -> None:
         self.path = path

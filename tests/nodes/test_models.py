@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,21 +20,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_depth_anything(tmp_path_factory.mktemp("tiny") / "model")
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from huggingface_hub import constants
-
-    root = tmp_path / "models"
-    root.mkdir()
-    monkeypatch.setenv(models.MODELS_ENV, str(root))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.delenv(models.DEVICE_ENV, raising=False)
-    models.clear_cache()
-    yield root
-    models.clear_cache()
-
-
 def _copy(src: Path, dst: Path) -> Path:
     import shutil
 
@@ -43,11 +27,11 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_loads_a_real_model_from_the_models_folder(tiny: Path, env: Path) -> None:
+def test_loads_a_real_model_from_the_models_folder(tiny: Path, store: Path) -> None:
     import torch
     from transformers import DepthAnythingForDepthEstimation
 
-    _copy(tiny, env / "depth-anything--Depth-Anything-V2-Small-hf")
+    _copy(tiny, store / "depth-anything--Depth-Anything-V2-Small-hf")
     loaded = models.load_model(SMALL)
     assert isinstance(loaded.model, DepthAnythingForDepthEstimation)
     assert not loaded.model.training
@@ -59,7 +43,7 @@ def test_loads_a_real_model_from_the_models_folder(tiny: Path, env: Path) -> Non
     assert models.load_model(SMALL_HUB) is loaded  # one load per (files, device, dtype)
 
 
-def test_bf16_loads_bf16_weights(tiny: Path, env: Path) -> None:
+def test_bf16_loads_bf16_weights(tiny: Path, store: Path) -> None:
     import torch
 
     loaded = models.load_model(str(tiny), precision="bf16")
@@ -68,7 +52,7 @@ def test_bf16_loads_bf16_weights(tiny: Path, env: Path) -> None:
     assert models.load_model(str(tiny)) is not loaded  # fp32 is another entry
 
 
-def test_loads_from_the_hugging_face_cache_offline(tiny: Path, env: Path, tmp_path: Path) -> None:
+def test_loads_from_the_hugging_face_cache_offline(tiny: Path, store: Path, tmp_path: Path) -> None:
     base = tmp_path / "hf-cache" / "models--depth-anything--Depth-Anything-V2-Small-hf"
     commit = "a" * 40
     (base / "refs").mkdir(parents=True)
@@ -79,7 +63,7 @@ def test_loads_from_the_hugging_face_cache_offline(tiny: Path, env: Path, tmp_pa
 
 
 def test_device_override_from_the_environment(
-    tiny: Path, env: Path, monkeypatch: pytest.MonkeyPatch
+    tiny: Path, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(models.DEVICE_ENV, "cpu")
     assert models.load_model(str(tiny)).device == "cpu"
@@ -91,7 +75,7 @@ def test_device_override_from_the_environment(
             models.load_model(str(tiny))
 
 
-def test_remote_code_is_never_run(tmp_path: Path, env: Path) -> None:
+def test_remote_code_is_never_run(tmp_path: Path, store: Path) -> None:
     """A folder whose config asks for custom code is refused; its code never runs."""
     folder = tmp_path / "custom"
     folder.mkdir()
@@ -112,28 +96,28 @@ def test_remote_code_is_never_run(tmp_path: Path, env: Path) -> None:
     assert "evil" in str(info.value) or "not a depth-estimation model" in str(info.value)
 
 
-def test_wrong_task_is_a_clear_error(tiny: Path, env: Path) -> None:
+def test_wrong_task_is_a_clear_error(tiny: Path, store: Path) -> None:
     with pytest.raises(models.ModelError, match="not a semantic-segmentation model"):
         models.load_model(str(tiny), task="semantic-segmentation")
 
 
-def test_missing_weights_never_fall_back(env: Path) -> None:
+def test_missing_weights_never_fall_back(store: Path) -> None:
     with pytest.raises(ModelMissingError, match="models pull depth-anything-v2-small"):
         models.load_model(SMALL)
 
 
 def test_cli_models_list_shows_the_local_model(
-    tiny: Path, env: Path, capsys: pytest.CaptureFixture[str]
+    tiny: Path, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _copy(tiny, env / SMALL)
-    assert cli.main(["models", "--models-dir", str(env), "list", "--json"]) == 0
+    _copy(tiny, store / SMALL)
+    assert cli.main(["models", "--models-dir", str(store), "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows[SMALL]["present"] is True and rows[SMALL]["path"] == str((env / SMALL).resolve())
+    assert rows[SMALL]["present"] is True and rows[SMALL]["path"] == str((store / SMALL).resolve())
     assert rows["zoedepth-nyu-kitti"]["output"] == "metric"
 
 
 def test_cli_models_pull_offline_is_a_clean_error(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["models", "pull", SMALL]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
@@ -154,16 +138,16 @@ needs_yunet = pytest.mark.skipif(
 
 @needs_yunet
 def test_cli_models_list_json_includes_single_file_models(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import shutil
 
-    (env / "yunet").mkdir()
-    shutil.copy(YUNET, env / "yunet" / YUNET_FILE)
-    assert cli.main(["models", "--models-dir", str(env), "list", "--json"]) == 0
+    (store / "yunet").mkdir()
+    shutil.copy(YUNET, store / "yunet" / YUNET_FILE)
+    assert cli.main(["models", "--models-dir", str(store), "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     yunet = rows["yunet"]
-    assert yunet["present"] is True and yunet["path"] == str(env / "yunet" / YUNET_FILE)
+    assert yunet["present"] is True and yunet["path"] == str(store / "yunet" / YUNET_FILE)
     assert yunet["filename"] == YUNET_FILE and yunet["repo_id"] == "opencv/face_detection_yunet"
     assert yunet["licence"] == "MIT" and yunet["task"] == "face-detection"
     # the catalogue's size is the real file's (232,589 bytes)
@@ -174,7 +158,7 @@ def test_cli_models_list_json_includes_single_file_models(
 
 
 def test_cli_models_pull_yunet_calls_the_hub_download(
-    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import huggingface_hub
 
@@ -188,27 +172,27 @@ def test_cli_models_pull_yunet_calls_the_hub_download(
 
     monkeypatch.setattr(models, "_hub_reachable", lambda: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    assert cli.main(["models", "--models-dir", str(env), "pull", "yunet"]) == 0
-    assert calls == [("opencv/face_detection_yunet", YUNET_FILE, env / "yunet")]
+    assert cli.main(["models", "--models-dir", str(store), "pull", "yunet"]) == 0
+    assert calls == [("opencv/face_detection_yunet", YUNET_FILE, store / "yunet")]
     assert "yunet: ready in" in capsys.readouterr().out
-    assert models.resolve_file("yunet").path == env / "yunet" / YUNET_FILE
+    assert models.resolve_file("yunet").path == store / "yunet" / YUNET_FILE
 
 
 def test_cli_models_pull_selfie_explains_instead_of_downloading(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["models", "--models-dir", str(env), "pull", "mediapipe-selfie"]) == (
+    assert cli.main(["models", "--models-dir", str(store), "pull", "mediapipe-selfie"]) == (
         cli.EXIT_USAGE
     )
     err = capsys.readouterr().err
     assert "not on the Hugging Face hub" in err
     assert "https://storage.googleapis.com/mediapipe-assets/selfie_segmentation.tflite" in err
-    assert str(env / "mediapipe-selfie" / "selfie_segmentation.tflite") in err
+    assert str(store / "mediapipe-selfie" / "selfie_segmentation.tflite") in err
     assert "Traceback" not in err
 
 
 def test_cli_render_with_yunet_missing_fails_fast_naming_the_pull_command(
-    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import time
 
@@ -220,7 +204,7 @@ def test_cli_render_with_yunet_missing_fails_fast_naming_the_pull_command(
             "--set",
             "faces.backend=yunet",
             "--models-dir",
-            str(env),
+            str(store),
             "--output",
             f"export_faces={tmp_path / 'faces.json'}",
             "--output",
@@ -231,5 +215,5 @@ def test_cli_render_with_yunet_missing_fails_fast_naming_the_pull_command(
     assert time.perf_counter() - t0 < 2.0
     err = capsys.readouterr().err
     assert code == cli.EXIT_FAILED
-    assert "gateway-studio models pull yunet" in err and str(env / YUNET_FILE) in err
+    assert "gateway-studio models pull yunet" in err and str(store / YUNET_FILE) in err
     assert "Traceback" not in err and not (tmp_path / "faces.json").exists()
