@@ -796,6 +796,28 @@ def _hub_reachable(timeout: float = 3.0) -> str | None:
     return outcome[0] if outcome else f"{host} did not answer within {timeout:.0f} s"
 
 
+def _require_hub(what: str, copy_hint: str) -> None:
+    """Fail at once, saying what to do instead, when the hub cannot be reached."""
+    why = _hub_reachable()
+    if why is not None:
+        raise ModelError(
+            f"cannot download '{what}': {why}. Run this command on a connected machine, "
+            f"or copy {copy_hint} into {MODELS_ENV} / --models-dir."
+        )
+
+
+def _download_dir(target: Path | None, subdir: str) -> Path | None:
+    """Where a pull writes: ``target`` (else the first models folder) / ``subdir``, made;
+    None means the Hugging Face cache."""
+    dirs = models_dirs()
+    root = target if target is not None else (dirs[0] if dirs else None)
+    if root is None:
+        return None
+    local_dir = root / subdir
+    local_dir.mkdir(parents=True, exist_ok=True)
+    return local_dir
+
+
 def pull(name: str, *, target: Path | None = None) -> Path:
     """Download a model's configs + safetensors (progress bars on stderr); its folder.
 
@@ -810,21 +832,11 @@ def pull(name: str, *, target: Path | None = None) -> Path:
     if info is None and not (repo_id.count("/") == 1 and all(repo_id.split("/"))):
         known = ", ".join(m.name for m in CATALOGUE)
         raise ModelError(f"unknown model '{name}': use a catalogue name ({known}) or a hub id")
-    why = _hub_reachable()
-    if why is not None:
-        raise ModelError(
-            f"cannot download '{repo_id}': {why}. Run this command on a connected machine, "
-            f"or copy the model folder into {MODELS_ENV} / --models-dir."
-        )
+    _require_hub(repo_id, "the model folder")
     from huggingface_hub import snapshot_download
 
-    dirs = models_dirs()
-    root = target if target is not None else (dirs[0] if dirs else None)
-    local_dir = None
-    if root is not None:
-        org, _, repo = repo_id.partition("/")
-        local_dir = root / f"{org}--{repo}"
-        local_dir.mkdir(parents=True, exist_ok=True)
+    org, _, repo = repo_id.partition("/")
+    local_dir = _download_dir(target, f"{org}--{repo}")
     try:
         path = Path(
             str(snapshot_download(repo_id, local_dir=local_dir, allow_patterns=list(PULL_PATTERNS)))
@@ -852,20 +864,10 @@ def pull_file(name: str, *, target: Path | None = None) -> Path:
     if not info.repo_id:
         raise ModelError(f"cannot download '{info.name}'. {file_hint(info)}.")
     where = f"{info.repo_id}/{info.filename}"
-    why = _hub_reachable()
-    if why is not None:
-        raise ModelError(
-            f"cannot download '{where}': {why}. Run this command on a connected machine, "
-            f"or copy {info.filename} into {MODELS_ENV} / --models-dir."
-        )
+    _require_hub(where, info.filename)
     import huggingface_hub
 
-    dirs = models_dirs()
-    root = target if target is not None else (dirs[0] if dirs else None)
-    local_dir = None
-    if root is not None:
-        local_dir = root / info.name
-        local_dir.mkdir(parents=True, exist_ok=True)
+    local_dir = _download_dir(target, info.name)
     try:
         got = huggingface_hub.hf_hub_download(info.repo_id, info.filename, local_dir=local_dir)
     except Exception as exc:
