@@ -19,23 +19,6 @@ RESOURCES = ROOT / "resources"
 SHARED = ROOT.parent / "shared"
 
 
-def pytest_sessionfinish(session: object, exitstatus: int) -> None:
-    """Empty the clipboard while Python is still alive.
-
-    Qt's clipboard outlives the interpreter (a C++ static); if it still owns a QMimeData
-    made from Python, destroying it at process exit calls into a finalised interpreter and
-    segfaults after every test has passed."""
-    import sys
-
-    if "qtpy" not in sys.modules:
-        return
-    from qtpy.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is not None:
-        app.clipboard().clear()  # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty models folder (GATEWAY_STUDIO_MODELS) and an empty Hugging Face cache, both
