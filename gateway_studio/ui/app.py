@@ -67,11 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("Gateway Studio")
     apply_dark_theme(app)  # type: ignore[arg-type]
     window = MainWindow()
-    if args.window_size:
-        window.resize(*args.window_size)
-    elif not args.screenshot:  # screenshots keep the default layout
-        window.restore_layout()
-    window.show()
+    place_window(window, args.window_size, restore=not args.screenshot)
     shown = time.perf_counter() - _T0
     window.show_message(f"ready in {shown:.2f} s")
 
@@ -91,6 +87,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         _arrange_screenshot(window, Path(args.screenshot), args.screenshot_timeout)
     code = app.exec()
     return int(code)
+
+
+def place_window(window: object, size: tuple[int, int] | None, *, restore: bool) -> str:
+    """Show the window at ``size``; else as the user left it; else maximised, filling the
+    screen's free area (done by hand too: with no window manager, as under Xvfb, Qt's
+    maximise does nothing). Returns how it was placed."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtGui import QGuiApplication
+
+    from .main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    if size is not None:
+        window.resize(*size)
+        window.show()
+        how = "size"
+    elif restore and window.restore_layout():
+        window.show()
+        return "restored"  # the docks as the user left them too
+    else:
+        screen = window.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            window.setGeometry(screen.availableGeometry())
+        window.showMaximized()
+        how = "maximised"
+    QTimer.singleShot(0, window.fit_docks)
+    return how
 
 
 def _arrange_screenshot(window: object, out: Path, timeout: float) -> None:

@@ -2,25 +2,45 @@
 
 A node's column is the length of the longest path from a source to it, so every link
 points right; within a column nodes are ordered by the mean row of their parents
-(barycentre heuristic) to keep wires from crossing.
+(barycentre heuristic) to keep wires from crossing, and each sits level with its parents
+where the column leaves room. Columns are as wide as their widest node (nodes are sized
+to their content), plus a gap wires can route through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import networkx as nx
 
 from gateway_studio.engine.graph import PatchGraph
 
-COLUMN_WIDTH = 280.0
-ROW_HEIGHT = 230.0
+#: Gap between columns, and between nodes in a column.
+COLUMN_GAP = 90.0
+ROW_GAP = 40.0
+#: Below the placed nodes, where nodes without positions go.
+ROW_HEIGHT = 240.0
+Size = tuple[float, float]
+
+
+def content_size(graph: PatchGraph) -> Callable[[str], Size]:
+    from .canvas.geometry import node_box
+
+    def size(node_id: str) -> Size:
+        box = node_box(graph.spec(node_id), graph.node(node_id).title)
+        return box.width, box.height
+
+    return size
 
 
 def layered_positions(
-    graph: PatchGraph, only: Iterable[str] | None = None, origin: tuple[float, float] = (0, 0)
+    graph: PatchGraph,
+    only: Iterable[str] | None = None,
+    origin: tuple[float, float] = (0, 0),
+    size_of: Callable[[str], Size] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Positions for ``only`` (default: every node), laid out among themselves."""
+    size = size_of or content_size(graph)
     ids = set(graph.graph.nodes) if only is None else set(only)
     sub = graph.graph.subgraph(ids)
     depth: dict[str, int] = {}
@@ -30,17 +50,21 @@ def layered_positions(
     columns: dict[int, list[str]] = {}
     for node_id, d in depth.items():
         columns.setdefault(d, []).append(node_id)
-    row: dict[str, float] = {}
     positions: dict[str, tuple[float, float]] = {}
+    x = origin[0]
     for d in sorted(columns):
         members = columns[d]
 
         def barycentre(node_id: str) -> tuple[float, str]:
-            rows = [row[p] for p in sub.predecessors(node_id) if p in row]
-            return (sum(rows) / len(rows) if rows else float("inf"), node_id)
+            ys = [positions[p][1] for p in sub.predecessors(node_id) if p in positions]
+            return (sum(ys) / len(ys) if ys else float("inf"), node_id)
 
         members.sort(key=barycentre)
-        for i, node_id in enumerate(members):
-            row[node_id] = float(i)
-            positions[node_id] = (origin[0] + d * COLUMN_WIDTH, origin[1] + i * ROW_HEIGHT)
+        y = origin[1]
+        for node_id in members:
+            wanted = barycentre(node_id)[0]
+            y = max(y, wanted) if wanted != float("inf") else y
+            positions[node_id] = (x, y)
+            y += size(node_id)[1] + ROW_GAP
+        x += max(size(n)[0] for n in members) + COLUMN_GAP
     return positions

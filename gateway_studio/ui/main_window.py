@@ -41,7 +41,7 @@ from gateway_studio.engine.imageio import READ_SUFFIXES
 from gateway_studio.engine.registry import Registry
 
 from . import jobs
-from .canvas.node_item import WIDTH
+from .canvas.geometry import HEADER, node_box
 from .canvas.scene import NodeScene
 from .canvas.view import NodeView
 from .controller import EvalController
@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
         self.resize(1500, 920)
+        self._docks_fitted = False
         self._update_title()
 
     # -- layout -------------------------------------------------------------------------
@@ -155,6 +156,25 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [self.viewer_dock, self.inspector_dock], [480, 360], Qt.Orientation.Vertical
         )
+
+    def fit_docks(self) -> None:
+        """Share the window between canvas, viewer and inspector by its width (the first
+        start, or whenever no saved layout applies): the viewer gets about a third; below
+        1500 px the node list starts hidden (Tab searches; View ▸ Nodes brings it back),
+        so the canvas keeps room for legible nodes."""
+        width = self.width()
+        narrow = width < 1500
+        self.palette_dock.setVisible(not narrow)
+        if not narrow:
+            self.resizeDocks([self.palette_dock], [int(width * 0.11)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.viewer_dock], [int(width * 0.33)], Qt.Orientation.Horizontal)
+        height = self.height()
+        self.resizeDocks(
+            [self.viewer_dock, self.inspector_dock],
+            [int(height * 0.52), int(height * 0.48)],
+            Qt.Orientation.Vertical,
+        )
+        self._docks_fitted = True
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
@@ -431,8 +451,9 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self._frame_and_select)
 
     def _frame_and_select(self) -> None:
-        self.view.frame()
         final = jobs.final_node(self.doc.graph) if len(self.doc.graph) else None
+        focus = self.scene.node_item(final).sceneBoundingRect() if final is not None else None
+        self.view.frame(legible=True, focus=focus)
         if final is not None:
             self.scene.select_nodes([final])
 
@@ -449,15 +470,20 @@ class MainWindow(QMainWindow):
         Without ``pos`` (the palette) the node goes right of the selected node, or in the
         middle of the view. Either way it is nudged down off any node it would cover."""
         selected = self.scene.selected_node_ids()
+        try:
+            width = node_box(self.registry.get(type_id)).width
+        except GatewayError as exc:
+            self.show_message(str(exc))
+            return None
         if pos is None:
             if len(selected) == 1:
-                rect = self.scene.node_item(selected[0]).sceneBoundingRect()
-                x, y = rect.right() + 60.0, rect.top() + 8.0
+                rect = self.scene.node_item(selected[0]).scene_body()
+                x, y = rect.right() + 60.0, rect.top()
             else:
                 c = self.view.centre_scene_pos()
-                x, y = c.x() - WIDTH / 2, c.y() - 14
+                x, y = c.x() - width / 2, c.y() - HEADER / 2
         else:
-            x, y = pos.x() - WIDTH / 2, pos.y() - 14
+            x, y = pos.x() - width / 2, pos.y() - HEADER / 2
         try:
             x, y = self.scene.free_spot(x, y, type_id)  # an unknown type raises here
             # bad params: refuse before the macro, which would stay behind as an empty

@@ -98,9 +98,15 @@ class ElidedLabel(QLabel):
     """A one-line caption that gives way to the controls beside it: it shrinks with an
     ellipsis (the whole text in its tooltip) instead of running into them."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
+    ) -> None:
         super().__init__(parent)
         self.full_text = ""
+        self.mode = mode
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(40)
         self.setTextFormat(Qt.TextFormat.PlainText)
@@ -117,9 +123,7 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         metrics = QFontMetrics(self.font())
-        self.setText(
-            metrics.elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, max(self.width(), 40))
-        )
+        self.setText(metrics.elidedText(self.full_text, self.mode, max(self.width(), 40)))
 
 
 class Viewer(QWidget):
@@ -136,9 +140,12 @@ class Viewer(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         bar = QHBoxLayout()
-        bar.setContentsMargins(6, 4, 6, 4)
+        bar.setContentsMargins(6, 0, 6, 4)
         bar.setSpacing(6)
-        self.caption = ElidedLabel("")
+        # the caption has a row of its own: beside the controls a narrow viewer cut the
+        # node's name to a few letters
+        self.caption = ElidedLabel("", mode=Qt.TextElideMode.ElideRight)
+        self.caption.setContentsMargins(8, 4, 8, 2)
         bold = self.caption.font()
         bold.setBold(True)
         self.caption.setFont(bold)
@@ -158,7 +165,8 @@ class Viewer(QWidget):
         self.one_button.setToolTip("One image pixel per screen pixel")
         self.zoom_label = QLabel("")
         self.zoom_label.setObjectName("muted")
-        bar.addWidget(self.caption, 1)
+        layout.addWidget(self.caption)
+        bar.addStretch(1)
         bar.addWidget(QLabel("slot"))
         bar.addWidget(self.slot_box)
         bar.addWidget(self.colormap_box)

@@ -666,8 +666,9 @@ def _box_colours(item) -> int:  # type: ignore[no-untyped-def]
     from qtpy.QtGui import QImage, QPainter
     from qtpy.QtWidgets import QStyleOptionGraphicsItem
 
-    from gateway_studio.ui.canvas.node_item import PAD, THUMB_H, WIDTH
+    from gateway_studio.ui.canvas.geometry import PAD, THUMB_H
 
+    WIDTH = item.width
     image = QImage(int(WIDTH) + 20, int(item.height) + 20, QImage.Format.Format_RGB32)
     image.fill(0)
     painter = QPainter(image)

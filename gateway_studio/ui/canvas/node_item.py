@@ -9,7 +9,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import (
     QBrush,
     QColor,
-    QFont,
+    QFontMetricsF,
     QImage,
     QPainter,
     QPainterPath,
@@ -21,19 +21,13 @@ from qtpy.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from gateway_studio.engine.node import NodeSpec
 from gateway_studio.ui import theme
 from gateway_studio.ui.controller import NodeState
-from gateway_studio.ui.display import is_displayable
 
+from .geometry import FOOTER, HEADER, PAD, PORT_PX, ROW, SMALL_PX, THUMB_H, TITLE_PX, font, node_box
 from .port_item import PortItem
 
 if TYPE_CHECKING:
     from .scene import NodeScene
 
-WIDTH = 200.0
-HEADER = 26.0
-ROW = 20.0
-THUMB_H = 120.0
-FOOTER = 18.0
-PAD = 8.0
 NODE_Z = 1.0
 SELECTED_Z = 2.0
 #: The evaluator's message for a node whose required inputs are not wired.
@@ -55,23 +49,23 @@ class NodeItem(QGraphicsItem):
         self.can_bypass = bool(spec.inputs)
         self.state = NodeState()
         self.thumbnail: QImage | None = None
-        self.has_picture = any(is_displayable(o.type_name) for o in spec.outputs)
+        box = node_box(spec)
+        self.width = box.width
+        self.has_picture = box.has_picture
         self.writes = spec.writes_files
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
-        rows = max(len(spec.inputs), len(spec.outputs), 1)
-        self.ports_top = HEADER + 6
+        self.ports_top = box.ports_top
         for i, inp in enumerate(spec.inputs):
             port = PortItem(self, inp.name, inp.type_name, is_input=True, optional=inp.optional)
             port.setPos(0, self.ports_top + ROW * i + ROW / 2)
             self.inputs[inp.name] = port
-        for i, out in enumerate(spec.outputs):
+        for out in spec.outputs:
             port = PortItem(self, out.name, out.type_name, is_input=False)
-            port.setPos(WIDTH, self.ports_top + ROW * i + ROW / 2)
             self.outputs[out.name] = port
-        self.thumb_top = self.ports_top + ROW * rows + 4
-        thumb = THUMB_H if self.has_picture else 0.0
-        self.height = self.thumb_top + thumb + FOOTER + 4
+        self.thumb_top = box.thumb_top
+        self.height = box.height
+        self._place_outputs()
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -82,14 +76,41 @@ class NodeItem(QGraphicsItem):
         self._update_tooltip()
 
     # -- geometry -----------------------------------------------------------------------
+    def _place_outputs(self) -> None:
+        for i, port in enumerate(self.outputs.values()):
+            port.setPos(self.width, self.ports_top + ROW * i + ROW / 2)
+
+    def _resize_to(self, title: str) -> None:
+        """Sized to its content: a longer title widens the node (up to a limit)."""
+        width = node_box(self.spec, title).width
+        if width != self.width:
+            self.prepareGeometryChange()
+            self.width = width
+            self._place_outputs()
+            self.node_scene.node_moved(self)  # its output wires start elsewhere now
+
     def boundingRect(self) -> QRectF:
-        return QRectF(-8, -8, WIDTH + 16, self.height + 16)
+        return QRectF(-8, -8, self.width + 16, self.height + 16)
 
     def body_rect(self) -> QRectF:
-        return QRectF(0, 0, WIDTH, self.height)
+        return QRectF(0, 0, self.width, self.height)
+
+    def scene_body(self) -> QRectF:
+        """The node's body in scene coordinates (what a wire must never cross)."""
+        return self.body_rect().translated(self.pos())
 
     def bypass_rect(self) -> QRectF:
-        return QRectF(WIDTH - 22, 6, 14, 14)
+        return QRectF(self.width - 23, 8, 15, 15)
+
+    def title_rect(self) -> QRectF:
+        return QRectF(PAD, 0, self.width - PAD - 30, HEADER)
+
+    def shown_title(self) -> str:
+        return self.title or self.node_id
+
+    def title_elided(self) -> bool:
+        metrics = QFontMetricsF(font(TITLE_PX, bold=True))
+        return metrics.horizontalAdvance(self.shown_title()) > self.title_rect().width()
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -113,6 +134,8 @@ class NodeItem(QGraphicsItem):
     # -- state --------------------------------------------------------------------------
     def set_title(self, title: str) -> None:
         self.title = title
+        self._resize_to(self.shown_title())
+        self._update_tooltip()
         self.update()
 
     def set_bypass(self, bypassed: bool) -> None:
@@ -131,16 +154,15 @@ class NodeItem(QGraphicsItem):
 
     def _update_tooltip(self) -> None:
         st = self.state
+        head = f"<b>{_escape(self.shown_title())}</b><br>{self.node_id} ({self.spec.type_id})"
         if st.status in ("failed", "skipped") and st.message:
             colour = theme.ERROR if st.status == "failed" and not self.needs_input else theme.MUTED
-            self.setToolTip(
-                f"<b>{self.node_id}</b> ({self.spec.type_id})<br>"
-                f"<span style='color:{colour}'>{_escape(st.message)}</span>"
-            )
+            body = f"<span style='color:{colour}'>{_escape(st.message)}</span>"
         else:
-            self.setToolTip(
-                f"<b>{self.node_id}</b> ({self.spec.type_id})<br>{_escape(self.spec.help)}"
-            )
+            body = _escape(self.spec.help)
+        reason = getattr(st, "reason", "")
+        why = f"<br><i>re-ran: {_escape(reason)}</i>" if reason and st.status == "computed" else ""
+        self.setToolTip(f"{head}<br>{body}{why}")
 
     @property
     def needs_input(self) -> bool:
@@ -189,8 +211,9 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(body, 6, 6)
         # header
         header = QPainterPath()
-        header.addRoundedRect(QRectF(0, 0, WIDTH, HEADER), 6, 6)
-        header.addRect(QRectF(0, HEADER / 2, WIDTH, HEADER / 2))
+        width = self.width
+        header.addRoundedRect(QRectF(0, 0, width, HEADER), 6, 6)
+        header.addRect(QRectF(0, HEADER / 2, width, HEADER / 2))
         color = theme.family_color(self.spec.family)
         if self.bypassed:
             color = QColor("#4a4a4a")
@@ -198,15 +221,14 @@ class NodeItem(QGraphicsItem):
             color = QColor("#7a2a26")
         painter.fillPath(header.simplified(), QBrush(color))
         painter.setPen(QColor(theme.NODE_TEXT))
-        font = QFont(painter.font())
-        font.setPointSizeF(9.5)
-        font.setBold(True)
-        painter.setFont(font)
-        title = self.title or self.node_id
+        painter.setFont(font(TITLE_PX, bold=True))
+        rect = self.title_rect()
         painter.drawText(
-            QRectF(PAD, 0, WIDTH - 40, HEADER),
+            rect,
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-            painter.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, int(WIDTH - 40)),
+            painter.fontMetrics().elidedText(
+                self.shown_title(), Qt.TextElideMode.ElideRight, int(rect.width())
+            ),
         )
         # bypass toggle (a source has no input to pass through: no toggle)
         br = self.bypass_rect()
@@ -221,31 +243,32 @@ class NodeItem(QGraphicsItem):
         if self.state.status == "computing":
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#1b1d20"))
-            painter.drawRect(QRectF(0, HEADER - 3, WIDTH, 3))
+            painter.drawRect(QRectF(0, HEADER - 3, width, 3))
             painter.setBrush(QColor("#6aa8f0"))
-            painter.drawRect(QRectF(0, HEADER - 3, WIDTH * max(self.state.progress, 0.04), 3))
+            painter.drawRect(QRectF(0, HEADER - 3, width * max(self.state.progress, 0.04), 3))
         # port labels
-        font.setBold(False)
-        font.setPointSizeF(8.5)
-        painter.setFont(font)
-        painter.setPen(QColor("#c4c8ce"))
+        port_font = font(PORT_PX)
+        painter.setFont(port_font)
+        painter.setPen(QColor("#c8ccd2"))
         for port in self.inputs.values():
             y = port.pos().y()
             painter.drawText(
-                QRectF(12, y - ROW / 2, WIDTH / 2, ROW),
+                QRectF(14, y - ROW / 2, width - 28, ROW),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                 port.name,
             )
         for port in self.outputs.values():
             y = port.pos().y()
             painter.drawText(
-                QRectF(WIDTH / 2 - 12, y - ROW / 2, WIDTH / 2, ROW),
+                QRectF(14, y - ROW / 2, width - 28, ROW),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                 port.name,
             )
+        small_font = font(SMALL_PX)
+        painter.setFont(small_font)
         # thumbnail
         if self.has_picture:
-            box = QRectF(PAD, self.thumb_top, WIDTH - 2 * PAD, THUMB_H - 4)
+            box = QRectF(PAD, self.thumb_top, width - 2 * PAD, THUMB_H - 4)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#16181b"))
             painter.drawRoundedRect(box, 3, 3)
@@ -263,16 +286,12 @@ class NodeItem(QGraphicsItem):
             if self.state.status in ("failed", "skipped") and self.state.message and not unwired:
                 # the reason, readable on the node itself (full text on hover)
                 painter.setPen(QColor("#ff8a80") if failed else QColor(theme.MUTED))
-                small = QFont(painter.font())
-                small.setPointSizeF(8.0)
-                painter.setFont(small)
                 text = brief_message(self.state.message)[:240]
                 painter.drawText(box.adjusted(6, 4, -6, -4), text, WRAP)
-                painter.setFont(font)
         # footer: state
         text, tcolor = self.status_text()
         painter.setPen(tcolor)
-        footer = QRectF(PAD, self.height - FOOTER - 2, WIDTH - 2 * PAD, FOOTER)
+        footer = QRectF(PAD, self.height - FOOTER - 3, width - 2 * PAD, FOOTER)
         painter.drawText(
             footer,
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,

@@ -21,6 +21,7 @@ from gateway_studio.ui.document import Document
 from .backdrop_item import BackdropItem
 from .node_item import NodeItem
 from .port_item import PortItem
+from .routing import Rect
 from .wire_item import DragWire, WireItem
 
 GRID = 20
@@ -43,6 +44,12 @@ class NodeScene(QGraphicsScene):
         self.backdrop_items: list[BackdropItem] = []
         self._drag: DragWire | None = None
         self._detached: Link | None = None
+        #: Wires not attached to a moved node re-route once the event loop is free
+        #: (a drag moves a node many times a second).
+        self._reroute = QTimer(self)
+        self._reroute.setSingleShot(True)
+        self._reroute.setInterval(0)
+        self._reroute.timeout.connect(self.reroute_all)
         self.setSceneRect(-50_000, -50_000, 100_000, 100_000)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         doc.nodeAdded.connect(self._on_node_added)
@@ -72,6 +79,7 @@ class NodeScene(QGraphicsScene):
             self._on_node_added(node_id)
         for link in self.doc.graph.links():
             self._on_link_added(link)
+        self.reroute_all()
 
     def _on_node_added(self, node_id: str) -> None:
         inst = self.doc.graph.node(node_id)
@@ -82,11 +90,13 @@ class NodeScene(QGraphicsScene):
         item.setPos(x, y)
         self.addItem(item)
         self.nodes[node_id] = item
+        self._reroute.start()
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self.nodes.pop(node_id, None)
         if item is not None:
             self.removeItem(item)
+            self._reroute.start()
 
     def _on_link_added(self, link: Link) -> None:
         src, dst = self.nodes.get(link.src), self.nodes.get(link.dst)
@@ -95,6 +105,7 @@ class NodeScene(QGraphicsScene):
         wire = WireItem(link, src.outputs[link.src_slot], dst.inputs[link.dst_slot])
         self.addItem(wire)
         self.wires[(link.dst, link.dst_slot)] = wire
+        wire.update_path(self.bodies())
         wire.src.update()
         wire.dst.update()
 
@@ -151,10 +162,25 @@ class NodeScene(QGraphicsScene):
             return (port.node_id, port.name) in self.wires
         return any(w.src is port for w in self.wires.values())
 
+    def bodies(self) -> list[Rect]:
+        """Every node's body in scene coordinates: what wires route around."""
+        out = []
+        for item in self.nodes.values():
+            r = item.scene_body()
+            out.append(Rect(r.left(), r.top(), r.right(), r.bottom()))
+        return out
+
     def node_moved(self, item: NodeItem) -> None:
+        bodies = self.bodies()
         for wire in self.wires.values():
             if wire.src.node is item or wire.dst.node is item:
-                wire.update_path()
+                wire.update_path(bodies)
+        self._reroute.start()  # the others may now pass under it, or be free of it
+
+    def reroute_all(self) -> None:
+        bodies = self.bodies()
+        for wire in self.wires.values():
+            wire.update_path(bodies)
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]

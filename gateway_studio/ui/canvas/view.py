@@ -6,16 +6,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qtpy.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from qtpy.QtGui import QColor, QCursor, QFont, QPainter
+from qtpy.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
+from qtpy.QtGui import QColor, QCursor, QFont, QPainter, QTransform
 from qtpy.QtWidgets import QGraphicsView, QMenu, QWidget
 
 from gateway_studio.engine.imageio import READ_SUFFIXES
 
+from .geometry import LEGIBLE_ZOOM
 from .scene import NodeScene
 
 NODE_MIME = "application/x-gateway-studio-node"
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+#: Fit never zooms in past 1:1, and leaves this many screen pixels round the graph.
+MAX_FIT_ZOOM = 1.0
+FIT_MARGIN = 36
+
+
+def _clamp_centre(graph: QRectF, want: QPointF, port: QRect, zoom: float) -> QPointF:
+    """Centre on ``want``, but not so far that the view shows empty canvas past the
+    graph's edge where it could show more of the graph."""
+    half_w = (port.width() / zoom) / 2 - FIT_MARGIN / zoom
+    half_h = (port.height() / zoom) / 2 - FIT_MARGIN / zoom
+    x = min(max(want.x(), graph.left() + half_w), graph.right() - half_w)
+    y = min(max(want.y(), graph.top() + half_h), graph.bottom() - half_h)
+    if graph.width() <= 2 * half_w:
+        x = graph.center().x()
+    if graph.height() <= 2 * half_h:
+        y = graph.center().y()
+    return QPointF(x, y)
 
 
 class NodeView(QGraphicsView):
@@ -71,8 +89,23 @@ class NodeView(QGraphicsView):
             self.zoom_by(1.0015**delta)  # 120 units (one notch) ≈ ×1.2
         event.accept()
 
-    def frame(self, selected_only: bool = False) -> None:
-        """F: fit the selection (or everything when nothing is selected) in the view."""
+    def fit_zoom(self, rect: QRectF) -> float:
+        """The zoom that shows ``rect`` with ``FIT_MARGIN`` screen pixels all round."""
+        port = self.viewport().rect()
+        w = max(port.width() - 2 * FIT_MARGIN, 40)
+        h = max(port.height() - 2 * FIT_MARGIN, 40)
+        return min(w / max(rect.width(), 1.0), h / max(rect.height(), 1.0))
+
+    def frame(
+        self, selected_only: bool = False, *, legible: bool = False, focus: QRectF | None = None
+    ) -> None:
+        """F: fit the selection (or everything when nothing is selected) in the view, with
+        a margin all round, never closer than 1:1 (a single node must not fill the view).
+
+        ``legible`` (opening a patch): never so far out that node text drops below
+        ``MIN_SCREEN_PX`` on screen; when the patch is larger than the view at that zoom,
+        the view centres on ``focus`` (the node the viewer shows) — the minimap shows the
+        rest."""
         rect = self.node_scene.items_rect(selected_only=True) if selected_only else QRectF()
         if rect.isNull():
             rect = self.node_scene.items_rect()
@@ -80,16 +113,18 @@ class NodeView(QGraphicsView):
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        rect = rect.adjusted(-60, -60, 60, 60)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.25:  # a single node should not fill the screen
-            self.zoom_by(1.25 / self.zoom)
-        elif not self.zoom >= MIN_ZOOM:  # also 0 or NaN, for positions near 1e308
-            # nodes far apart (a patch from elsewhere): fitInView knows no floor, and the grid
+        zoom = min(self.fit_zoom(rect), MAX_FIT_ZOOM)
+        centre = rect.center()
+        if legible and zoom < LEGIBLE_ZOOM:
+            zoom = LEGIBLE_ZOOM
+            if focus is not None and not focus.isNull():
+                centre = _clamp_centre(rect, focus.center(), self.viewport().rect(), zoom)
+        if not zoom >= MIN_ZOOM:  # also 0 or NaN, for positions near 1e308
+            # nodes far apart (a patch from elsewhere): a fit knows no floor, and the grid
             # of a view millions of units wide froze the UI for seconds (forever at 1e9)
-            self.resetTransform()
-            self.scale(MIN_ZOOM, MIN_ZOOM)
-        self.centerOn(rect.center())
+            zoom = MIN_ZOOM
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(centre)
 
     def _start_pan(self, pos: QPoint) -> None:
         self._pan_from = pos

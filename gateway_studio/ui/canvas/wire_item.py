@@ -1,4 +1,5 @@
-"""A link drawn as a bezier from an output port to an input port, in the slot's colour."""
+"""A link from an output port to an input port, in the slot's colour: a bezier where it
+is clear of every node, else routed around them (``routing.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ from qtpy.QtWidgets import QGraphicsItem, QGraphicsPathItem
 from gateway_studio.engine.graph import Link
 
 from .port_item import PortItem
+from .routing import Rect, rounded, route
+
+
+def path_of(start: QPointF, end: QPointF, bodies: list[Rect], own: list[Rect]) -> QPainterPath:
+    """The wire's path: the bezier when it clears every body, else the routed one."""
+    corners = route((start.x(), start.y()), (end.x(), end.y()), bodies, own)
+    if corners is None:
+        return bezier(start, end)
+    path = QPainterPath()
+    for op, args in rounded(corners):
+        if op == "M":
+            path.moveTo(*args)
+        elif op == "L":
+            path.lineTo(*args)
+        else:
+            path.quadTo(*args)
+    return path
 
 
 def bezier(start: QPointF, end: QPointF) -> QPainterPath:
@@ -39,8 +57,13 @@ class WireItem(QGraphicsPathItem):
             color.setAlpha(120)
         self.setPen(QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
 
-    def update_path(self) -> None:
-        self.setPath(bezier(self.src.scenePos(), self.dst.scenePos()))
+    def update_path(self, bodies: list[Rect] | None = None) -> None:
+        """Re-route; ``bodies``: every node body in the scene (the scene passes them)."""
+        if bodies is None:
+            scene = self.scene()
+            bodies = scene.bodies() if hasattr(scene, "bodies") else []
+        own = [_rect(self.src.node.scene_body()), _rect(self.dst.node.scene_body())]
+        self.setPath(path_of(self.src.scenePos(), self.dst.scenePos(), bodies, own))
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
@@ -59,6 +82,10 @@ class WireItem(QGraphicsPathItem):
     def hoverLeaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self._hover = False
         self._apply_pen()
+
+
+def _rect(r: object) -> Rect:
+    return Rect(r.left(), r.top(), r.right(), r.bottom())  # type: ignore[attr-defined]
 
 
 class DragWire(QGraphicsPathItem):
