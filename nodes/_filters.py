@@ -138,6 +138,23 @@ def guided_filter(guide: NDArray[Any], src: NDArray[Any], radius: float, eps: fl
     return (mean_a * g + mean_b).astype(np.float32, copy=False)
 
 
+def same_size(values: NDArray[Any], size: tuple[int, int], what: str) -> NDArray[np.float32]:
+    """``values`` (a depth map or field) checked to be ``size`` (H, W), as float32.
+
+    Depth and fields are never resized behind the user's back: another size is refused,
+    naming both sizes and what fixes it (the resize is explicit where the map is made)."""
+    h, w = size
+    vh, vw = values.shape[:2]
+    if (vh, vw) != (h, w):
+        raise GatewayError(
+            f"{what} is {vw}x{vh} but the image is {w}x{h}: the sizes must match. Connect "
+            f"the {what.removeprefix('the ')} of this photo, or resize it on purpose where it is "
+            "made (depth.from_file / depth.embedded: connect the photo to 'size_from'; "
+            "field nodes follow their input's size)"
+        )
+    return np.asarray(values, dtype=np.float32)
+
+
 def resized_to(values: NDArray[Any], size: tuple[int, int], what: str) -> NDArray[np.float32]:
     """``values`` (H, W[, C]) at ``size`` (H, W); refuses a different aspect ratio.
 

@@ -17,7 +17,6 @@ from gateway_studio.engine import (
     Context,
     Depth,
     Field,
-    FilePath,
     GatewayError,
     Help,
     Image,
@@ -27,72 +26,8 @@ from gateway_studio.engine import (
     models,
     node,
 )
-from gateway_studio.engine.imageio import open_pil
 
-from ._filters import box_mean
-
-
-@node("depth.from_file", outputs={"depth": Depth}, proxy=False)
-def from_file(
-    *,
-    path: Annotated[FilePath, Help("Depth map: 8/16-bit PNG/TIFF or float .npy")] = "",
-    convention: Annotated[
-        Literal["inverse", "disparity", "metric"],
-        Help(
-            "What the file's values mean: inverse depth (lighter = nearer), disparity "
-            "(larger = nearer) or metric depth (larger = farther)"
-        ),
-    ] = "inverse",
-    scale: Annotated[
-        float, Range(1e-6, 1e6), Help("Multiplier from stored values to metres/pixels")
-    ] = 1.0,
-    invert: Annotated[
-        bool, Help("Flip near and far after reading (for mislabelled files)")
-    ] = False,
-    normalisation: Annotated[
-        Literal["minmax", "percentile"],
-        Help("How raw values map to [0, 1]: per-image min–max or robust 1–99 percentiles"),
-    ] = "minmax",
-    ctx: Context,
-) -> Depth:
-    """Read a depth map from a file and convert it to the Depth convention."""
-    if not path:
-        raise GatewayError("no depth file chosen: set the 'path' param")
-    file = ctx.resolve_path(path)
-    if file.suffix.lower() == ".npy":
-        try:
-            raw = np.load(file, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise GatewayError(f"{file}: not a readable .npy array ({exc})") from None
-        if raw.ndim == 3 and raw.shape[2] == 1:
-            raw = raw[..., 0]
-        if raw.ndim != 2:
-            raise GatewayError(f"{file}: expected a 2-D depth array, got shape {raw.shape}")
-        values = raw.astype(np.float64) * scale
-        if convention == "metric":
-            depth = Depth.from_metric(values, normalisation=normalisation)
-        elif convention == "disparity":
-            depth = Depth.from_disparity(values, normalisation=normalisation)
-        else:
-            depth = Depth.from_inverse(values, normalisation=normalisation)
-    else:
-        img = open_pil(file)
-        arr = np.asarray(img)
-        if arr.ndim == 3:
-            arr = arr[..., 0]
-        if arr.dtype not in (np.uint8, np.uint16):
-            arr = np.clip(arr, 0, 65535).astype(np.uint16)
-        kwargs = {} if convention == "inverse" else {"normalisation": normalisation}
-        depth = Depth.from_encoded(arr, convention=convention, scale=scale, **kwargs)
-    if invert:
-        depth = Depth(
-            (1.0 - depth.values).astype(np.float32),
-            depth.source_convention + "+inverted",
-            depth.raw_range,
-            depth.normalisation,
-        )
-    return depth
-
+from ._depth_resize import refine_edges
 
 # ----------------------------------------------------------------------------- depth.estimate
 #: Model suggestions: Depth-Anything-V2 Small/Base/Large first, then DPT-Hybrid, ZoeDepth.
@@ -281,75 +216,6 @@ def upsample(raw: NDArray[np.float32], size: tuple[int, int]) -> NDArray[np.floa
     return np.asarray(out[0, 0].numpy(), dtype=np.float32)
 
 
-def guided_filter_color(
-    guide: NDArray[np.float32], src: NDArray[np.float32], radius: int, eps: float
-) -> NDArray[np.float32]:
-    """He, Sun & Tang's guided filter with a colour guide (H, W, 3) and a grey ``src``.
-
-    Locally the output is ``a · guide + b`` with a 3-vector ``a``: it follows colour edges
-    that a grey guide would miss. ``eps`` is in squared guide units (guide in [0, 1])."""
-    mean_i = [box_mean(np.ascontiguousarray(guide[..., c]), radius) for c in range(3)]
-    mean_p = box_mean(src, radius)
-    cov = [box_mean(guide[..., c] * src, radius) - mean_i[c] * mean_p for c in range(3)]
-    var: dict[tuple[int, int], NDArray[np.float32]] = {}
-    for i in range(3):
-        for j in range(i, 3):
-            var[i, j] = box_mean(guide[..., i] * guide[..., j], radius) - mean_i[i] * mean_i[j]
-    e = np.float32(eps)
-    a11, a12, a13 = var[0, 0] + e, var[0, 1], var[0, 2]
-    a22, a23, a33 = var[1, 1] + e, var[1, 2], var[2, 2] + e
-    # Inverse of the symmetric 3x3 (Σ + εI) per pixel, by cofactors.
-    c11, c12, c13 = a22 * a33 - a23 * a23, a13 * a23 - a12 * a33, a12 * a23 - a13 * a22
-    c22, c23, c33 = a11 * a33 - a13 * a13, a13 * a12 - a11 * a23, a11 * a22 - a12 * a12
-    det = a11 * c11 + a12 * c12 + a13 * c13
-    a0 = (c11 * cov[0] + c12 * cov[1] + c13 * cov[2]) / det
-    a1 = (c12 * cov[0] + c22 * cov[1] + c23 * cov[2]) / det
-    a2 = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) / det
-    b = mean_p - a0 * mean_i[0] - a1 * mean_i[1] - a2 * mean_i[2]
-    out = (
-        box_mean(a0, radius) * guide[..., 0]
-        + box_mean(a1, radius) * guide[..., 1]
-        + box_mean(a2, radius) * guide[..., 2]
-        + box_mean(b, radius)
-    )
-    return np.asarray(out, dtype=np.float32)
-
-
-def refine_edges(
-    upsampled: NDArray[np.float32], guide: NDArray[np.float32], factor: float
-) -> NDArray[np.float32]:
-    """Snap the soft depth edges of an upsampled map to the photo's edges.
-
-    Model depth (or any map upsampled ``factor`` times) changes over a few pixels where
-    the scene has a step. Per pixel we take the local near and far extremes (max / min
-    over a window of about ``factor`` pixels), mark which side of the soft ramp the pixel
-    is on, and refine that near/far mask with a colour guided filter (He et al.'s
-    "guided feathering"), so the boundary follows the photo's colour edge; the value is
-    then far + mask · (near − far). Only where the local range is a real step (above
-    ``tau``, relative to the map's range) is anything changed, so smooth slopes and flat
-    areas keep the plain upsampled values. Radii scale with ``factor`` (tuned on
-    benchmarks/depth_edges.py: sensor RGB-D frames and Middlebury ground truth).
-    """
-    import cv2
-
-    values = np.asarray(upsampled, dtype=np.float32)
-    lo, hi = float(values.min()), float(values.max())
-    if not hi > lo:
-        return values.copy()
-    p = (values - lo) / (hi - lo)
-    r = max(1, round(factor / 2))
-    tau = 0.01 + 0.005 * factor
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
-    near, far = cv2.dilate(p, kernel), cv2.erode(p, kernel)
-    span = near - far
-    side = ((p - far) > 0.5 * span).astype(np.float32)  # 1 = the near side of the ramp
-    alpha = np.clip(guided_filter_color(guide, side, r, 1e-3), 0.0, 1.0)
-    snapped = far + alpha * span
-    weight = np.clip((span - tau) / tau, 0.0, 1.0)  # 0 on slopes and flats
-    out = p + weight * (snapped - p)
-    return np.asarray(out * (hi - lo) + lo, dtype=np.float32)
-
-
 # version 2: the neck/head run channels-last (same sums in another order: raw output moves
 # by float rounding only, ~1e-10), so results cached by version 1 are recomputed.
 def model_identity(params: Mapping[str, Any], ctx: Context) -> str:
@@ -463,21 +329,12 @@ def estimate(
         factor = max(size[0] / raw.shape[0], size[1] / raw.shape[1])
         full = refine_edges(full, pixels, factor)
     ctx.progress(1.0, f"done: raw model output {float(raw.min()):.4g} … {float(raw.max()):.4g}")
+    convert = Depth.from_metric if loaded.output == "metric" else Depth.from_inverse
     if normalisation != "fixed":
-        if loaded.output == "metric":
-            return Depth.from_metric(full, normalisation=normalisation)
-        return Depth.from_inverse(full, normalisation=normalisation)
-    if loaded.output == "metric":  # metres: near/far distances → their inverses
-        if not 0 < fixed_near < fixed_far:
-            raise GatewayError(
-                f"fixed range for a metric model: need 0 < fixed_near < fixed_far metres, "
-                f"got near {fixed_near}, far {fixed_far}"
-            )
-        span = (1.0 / fixed_far, 1.0 / fixed_near)
-        return Depth.from_metric(full, normalisation="fixed", fixed_range=span)
-    if fixed_near == fixed_far:
-        raise GatewayError("fixed range: fixed_near and fixed_far must differ")
-    return Depth.from_inverse(full, normalisation="fixed", fixed_range=(fixed_far, fixed_near))
+        return convert(full, normalisation=normalisation)
+    # fixed range (near, far): metres for metric models, raw model units otherwise; the
+    # slot refuses a reversed or empty range with a message.
+    return convert(full, normalisation="fixed", fixed_range=(fixed_near, fixed_far))
 
 
 # ----------------------------------------------------------------------------- depth.region
@@ -543,18 +400,19 @@ def region(
             f"depth.region: regions are {labels.shape[1]}x{labels.shape[0]} but the depth is "
             f"{values.shape[1]}x{values.shape[0]}; both must come from the same photo"
         )
-    stats = region_statistics(values, labels, count, statistic)
+    # Holes (pixels without depth) take no part in any statistic: a region's value is
+    # the mean/median of what was measured in it, and then holds for the whole region.
+    measured = labels if depth.valid is None else np.where(depth.valid, labels, -1)
+    stats = region_statistics(values, measured.astype(np.int32), count, statistic)
     lookup = np.concatenate((stats, [np.nan])).astype(np.float32)  # index -1 → NaN
     filled = lookup[labels]
+    in_region = ~np.isnan(filled)
     fallback = values if outside == "keep" else np.zeros_like(values)
-    out = np.where(np.isnan(filled), fallback, filled).astype(np.float32)
-    out = np.clip(out, 0.0, 1.0)
+    out = np.clip(np.where(in_region, filled, fallback), 0.0, 1.0).astype(np.float32)
+    valid = None if depth.valid is None else depth.valid | in_region
+    if outside == "zero":
+        valid = None  # outside pixels are set to 0 on purpose: a value, not a hole
     return {
         "field": Field(out),
-        "depth": Depth(
-            out,
-            f"{depth.source_convention}+region-{statistic}",
-            depth.raw_range,
-            depth.normalisation,
-        ),
+        "depth": depth.derived(out, f"region-{statistic}", valid=valid),
     }

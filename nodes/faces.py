@@ -42,7 +42,7 @@ from gateway_studio.engine import (
     node,
 )
 
-from ._filters import resized_to
+from ._filters import same_size
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 #: Hugging Face repository of OpenCV's model zoo that holds the YuNet file.
@@ -238,15 +238,22 @@ def ellipse_field(
     return out
 
 
-def _mean_depth(depth: NDArray[np.float32], box: Sequence[float]) -> float:
-    """Mean Depth over the ellipse inscribed in the box (corners are hair/background)."""
+def _mean_depth(
+    depth: NDArray[np.float32], valid: NDArray[np.bool_] | None, box: Sequence[float]
+) -> float | None:
+    """Mean Depth over the measured pixels of the ellipse inscribed in the box (corners
+    are hair/background); None when no pixel there has depth (a sensor hole)."""
     inside = ellipse_field(depth.shape, box, feather=0.0) > 0
-    if not inside.any():  # a sliver of a box: fall back to its centre pixel
+    if not inside.any():  # a sliver of a box: its centre pixel
         x, y, bw, bh = box
-        cy = min(max(int(y + bh / 2), 0), depth.shape[0] - 1)
-        cx = min(max(int(x + bw / 2), 0), depth.shape[1] - 1)
-        return float(depth[cy, cx])
-    return float(depth[inside].mean())
+        inside = np.zeros(depth.shape, dtype=bool)
+        inside[
+            min(max(int(y + bh / 2), 0), depth.shape[0] - 1),
+            min(max(int(x + bw / 2), 0), depth.shape[1] - 1),
+        ] = True
+    if valid is not None:
+        inside &= valid
+    return float(depth[inside].mean()) if inside.any() else None
 
 
 # ------------------------------------------------------------------------ the node
@@ -344,9 +351,9 @@ def detect(
     ctx.check_cancelled()
 
     depth_values: NDArray[np.float32] | None = None
+    valid = None if depth is None else depth.valid
     if depth is not None:
-        # another resolution of the same photo is resampled; another photo is refused
-        depth_values = resized_to(depth.values, (h, w), "the depth map")
+        depth_values = same_size(depth.values, (h, w), "the depth map")
     sx, sy = w / dw, h / dh  # per axis: the detection size was rounded
     faces: list[Face] = []
     for (x, y, bw, bh), score, marks in found:
@@ -354,7 +361,7 @@ def detect(
             continue
         box = (x * sx, y * sy, bw * sx, bh * sy)
         landmarks = tuple((mx * sx, my * sy) for mx, my in marks)
-        mean = None if depth_values is None else _mean_depth(depth_values, box)
+        mean = None if depth_values is None else _mean_depth(depth_values, valid, box)
         faces.append(Face(box, score, landmarks, mean))
     if depth_values is None:  # no depth: larger faces count as nearer (documented)
         faces.sort(key=lambda f: -(f.box[2] * f.box[3]))

@@ -12,7 +12,8 @@ Conventions shared by the family:
   squared (gamma 2), processed and square-rooted back. Gamma 2 is within a few percent of
   the sRGB curve in the mid-tones and costs one multiply instead of a ``pow``. Images
   whose ``colorspace`` is already "linear" are used as they are.
-* A field whose size differs from the image (same aspect ratio) is resampled to it.
+* A field whose size differs from the image is refused, naming both sizes (no silent
+  resize); style images and layers of the same aspect ratio are resampled.
 * Work is vectorised numpy / OpenCV on float32; element-wise image maths goes through
   ``cv2`` where numpy would broadcast (several times faster on 1080p frames).
 """
@@ -41,6 +42,7 @@ from ._filters import (
     luminance,
     pixel_scale,
     resized_to,
+    same_size,
     scaled_radius,
     smoothstep,
 )
@@ -54,7 +56,7 @@ MixKnob = Annotated[
 
 # -- helpers ----------------------------------------------------------------------------
 def _field_at(field: Field, image: Image, what: str) -> F32:
-    return resized_to(field.values, image.size, what)
+    return same_size(field.values, image.size, what)
 
 
 def _bcast(values: F32, channels: int) -> F32:

@@ -44,7 +44,7 @@ from gateway_studio.engine import (
     node,
 )
 
-from ._filters import resized_to
+from ._filters import same_size
 
 if TYPE_CHECKING:
     from gateway_studio.engine.models import LoadedModel
@@ -605,8 +605,7 @@ def subject(
     h, w = image.size
     depth_values: NDArray[np.float32] | None = None
     if depth is not None:
-        # another resolution of the same photo is resampled; another photo is refused
-        depth_values = resized_to(depth.values, (h, w), "the depth map")
+        depth_values = same_size(depth.values, (h, w), "the depth map")
     if mode == "depth" and depth_values is None:
         raise GatewayError("mode 'depth' needs a Depth input: connect one, or use 'classes'")
 

@@ -1,6 +1,6 @@
 """Reading and writing images as ``Image`` slots.
 
-Reads PNG, JPEG, TIFF and WebP — 8 and 16 bit, grayscale, palette, alpha, CMYK — applies
+Reads PNG, JPEG, TIFF, WebP, and HEIC/HEIF/AVIF through pillow-heif — 8 and 16 bit, grayscale, palette, alpha, CMYK — applies
 the EXIF orientation, and refuses decompression bombs and truncated or corrupt files with
 an ``ImageReadError`` naming the file. Pillow decodes; OpenCV decodes 16-bit colour
 PNG/TIFF (Pillow reduces those to 8 bit). Writes PNG (8/16 bit), JPEG and TIFF (8/16 bit).
@@ -24,11 +24,47 @@ from .slots import Image
 #: Largest image we open (pixels); larger files are treated as decompression bombs.
 MAX_PIXELS = 40_000 * 40_000 // 4  # 400 megapixels
 
-READ_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
+READ_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".bmp",
+    ".heic",
+    ".heif",
+    ".hif",
+    ".avif",
+)
+#: Phone formats pillow-heif decodes (HEIC/HEIF from iPhones, AVIF).
+HEIF_SUFFIXES = (".heic", ".heif", ".hif", ".avif")
+_heif_ready = False
+
+
+def ensure_heif() -> None:
+    """Register pillow-heif's HEIF and AVIF openers with Pillow (once, on first use)."""
+    global _heif_ready
+    if _heif_ready:
+        return
+    try:
+        import pillow_heif
+    except ImportError:
+        raise ImageReadError(
+            "reading HEIC/HEIF/AVIF needs pillow-heif (pip install pillow-heif)"
+        ) from None
+    pillow_heif.register_heif_opener()
+    if hasattr(pillow_heif, "register_avif_opener"):
+        pillow_heif.register_avif_opener()
+    _heif_ready = True
+
+
 WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def open_pil(path: Path) -> PILImage.Image:
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        ensure_heif()
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if path.is_dir():
@@ -99,6 +135,11 @@ _ROTATIONS = {
     5: lambda a: np.rot90(a, 1)[::-1],
     7: lambda a: np.rot90(a, -1)[::-1],
 }
+
+
+def apply_orientation(array: NDArray[Any], orientation: int) -> NDArray[Any]:
+    """An (H, W[, C]) array as EXIF ``orientation`` (1–8) says to show it."""
+    return np.ascontiguousarray(_ROTATIONS.get(orientation, lambda a: a)(array))
 
 
 def read_image(path: str | Path) -> Image:

@@ -15,6 +15,15 @@ Contracts
                constructors turn other conventions (metric depth, disparity, encoded 8/16
                bit images) into it; each names the convention it reads. Beside the values
                it keeps the raw range it saw and the normalisation it applied.
+               *Validity*: ``valid`` (bool (H, W), or None = all valid) is False where the
+               source had no depth; those pixels are never "far": ``values`` holds the
+               shared fill there (``engine.holes``: nearest valid pixel), for nodes that
+               need a value everywhere, while point clouds, per-region / per-face means
+               and exports skip them. *Calibration*: ``metric_range`` = metres of depth
+               1.0 and 0.0 when the source measured metres. ``to_distance`` (the one
+               inverse-depth → distance formula), ``inverted`` and ``derived`` are how
+               nodes make distances and new maps; nodes never call ``Depth(...)``.
+               Encoded as a 16-bit PNG: 0 = no depth, 1 … 65535 = depth 0 … 1.
 ``Field``      float32 (H, W) in [0, 1]: "how much" of an effect, per pixel.
 ``Mask``       a Field whose values are exactly 0 or 1 (a step function of a field).
 ``Segments``   int32 (H, W) label map, label ``i`` named ``names[i]``; -1 = unlabelled.
@@ -31,98 +40,27 @@ input also accepts a Depth (depth is a field: 1 = near). ``coerce`` does that co
 
 from __future__ import annotations
 
-import json
-from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import SlotError
+from .holes import fill_nearest
+from .scene_slots import (
+    CAMERA_FRAME,
+    Face,
+    Faces,
+    Files,
+    Normals,
+    PointCloud,
+    Segments,
+)
+from .slot_base import FloatArray, Slot, _check_field_array, _frozen, _resize_array
 
-FloatArray = NDArray[np.float32]
 Normalisation = Literal["minmax", "percentile", "fixed"]
-
-#: The camera frame every geometric slot uses.
-CAMERA_FRAME = "camera: +X right, +Y up, +Z toward the camera"
-
-
-def _frozen(array: NDArray[Any]) -> NDArray[Any]:
-    """Return a read-only view so no node can mutate a value shared with others."""
-    if not array.flags.writeable:
-        return array
-    view = array.view()
-    view.flags.writeable = False
-    return view
-
-
-def _check_field_array(name: str, values: NDArray[Any], *, ndim: int = 2) -> FloatArray:
-    if not isinstance(values, np.ndarray):
-        raise SlotError(f"{name}: expected a numpy array, got {type(values).__name__}")
-    if values.dtype != np.float32:
-        raise SlotError(f"{name}: expected dtype float32, got {values.dtype}")
-    if values.ndim != ndim:
-        raise SlotError(f"{name}: expected {ndim} dimensions, got shape {values.shape}")
-    if values.size == 0:
-        raise SlotError(f"{name}: the array is empty (shape {values.shape})")
-    lo, hi = float(values.min()), float(values.max())
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise SlotError(f"{name}: contains NaN or infinite values")
-    if lo < 0.0 or hi > 1.0:
-        raise SlotError(f"{name}: values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]")
-    return values
-
-
-class Slot(ABC):
-    """Base of all slot types. Subclasses are frozen dataclasses."""
-
-    type_name: ClassVar[str] = "Slot"
-    #: Other slot types an input of this type accepts (besides subclasses).
-    accepts: ClassVar[tuple[type[Slot], ...]] = ()
-
-    @classmethod
-    def accepts_type(cls, other: type[Slot]) -> bool:
-        return issubclass(other, cls) or any(issubclass(other, a) for a in cls.accepts)
-
-    @classmethod
-    def coerce(cls, value: Slot) -> Slot:
-        """Convert an accepted value to this type (identity for subclasses)."""
-        if isinstance(value, cls):
-            return value
-        raise SlotError(f"cannot use a {value.type_name} where a {cls.type_name} is expected")
-
-    # -- serialisation (cache): arrays + JSON-able metadata, never pickle -------------
-    @abstractmethod
-    def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        """The slot as named arrays plus JSON-able metadata (what the disk cache stores)."""
-
-    @classmethod
-    @abstractmethod
-    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Slot:
-        """Rebuild a slot from ``to_arrays``'s output (validated like any construction)."""
-
-    @property
-    def nbytes(self) -> int:
-        arrays, _ = self.to_arrays()
-        return sum(int(a.nbytes) for a in arrays.values())
-
-    @property
-    def size(self) -> tuple[int, int] | None:
-        """(height, width) of raster slots; None for slots without a raster."""
-        return None
-
-    def resized(self, height: int, width: int) -> Slot:
-        """A copy at another raster size (preview proxies). Non-raster slots scale coords."""
-        return self
-
-
-def _resize_array(values: NDArray[Any], height: int, width: int, *, nearest: bool) -> Any:
-    import cv2
-
-    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
-    return cv2.resize(values, (width, height), interpolation=interp)
 
 
 # ----------------------------------------------------------------------------- Image
@@ -256,9 +194,43 @@ class Mask(Field):
 
 
 # ----------------------------------------------------------------------------- Depth
+#: Relative distance of depth 0 when a map knows no metres: 10 × the nearest (depth 1).
+RELATIVE_FAR = 10.0
+
+
+class Distance(NamedTuple):
+    """Distance along the optical axis, per pixel, and what unit it is in."""
+
+    values: FloatArray
+    #: "m" when the Depth is calibrated in metres; "relative" (near = 1) otherwise.
+    unit: Literal["m", "relative"]
+    near: float
+    far: float
+
+
+def inverse_to_distance(values: NDArray[Any], near: float, far: float) -> NDArray[np.float32]:
+    """The one formula from normalised inverse depth to distance: 1 / lerp(1/far, 1/near, v).
+
+    Inverse depth is linear in 1/z, so pinning depth 1 to ``near`` and depth 0 to ``far``
+    gives every pixel its distance in the units of ``near``/``far``."""
+    inv_far = np.float32(1.0 / far)
+    span = np.float32(1.0 / near - 1.0 / far)
+    return np.asarray(1.0 / (inv_far + span * np.asarray(values, dtype=np.float32)))
+
+
 @dataclass(frozen=True, eq=False)
 class Depth(Slot):
-    """Inverse depth, float32 (H, W) in [0, 1], 1.0 = nearest. Build it with ``from_*``."""
+    """Inverse depth, float32 (H, W) in [0, 1], 1.0 = nearest. Build it with ``from_*``.
+
+    Validity: ``valid`` is False where the source had no depth (a sensor hole, a render's
+    background, an occlusion); None means every pixel is valid. ``values`` still holds a
+    number there — the shared fill of ``engine.holes`` (named in ``fill``) — so nodes that
+    need depth everywhere read ``values``; nodes that must not invent depth (point
+    clouds, per-region and per-face means, exports) read ``valid`` too.
+
+    Calibration: ``metric_range`` = (near, far) in metres of depth 1.0 and 0.0, when the
+    source measured metres (a sensor, an EXR Z pass, phone depth, a metric model);
+    ``to_distance`` then returns metres."""
 
     values: FloatArray
     #: What the constructor read: "inverse", "disparity", "metric", "encoded-8bit", ...
@@ -266,6 +238,10 @@ class Depth(Slot):
     #: (min, max) of the raw values the constructor saw, in the source's own units.
     raw_range: tuple[float, float] = (0.0, 1.0)
     normalisation: Normalisation = "minmax"
+    valid: NDArray[np.bool_] | None = None
+    metric_range: tuple[float, float] | None = None
+    #: How hole values were made: "" (no holes), "nearest" (the shared fill), "guided".
+    fill: str = ""
 
     type_name: ClassVar[str] = "Depth"
 
@@ -273,29 +249,143 @@ class Depth(Slot):
         _check_field_array("Depth.values", self.values)
         object.__setattr__(self, "values", _frozen(self.values))
         object.__setattr__(self, "raw_range", (float(self.raw_range[0]), float(self.raw_range[1])))
+        valid = self.valid
+        if valid is not None:
+            if not isinstance(valid, np.ndarray) or valid.dtype != np.bool_:
+                raise SlotError("Depth.valid: expected a bool array (True = measured)")
+            if valid.shape != self.values.shape:
+                raise SlotError(
+                    f"Depth.valid: shape {valid.shape} differs from the values {self.values.shape}"
+                )
+            if not valid.any():
+                raise SlotError("Depth: the map has no valid pixel")
+            object.__setattr__(self, "valid", None if valid.all() else _frozen(valid))
+        if self.valid is None:
+            object.__setattr__(self, "fill", "")
+        elif not self.fill:
+            raise SlotError("Depth.fill: a map with holes must name how they were filled")
+        if self.metric_range is not None:
+            near, far = (float(v) for v in self.metric_range)
+            if not (0.0 < near <= far) or not np.isfinite(near):
+                raise SlotError(
+                    f"Depth.metric_range: need 0 < near ≤ far metres, got {near:g}, {far:g}"
+                )
+            object.__setattr__(self, "metric_range", (near, far))
 
     @property
     def size(self) -> tuple[int, int]:
         return int(self.values.shape[0]), int(self.values.shape[1])
+
+    @property
+    def hole_fraction(self) -> float:
+        """Fraction of pixels without depth (0.0 when every pixel is valid)."""
+        return (
+            0.0
+            if self.valid is None
+            else 1.0 - float(np.count_nonzero(self.valid)) / (self.valid.size)
+        )
+
+    def notes(self) -> tuple[str, ...]:
+        out: list[str] = []
+        if self.valid is not None:
+            how = "nearest valid pixel" if self.fill == "nearest" else f"{self.fill} fill"
+            out.append(
+                f"{100 * self.hole_fraction:.1f} % of pixels have no depth "
+                f"(effects read them filled: {how})"
+            )
+        if self.metric_range is not None:
+            out.append(f"calibrated: {self.metric_range[0]:.3g} m … {self.metric_range[1]:.3g} m")
+        if "+" in self.source_convention:
+            out.append(f"made by: {self.source_convention.replace('+', ' → ')}")
+        return tuple(out)
 
     def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
         meta = {
             "source_convention": self.source_convention,
             "raw_range": list(self.raw_range),
             "normalisation": self.normalisation,
+            "metric_range": None if self.metric_range is None else list(self.metric_range),
+            "fill": self.fill,
         }
-        return {"values": self.values}, meta
+        arrays: dict[str, NDArray[Any]] = {"values": self.values}
+        if self.valid is not None:
+            arrays["valid"] = self.valid
+        return arrays, meta
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Depth:
         lo, hi = meta["raw_range"]
-        return cls(arrays["values"], meta["source_convention"], (lo, hi), meta["normalisation"])
+        metric = meta.get("metric_range")
+        return cls(
+            arrays["values"],
+            meta["source_convention"],
+            (lo, hi),
+            meta["normalisation"],
+            arrays.get("valid"),
+            None if metric is None else (float(metric[0]), float(metric[1])),
+            str(meta.get("fill", "")),
+        )
 
     def resized(self, height: int, width: int) -> Depth:
         out = np.clip(_resize_array(self.values, height, width, nearest=False), 0, 1)
+        valid = None
+        if self.valid is not None:
+            valid = _resize_array(self.valid.view(np.uint8), height, width, nearest=True) > 0
+            if not valid.any():
+                valid = None
+        return self.derived(out.astype(np.float32), "", valid=valid)
+
+    # -- derived maps: the only way nodes make a Depth from another ---------------------
+    def derived(
+        self,
+        values: NDArray[Any],
+        step: str,
+        *,
+        valid: NDArray[np.bool_] | Literal["same"] | None = "same",
+        fill: str | None = None,
+        keep_metres: bool = True,
+    ) -> Depth:
+        """A Depth computed from this one (same convention, 1 = nearest): ``step`` is
+        appended to ``source_convention``; validity, fill and calibration carry over unless
+        given."""
+        mask = self.valid if isinstance(valid, str) else valid
         return Depth(
-            out.astype(np.float32), self.source_convention, self.raw_range, self.normalisation
+            np.asarray(values, dtype=np.float32),
+            f"{self.source_convention}+{step}" if step else self.source_convention,
+            self.raw_range,
+            self.normalisation,
+            mask,
+            self.metric_range if keep_metres else None,
+            (fill if fill is not None else self.fill or NEAREST_FILL) if mask is not None else "",
         )
+
+    def inverted(self) -> Depth:
+        """Near and far swapped (for mislabelled sources). The calibration no longer
+        holds and is dropped; validity is kept."""
+        return self.derived(1.0 - self.values, "inverted", keep_metres=False)
+
+    def to_distance(self, near: float | None = None, far: float | None = None) -> Distance:
+        """Distance along the optical axis per pixel (holes: from the filled values).
+
+        With no ``near``/``far``: metres when calibrated, else relative distance with
+        depth 1 at 1.0 and depth 0 at ``RELATIVE_FAR``. Given both, they pin depth 1 and
+        depth 0 (unit "relative" to whatever the caller means)."""
+        if near is None and far is None and self.metric_range is not None:
+            near_m, far_m = self.metric_range
+            if far_m == near_m:
+                return Distance(np.full(self.values.shape, near_m, np.float32), "m", near_m, far_m)
+            return Distance(inverse_to_distance(self.values, near_m, far_m), "m", near_m, far_m)
+        lo = 1.0 if near is None else float(near)
+        hi = RELATIVE_FAR * lo if far is None else float(far)
+        if not 0.0 < lo < hi:
+            raise SlotError(f"Depth.to_distance: need 0 < near < far, got {lo:g}, {hi:g}")
+        return Distance(inverse_to_distance(self.values, lo, hi), "relative", lo, hi)
+
+    def values_or_nan(self) -> FloatArray:
+        """The values with NaN where there is no depth (what a .npy export holds)."""
+        if self.valid is None:
+            return np.array(self.values, dtype=np.float32)
+        return np.where(self.valid, self.values, np.float32(np.nan)).astype(np.float32)
 
     # -- the only converters into the contract ---------------------------------------
     @classmethod
@@ -312,33 +402,21 @@ class Depth(Slot):
         """Read *inverse depth* (larger = nearer), e.g. relative model output or disparity.
 
         Normalises to [0, 1]: per-image min–max (default), robust percentiles, or a fixed
-        raw range (steady across video frames). Invalid pixels (NaN/inf or ``valid`` False)
-        become 0.0 = farthest.
-        """
+        raw range ``fixed_range = (near, far)`` in the input's units (near > far; steady
+        across video frames). Invalid pixels (NaN/inf or ``valid`` False) are holes."""
         raw = np.asarray(inverse, dtype=np.float64)
         if raw.ndim != 2:
             raise SlotError(f"Depth: expected a 2-D array, got shape {raw.shape}")
-        ok = np.isfinite(raw)
-        if valid is not None:
-            ok &= np.asarray(valid, dtype=bool)
-        if not ok.any():
-            raise SlotError("Depth: the map has no valid pixel")
-        seen = raw[ok]
-        raw_lo, raw_hi = float(seen.min()), float(seen.max())
-        if normalisation == "minmax":
-            lo, hi = raw_lo, raw_hi
-        elif normalisation == "percentile":
-            lo, hi = (float(v) for v in np.percentile(seen, percentiles))
-        elif normalisation == "fixed":
-            if fixed_range is None:
-                raise SlotError("Depth: normalisation 'fixed' needs fixed_range=(lo, hi)")
-            lo, hi = float(fixed_range[0]), float(fixed_range[1])
-        else:
-            raise SlotError(f"Depth: unknown normalisation {normalisation!r}")
-        span = hi - lo
-        out = (raw - lo) / span if span > 0 else np.zeros_like(raw)
-        values: FloatArray = np.where(ok, np.clip(out, 0.0, 1.0), 0.0).astype(np.float32)
-        return cls(values, convention, (raw_lo, raw_hi), normalisation)
+        if fixed_range is not None and normalisation == "fixed":
+            near, far = (float(v) for v in fixed_range)
+            if not near > far:
+                raise SlotError(
+                    f"Depth: fixed range near {near:g} / far {far:g}: in inverse depth the "
+                    "near value must be larger than the far value"
+                )
+            fixed_range = (far, near)
+        values, ok, _, seen = _normalise(raw, valid, normalisation, fixed_range, percentiles)
+        return cls(values, convention, seen, normalisation, ok, None, NEAREST_FILL)
 
     @classmethod
     def from_disparity(cls, disparity: NDArray[Any], **kwargs: Any) -> Depth:
@@ -347,22 +425,57 @@ class Depth(Slot):
         Zero or negative disparity is invalid (infinitely far or unmatched)."""
         raw = np.asarray(disparity, dtype=np.float64)
         valid = np.isfinite(raw) & (raw > 0)
+        extra = kwargs.pop("valid", None)
+        if extra is not None:
+            valid &= np.asarray(extra, dtype=bool)
         return cls.from_inverse(raw, valid=valid, convention="disparity", **kwargs)
 
     @classmethod
-    def from_metric(cls, depth: NDArray[Any], **kwargs: Any) -> Depth:
-        """Read *metric depth* (distance along the optical axis; larger = farther).
+    def from_metric(
+        cls,
+        depth: NDArray[Any],
+        *,
+        valid: NDArray[Any] | None = None,
+        normalisation: Normalisation = "minmax",
+        fixed_range: tuple[float, float] | None = None,
+        percentiles: tuple[float, float] = (1.0, 99.0),
+        convention: str = "metric",
+    ) -> Depth:
+        """Read *metric depth* in metres (distance along the optical axis; larger = farther).
 
         Converts to inverse depth 1/d first, so the normalised map is linear in disparity
         (what relative models output); zero, negative and non-finite depth is invalid.
-        """
+        ``fixed_range = (near, far)`` in metres. The result is calibrated: its
+        ``metric_range`` holds the metres of depth 1 and depth 0."""
         raw = np.asarray(depth, dtype=np.float64)
-        valid = np.isfinite(raw) & (raw > 0)
+        if raw.ndim != 2:
+            raise SlotError(f"Depth: expected a 2-D array, got shape {raw.shape}")
+        ok = np.isfinite(raw) & (raw > 0)
+        if valid is not None:
+            ok &= np.asarray(valid, dtype=bool)
+        span = None
+        if normalisation == "fixed" and fixed_range is not None:
+            near, far = (float(v) for v in fixed_range)
+            if not 0.0 < near < far:
+                raise SlotError(
+                    f"Depth: fixed range for metric depth needs 0 < near < far metres, "
+                    f"got near {near:g}, far {far:g}"
+                )
+            span = (1.0 / far, 1.0 / near)
         with np.errstate(divide="ignore", invalid="ignore"):
-            inverse = np.where(valid, 1.0 / np.where(valid, raw, 1.0), np.nan)
-        result = cls.from_inverse(inverse, valid=valid, convention="metric", **kwargs)
-        lo, hi = float(raw[valid].min()), float(raw[valid].max())
-        return cls(result.values, "metric", (lo, hi), result.normalisation)
+            inverse = np.where(ok, 1.0 / np.where(ok, raw, 1.0), np.nan)
+        values, mask, (lo, hi), _ = _normalise(inverse, ok, normalisation, span, percentiles)
+        seen = raw[ok] if ok.any() else np.array([1.0])
+        metres = (1.0 / hi, 1.0 / lo) if lo > 0 else None
+        return cls(
+            values,
+            convention,
+            (float(seen.min()), float(seen.max())),
+            normalisation,
+            mask,
+            metres,
+            NEAREST_FILL,
+        )
 
     @classmethod
     def from_encoded(
@@ -375,10 +488,15 @@ class Depth(Slot):
     ) -> Depth:
         """Read an 8/16-bit encoded depth image (uint8 or uint16 grayscale).
 
-        ``convention`` says what the pixel values mean: "inverse" (lighter = nearer, the
-        usual depth-map PNG), "disparity", or "metric" (value × ``scale`` = metres,
-        lighter = farther, e.g. Kinect PNGs with scale 1/1000). Zero counts as invalid for
-        "disparity" and "metric".
+        ``convention`` says what the pixel values mean:
+
+        * "inverse" (lighter = nearer, the usual depth-map PNG). 8 bit: value / 255, every
+          pixel valid. 16 bit: Gateway Studio's own export — 0 = no depth, 1 … 65535 =
+          depth (value − 1) / 65534. Keeps those stored values unless ``normalisation``
+          is given.
+        * "disparity" (larger = nearer; 0 = invalid).
+        * "metric": value × ``scale`` = metres, lighter = farther, 0 = invalid (e.g.
+          Kinect PNGs in millimetres with scale 1/1000).
         """
         arr = np.asarray(encoded)
         if arr.dtype not in (np.uint8, np.uint16):
@@ -386,219 +504,76 @@ class Depth(Slot):
         if arr.ndim == 3:
             arr = arr[..., 0]
         bits = 8 if arr.dtype == np.uint8 else 16
-        values = arr.astype(np.float64) * scale
         if convention == "inverse":
-            peak = float(np.iinfo(arr.dtype).max)
-            result = cls.from_inverse(
-                values / (peak * scale), normalisation="fixed", fixed_range=(0.0, 1.0)
-            )
+            if bits == 8:
+                values, valid = arr.astype(np.float64) / 255.0, None
+            else:
+                values, valid = (arr.astype(np.float64) - 1.0) / 65534.0, arr > 0
+            kwargs.setdefault("normalisation", "fixed")
+            if kwargs["normalisation"] == "fixed":
+                kwargs.setdefault("fixed_range", (1.0, 0.0))
+            result = cls.from_inverse(values, valid=valid, **kwargs)
         elif convention == "disparity":
-            result = cls.from_disparity(values, **kwargs)
+            result = cls.from_disparity(arr.astype(np.float64) * scale, **kwargs)
         elif convention == "metric":
-            result = cls.from_metric(values, **kwargs)
+            result = cls.from_metric(arr.astype(np.float64) * scale, **kwargs)
         else:
             raise SlotError(f"Depth.from_encoded: unknown convention {convention!r}")
-        return cls(
-            result.values, f"encoded-{bits}bit-{convention}", result.raw_range, result.normalisation
-        )
+        return replace(result, source_convention=f"encoded-{bits}bit-{convention}")
 
     def to_uint16(self) -> NDArray[np.uint16]:
-        """Encode for a 16-bit PNG: lighter = nearer (65535 = 1.0)."""
-        return np.round(self.values * 65535.0).astype(np.uint16)
+        """Encode for a 16-bit PNG: 0 = no depth, 1 … 65535 = depth 0 … 1 (lighter =
+        nearer); ``from_encoded(..., convention="inverse")`` reads it back."""
+        out = (1.0 + np.round(self.values * 65534.0)).astype(np.uint16)
+        if self.valid is not None:
+            out[~self.valid] = 0
+        return out
 
 
-# ----------------------------------------------------------------------------- Segments
-@dataclass(frozen=True, eq=False)
-class Segments(Slot):
-    labels: NDArray[np.int32]
-    names: tuple[str, ...]
-
-    type_name: ClassVar[str] = "Segments"
-
-    def __post_init__(self) -> None:
-        labels = self.labels
-        if not isinstance(labels, np.ndarray) or labels.dtype != np.int32 or labels.ndim != 2:
-            raise SlotError("Segments.labels: expected an int32 (H, W) array")
-        if labels.size and (labels.min() < -1 or labels.max() >= len(self.names)):
-            raise SlotError(
-                f"Segments.labels: labels must lie in [-1, {len(self.names) - 1}], "
-                f"found [{labels.min()}, {labels.max()}]"
-            )
-        object.__setattr__(self, "labels", _frozen(labels))
-        object.__setattr__(self, "names", tuple(str(n) for n in self.names))
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.labels.shape[0]), int(self.labels.shape[1])
-
-    def mask_of(self, names: Sequence[str]) -> Mask:
-        wanted = [i for i, n in enumerate(self.names) if n in set(names)]
-        return Mask.from_bool(np.isin(self.labels, wanted))
-
-    def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        return {"labels": self.labels}, {"names": list(self.names)}
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Segments:
-        return cls(arrays["labels"], tuple(meta["names"]))
-
-    def resized(self, height: int, width: int) -> Segments:
-        return Segments(_resize_array(self.labels, height, width, nearest=True), self.names)
+#: The fill a constructor applies to holes (the shared one).
+NEAREST_FILL = "nearest"
 
 
-# ----------------------------------------------------------------------------- Faces
-@dataclass(frozen=True)
-class Face:
-    box: tuple[float, float, float, float]  # x, y, w, h in image pixels
-    score: float
-    landmarks: tuple[tuple[float, float], ...] = ()
-    depth: float | None = None  # mean Depth (inverse, 1 = near) over the box
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "box": [float(v) for v in self.box],
-            "score": float(self.score),
-            "landmarks": [[float(x), float(y)] for x, y in self.landmarks],
-            "depth": None if self.depth is None else float(self.depth),
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class Faces(Slot):
-    faces: tuple[Face, ...]
-    image_size: tuple[int, int]  # (height, width) of the image the boxes refer to
-
-    type_name: ClassVar[str] = "Faces"
-
-    def __post_init__(self) -> None:
-        h, w = self.image_size
-        object.__setattr__(self, "image_size", (int(h), int(w)))
-        faces = tuple(self.faces)
-        if any(f.depth is None for f in faces):
-            order = list(faces)
-        else:  # the contract: near → far (larger inverse depth first)
-            order = sorted(faces, key=lambda f: -(f.depth or 0.0))
-        object.__setattr__(self, "faces", tuple(order))
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.image_size
-
-    def to_json(self) -> dict[str, Any]:
-        return {"faces": [f.to_json() for f in self.faces]}
-
-    def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        return {}, {"image_size": list(self.image_size), **self.to_json()}
-
-    @property
-    def nbytes(self) -> int:
-        return len(json.dumps(self.to_json()))
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Faces:
-        faces = tuple(
-            Face(
-                tuple(f["box"]),
-                f["score"],
-                tuple((x, y) for x, y in f["landmarks"]),
-                f["depth"],
-            )
-            for f in meta["faces"]
-        )
-        h, w = meta["image_size"]
-        return cls(faces, (int(h), int(w)))
-
-    def resized(self, height: int, width: int) -> Faces:
-        sy, sx = height / self.image_size[0], width / self.image_size[1]
-        faces = tuple(
-            Face(
-                (f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy),
-                f.score,
-                tuple((x * sx, y * sy) for x, y in f.landmarks),
-                f.depth,
-            )
-            for f in self.faces
-        )
-        return Faces(faces, (height, width))
-
-
-# ----------------------------------------------------------------------------- Geometry
-@dataclass(frozen=True, eq=False)
-class Normals(Slot):
-    vectors: FloatArray
-    frame: str = CAMERA_FRAME
-
-    type_name: ClassVar[str] = "Normals"
-
-    def __post_init__(self) -> None:
-        v = self.vectors
-        if not isinstance(v, np.ndarray) or v.dtype != np.float32 or v.ndim != 3 or v.shape[2] != 3:
-            raise SlotError("Normals.vectors: expected float32 (H, W, 3)")
-        if not np.isfinite(v).all():
-            raise SlotError("Normals.vectors: contains NaN or infinite values")
-        # squared length, one fused pass: cheaper than linalg.norm on big maps
-        sq = np.einsum("ijk,ijk->ij", v, v)
-        if np.abs(sq - 1.0).max() > 2e-3:
-            raise SlotError("Normals.vectors: vectors must have unit length")
-        object.__setattr__(self, "vectors", _frozen(v))
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.vectors.shape[0]), int(self.vectors.shape[1])
-
-    def to_rgb(self) -> FloatArray:
-        """The usual normal-map encoding: rgb = (n + 1) / 2."""
-        return ((self.vectors + 1.0) * 0.5).astype(np.float32)
-
-    def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        return {"vectors": self.vectors}, {"frame": self.frame}
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Normals:
-        return cls(arrays["vectors"], meta["frame"])
-
-    def resized(self, height: int, width: int) -> Normals:
-        v = _resize_array(self.vectors, height, width, nearest=False).astype(np.float32)
-        v /= np.maximum(np.linalg.norm(v, axis=2, keepdims=True), 1e-8)
-        return Normals(v, self.frame)
-
-
-@dataclass(frozen=True, eq=False)
-class PointCloud(Slot):
-    points: FloatArray
-    colors: FloatArray
-    frame: str = CAMERA_FRAME
-    unit: str = "relative"
-
-    type_name: ClassVar[str] = "PointCloud"
-
-    def __post_init__(self) -> None:
-        p, c = self.points, self.colors
-        if not isinstance(p, np.ndarray) or p.dtype != np.float32 or p.ndim != 2 or p.shape[1] != 3:
-            raise SlotError("PointCloud.points: expected float32 (N, 3)")
-        if not np.isfinite(p).all():
-            raise SlotError("PointCloud.points: contains NaN or infinite values")
-        if c.shape != p.shape or c.dtype != np.float32:
-            raise SlotError("PointCloud.colors: expected float32 (N, 3) matching the points")
-        object.__setattr__(self, "points", _frozen(p))
-        object.__setattr__(self, "colors", _frozen(c))
-
-    def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        return {"points": self.points, "colors": self.colors}, {
-            "frame": self.frame,
-            "unit": self.unit,
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> PointCloud:
-        return cls(arrays["points"], arrays["colors"], meta["frame"], meta["unit"])
+def _normalise(
+    raw: NDArray[np.float64],
+    valid: NDArray[Any] | None,
+    normalisation: str,
+    fixed_range: tuple[float, float] | None,
+    percentiles: tuple[float, float],
+) -> tuple[FloatArray, NDArray[np.bool_] | None, tuple[float, float], tuple[float, float]]:
+    """Raw inverse depth → (values in [0, 1] with holes filled, validity or None,
+    (lo, hi) raw values of depth 0 and 1, (min, max) of the valid raw values)."""
+    ok = np.isfinite(raw)
+    if valid is not None:
+        ok &= np.asarray(valid, dtype=bool)
+    if not ok.any():
+        raise SlotError("Depth: the map has no valid pixel")
+    seen = raw[ok]
+    raw_lo, raw_hi = float(seen.min()), float(seen.max())
+    if normalisation == "minmax":
+        lo, hi = raw_lo, raw_hi
+    elif normalisation == "percentile":
+        lo, hi = (float(v) for v in np.percentile(seen, percentiles))
+    elif normalisation == "fixed":
+        if fixed_range is None:
+            raise SlotError("Depth: normalisation 'fixed' needs fixed_range=(near, far)")
+        lo, hi = float(fixed_range[0]), float(fixed_range[1])
+    else:
+        raise SlotError(f"Depth: unknown normalisation {normalisation!r}")
+    span = hi - lo
+    with np.errstate(invalid="ignore"):
+        out = (raw - lo) / span if span > 0 else np.zeros_like(raw)
+    values = np.clip(np.where(ok, out, 0.0), 0.0, 1.0).astype(np.float32)
+    if ok.all():
+        return values, None, (lo, hi), (raw_lo, raw_hi)
+    return fill_nearest(values, ok), ok, (lo, hi), (raw_lo, raw_hi)
 
 
 Field.accepts = (Depth,)
 
 #: Every slot type by its name (patch files and the JSON node listing use these names).
 SLOT_TYPES: dict[str, type[Slot]] = {
-    t.type_name: t for t in (Image, Depth, Field, Mask, Segments, Faces, Normals, PointCloud)
+    t.type_name: t for t in (Image, Depth, Field, Mask, Segments, Faces, Normals, PointCloud, Files)
 }
 
 
@@ -609,46 +584,21 @@ def slot_type_name(types: tuple[type[Slot], ...]) -> str:
 
 __all__ = [
     "CAMERA_FRAME",
+    "RELATIVE_FAR",
     "SLOT_TYPES",
     "Depth",
+    "Distance",
     "Face",
     "Faces",
     "Field",
+    "Files",
     "Image",
     "Mask",
     "Normals",
     "PointCloud",
     "Segments",
     "Slot",
+    "inverse_to_distance",
     "slot_type_name",
     "srgb_encode",
 ]
-
-
-# ----------------------------------------------------------------------------- Files
-@dataclass(frozen=True, eq=False)
-class Files(Slot):
-    """What a sink node wrote: paths and fingerprints of their bytes.
-
-    A cached ``Files`` is only a hit while every file still holds those bytes; otherwise
-    the evaluator runs the node again (so a deleted export is rewritten)."""
-
-    paths: tuple[str, ...]
-    fingerprints: tuple[str, ...]
-
-    type_name: ClassVar[str] = "Files"
-
-    def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        return {}, {"paths": list(self.paths), "fingerprints": list(self.fingerprints)}
-
-    @property
-    def nbytes(self) -> int:
-        return sum(len(p) for p in self.paths) + 64 * len(self.paths)
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Files:
-        return cls(tuple(meta["paths"]), tuple(meta["fingerprints"]))
-
-
-SLOT_TYPES[Files.type_name] = Files
-__all__ += ["Files"]

@@ -37,24 +37,31 @@ def test_metric_ramp_becomes_inverse_depth_near_one_far_zero() -> None:
     assert depth.raw_range == (1.0, 10.0)
 
 
-def test_metric_invalid_pixels_become_farthest() -> None:
+def test_metric_invalid_pixels_are_holes_not_far() -> None:
     metres = np.array([[1.0, 2.0], [0.0, np.nan]])
     depth = Depth.from_metric(metres)
     assert depth.values[0, 0] == 1.0 and depth.values[0, 1] == 0.0
-    assert depth.values[1, 0] == 0.0 and depth.values[1, 1] == 0.0
+    assert depth.valid is not None
+    assert depth.valid.tolist() == [[True, True], [False, False]]
+    # the shared fill: each hole takes its nearest valid pixel (straight above it)
+    assert depth.values[1, 0] == 1.0 and depth.values[1, 1] == 0.0
+    assert depth.fill == "nearest" and depth.hole_fraction == 0.5
+    assert depth.metric_range == pytest.approx((1.0, 2.0))
 
 
 def test_disparity_larger_is_nearer_and_zero_is_invalid() -> None:
     disp = np.array([[10.0, 5.0, 0.0, np.inf]])
     depth = Depth.from_disparity(disp)
     assert depth.values.tolist() == [[1.0, 0.0, 0.0, 0.0]]
-    assert depth.source_convention == "disparity"
+    assert depth.valid is not None and depth.valid.tolist() == [[True, True, False, False]]
+    assert depth.source_convention == "disparity" and depth.metric_range is None
 
 
 def test_encoded_16bit_inverse_is_lighter_nearer_and_round_trips() -> None:
-    raw = np.array([[65535, 0], [32768, 16384]], dtype=np.uint16)
+    raw = np.array([[65535, 0], [32768, 1]], dtype=np.uint16)  # 0 = no depth
     depth = Depth.from_encoded(raw, convention="inverse")
-    assert depth.values[0, 0] == 1.0 and depth.values[0, 1] == 0.0
+    assert depth.values[0, 0] == 1.0 and depth.values[1, 1] == 0.0
+    assert depth.valid is not None and depth.valid.tolist() == [[True, False], [True, True]]
     np.testing.assert_array_equal(depth.to_uint16(), raw)
     assert depth.source_convention == "encoded-16bit-inverse"
 
@@ -63,7 +70,9 @@ def test_encoded_8bit_and_metric_png() -> None:
     assert Depth.from_encoded(np.array([[255, 0]], dtype=np.uint8)).values.tolist() == [[1, 0]]
     kinect = np.array([[1000, 4000, 0]], dtype=np.uint16)  # millimetres, 0 = invalid
     depth = Depth.from_encoded(kinect, convention="metric", scale=0.001)
-    assert depth.values[0, 0] == 1.0 and depth.values[0, 1] == 0.0 and depth.values[0, 2] == 0.0
+    assert depth.values[0, 0] == 1.0 and depth.values[0, 1] == 0.0
+    assert depth.valid is not None and not depth.valid[0, 2]
+    assert depth.metric_range == pytest.approx((1.0, 4.0))
     with pytest.raises(SlotError, match="uint8 or uint16"):
         Depth.from_encoded(np.zeros((2, 2), np.float32))
     with pytest.raises(SlotError, match="unknown convention"):
@@ -81,8 +90,13 @@ def test_normalisations() -> None:
         return float(q3 - q1)
 
     assert iqr(robust.values) > 10 * iqr(minmax.values)  # two outliers no longer squash it
-    fixed = Depth.from_inverse(np.array([[0.5, 2.0]]), normalisation="fixed", fixed_range=(0, 4))
+    fixed = Depth.from_inverse(np.array([[0.5, 2.0]]), normalisation="fixed", fixed_range=(4, 0))
     assert fixed.values.tolist() == [[0.125, 0.5]]
+    for reversed_or_equal in ((0, 4), (2, 2)):
+        with pytest.raises(SlotError, match="near value must be larger"):
+            Depth.from_inverse(raw, normalisation="fixed", fixed_range=reversed_or_equal)
+    with pytest.raises(SlotError, match="0 < near < far"):
+        Depth.from_metric(np.ones((2, 2)), normalisation="fixed", fixed_range=(5, 1))
     with pytest.raises(SlotError, match="fixed_range"):
         Depth.from_inverse(raw, normalisation="fixed")
     with pytest.raises(SlotError, match="unknown normalisation"):
