@@ -79,8 +79,22 @@ def normals(
 
 
 # -- point cloud ------------------------------------------------------------------------
-# version 2: a linear-light image's colours are sRGB-encoded (were stored linear: too dark)
-@node("geometry.point_cloud", outputs={"cloud": PointCloud}, version=2)
+def _distances(depth: Depth, near: float, far: float) -> tuple[np.ndarray, str]:
+    """Distance per pixel and its unit: the depth's metres when both knobs are 0 and it
+    is calibrated; else near/far pin depth 1 and 0 (relative 1 … 10 when both are 0)."""
+    if near == 0.0 and far == 0.0:
+        dist = depth.to_distance()
+        return dist.values, "m" if dist.unit == "m" else "relative (nearest = 1)"
+    if near <= 0.0 or far <= near:
+        raise GatewayError(
+            f"near ({near:g}) and far ({far:g}): set both, with far > near (or both 0 to "
+            "use the depth's own metres when it has them)"
+        )
+    return depth.to_distance(near, far).values, "near/far units"
+
+
+# version 3: no point where the depth has none; the depth's metres by default
+@node("geometry.point_cloud", outputs={"cloud": PointCloud}, version=3)
 def point_cloud(
     depth: Depth,
     image: Image | None = None,
@@ -89,11 +103,18 @@ def point_cloud(
         float, Range(5, 170, 0.5), Help("Horizontal field of view of the camera, in degrees")
     ] = 60.0,
     near: Annotated[
-        float, Range(0.01, 1000, 0.01), Help("Distance of depth 1 (the nearest pixels)")
-    ] = 1.0,
+        float,
+        Range(0, 1000, 0.01),
+        Help(
+            "Distance of depth 1 (the nearest pixels). 0 (with far 0) = the depth's own "
+            "metres when it is calibrated (sensor, EXR, phone depth), else 1"
+        ),
+    ] = 0.0,
     far: Annotated[
-        float, Range(0.02, 10000, 0.01), Help("Distance of depth 0 (the farthest pixels)")
-    ] = 10.0,
+        float,
+        Range(0, 10000, 0.01),
+        Help("Distance of depth 0 (the farthest pixels); 0 = from the depth (else 10)"),
+    ] = 0.0,
     stride: Annotated[
         int, Range(1, 16, 1), Help("Keep every n-th pixel in each direction (1 = all)")
     ] = 2,
@@ -114,36 +135,35 @@ def point_cloud(
 ) -> PointCloud:
     """Lift depth (and the photo's colours) to a 3-D point cloud through a pinhole camera.
 
-    Distance along the view axis is z = 1 / lerp(1/far, 1/near, depth): inverse depth is
-    linear in 1/z, so near and far pin the map to distances. Points are in the camera
-    frame (+X right, +Y up, +Z toward the camera), so they lie at negative z: farther
-    points are more negative. Transparent pixels (alpha < 0.5) are dropped. Export with
-    output.export to a .ply file."""
+    Distance along the view axis comes from ``Depth.to_distance``: the depth's metres when
+    it is calibrated and near/far are 0, else near/far pin depth 1 and 0. Points are in
+    the camera frame (+X right, +Y up, +Z toward the camera), so they lie at negative z.
+    Pixels without depth (holes) and transparent pixels (alpha < 0.5) give no point.
+    Export with output.export to a .ply file."""
     import cv2
 
-    if far <= near:
-        raise GatewayError(f"far ({far:g}) must be greater than near ({near:g})")
     if image is not None and image.size != depth.size:
         raise GatewayError(
             f"image {image.size[1]}x{image.size[0]} and depth "
             f"{depth.size[1]}x{depth.size[0]} differ in size; connect the depth of this image"
         )
+    dist_full, unit = _distances(depth, near, far)
     h, w = depth.size
     rows = np.arange(0, h, stride)
     cols = np.arange(0, w, stride)
     grid = np.ix_(rows, cols)
     d = depth.values[grid]
     keep = d >= np.float32(min_depth) if min_depth > 0 else np.ones(d.shape, dtype=bool)
+    if depth.valid is not None:
+        keep &= depth.valid[grid]
     if image is not None and image.alpha is not None:
         keep &= image.alpha[grid] >= 0.5
-    # Distance along the optical axis (near/far units), on the full raster for cut_edges.
-    inv_full = np.float32(1.0 / far) + np.float32(1.0 / near - 1.0 / far) * depth.values
     if cut_edges > 0:
-        # Relative jump to the 3x3 neighbours: (z_max - z_min) / z = inv_max / inv_min - 1.
+        # Relative jump to the 3x3 neighbours: (z_max - z_min) / z_min.
         box = np.ones((3, 3), np.uint8)
-        jump = cv2.dilate(inv_full, box) / cv2.erode(inv_full, box) - 1.0
+        jump = cv2.dilate(dist_full, box) / cv2.erode(dist_full, box) - 1.0
         keep &= jump[grid] <= cut_edges
-    z = 1.0 / inv_full[grid][keep].astype(np.float64)
+    z = dist_full[grid][keep].astype(np.float64)
     f = 0.5 * w / np.tan(np.deg2rad(fov) / 2.0)
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     u = (cc[keep] + 0.5 - w / 2.0) / f  # pixel centres, principal point at the centre
@@ -155,7 +175,7 @@ def point_cloud(
             colors = srgb_encode(colors)
     else:
         colors = np.repeat(d[keep][:, None], 3, axis=1)
-    return PointCloud(points, np.ascontiguousarray(colors, dtype=np.float32), unit="near/far units")
+    return PointCloud(points, np.ascontiguousarray(colors, dtype=np.float32), unit=unit)
 
 
 # -- relight ----------------------------------------------------------------------------

@@ -26,7 +26,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gateway_studio.engine import (
+    RELATIVE_FAR,
     Color,
+    Depth,
     Field,
     GatewayError,
     Help,
@@ -35,6 +37,7 @@ from gateway_studio.engine import (
     node,
     parse_color,
 )
+from gateway_studio.engine.slots import inverse_to_distance
 
 from ._filters import (
     LUMA_709,
@@ -55,7 +58,7 @@ MixKnob = Annotated[
 
 
 # -- helpers ----------------------------------------------------------------------------
-def _field_at(field: Field, image: Image, what: str) -> F32:
+def _field_at(field: Field | Depth, image: Image, what: str) -> F32:
     return same_size(field.values, image.size, what)
 
 
@@ -136,10 +139,11 @@ def _saturation_lerp(pixels: F32, amount: F32) -> F32:
 
 
 # -- atmosphere -------------------------------------------------------------------------
-@node("modulate.atmosphere", outputs={"image": Image})
+# version 2: a calibrated Depth gives the distance ratio by default (depth_range 0 = auto)
+@node("modulate.atmosphere", outputs={"image": Image}, version=2)
 def atmosphere(
     image: Image,
-    depth: Field,
+    depth: Depth | Field,
     *,
     density: Annotated[
         float,
@@ -160,13 +164,13 @@ def atmosphere(
     ] = 1.0,
     depth_range: Annotated[
         float,
-        Range(1.05, 100, 0.05),
+        Range(0, 100, 0.05),
         Help(
-            "How many times farther the farthest point is than the nearest. Inverse depth "
-            "maps to distance as 1 / lerp(1/range, 1, depth): larger values pile the fog "
-            "up in the distance, small ones spread it evenly"
+            "How many times farther the farthest point is than the nearest. 0 = auto: the "
+            "depth's own metres when it is calibrated (a sensor, EXR, phone depth), else "
+            "10. Larger values pile the fog up in the distance, small ones spread it evenly"
         ),
-    ] = 10.0,
+    ] = 0.0,
     desaturate: Annotated[
         float,
         Range(0, 1, 0.01),
@@ -178,20 +182,24 @@ def atmosphere(
 
     Koschmieder's law: a pixel at distance d keeps t = exp(-density · D) of its own light
     and gains (1 - t) of the fog colour, in linear light. D is the distance beyond the
-    ``start`` plane, normalised so the farthest point is at D = 1. Connect a Depth (1 =
-    nearest); any field works as "inverse depth"."""
+    ``start`` plane, normalised so the farthest point is at D = 1. Distances come from
+    ``Depth.to_distance`` (metres when the depth is calibrated). Holes in the depth read
+    the depth's filled values (their nearest measured pixel), never "far". Connect a
+    Depth (1 = nearest); any field works as "inverse depth"."""
     import cv2
 
     v = _field_at(depth, image, "the depth")
-    inv_far = np.float32(1.0 / depth_range)
-    span = np.float32(1.0 - inv_far)
-    far = np.float32(depth_range)
-    d_start = np.float32(1.0 / (inv_far + span * start))
-    reach = far - d_start
+    ratio = float(depth_range)
+    if ratio <= 0.0:
+        metres = depth.metric_range if isinstance(depth, Depth) else None
+        ratio = metres[1] / metres[0] if metres is not None else RELATIVE_FAR
+    ratio = max(ratio, 1.0 + 1e-6)
+    dist = inverse_to_distance(v, 1.0, ratio)  # 1 (nearest) .. ratio (farthest)
+    d_start = float(inverse_to_distance(np.float32(start), 1.0, ratio))
+    reach = np.float32(ratio - d_start)
     if reach <= 1e-6 or density <= 0.0 or mix <= 0.0:
         return image
-    dist = 1.0 / (inv_far + span * v)  # 1 (nearest) .. depth_range (farthest)
-    d_norm = np.clip((dist - d_start) / reach, 0.0, 1.0)
+    d_norm = np.clip((dist - np.float32(d_start)) / reach, 0.0, 1.0)
     fog = (1.0 - np.exp(np.float32(-density) * d_norm)).astype(np.float32)  # 1 - t
     pixels = image.pixels
     if desaturate > 0.0:

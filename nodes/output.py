@@ -79,21 +79,27 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
     elif isinstance(slot, Normals):
         array, bits = slot.to_rgb(), bits or 8
     elif isinstance(slot, (Depth, Field)):
-        if suffix == ".npy":
+        if suffix == ".npy":  # Depth: NaN where there is no depth
             import io
 
             buf = io.BytesIO()
-            np.save(buf, np.asarray(slot.values, dtype=np.float32), allow_pickle=False)
+            values = slot.values_or_nan() if isinstance(slot, Depth) else slot.values
+            np.save(buf, np.asarray(values, dtype=np.float32), allow_pickle=False)
             return buf.getvalue()
         array = slot.values  # lighter = closer for Depth: the contract's own orientation
         bits = bits or (16 if isinstance(slot, Depth) else 8)
+        if isinstance(slot, Depth):  # 0 = no depth; 16 bit: 1 … 65535 = depth 0 … 1
+            array = slot.to_uint16() / np.float32(65535.0) if bits == 16 else array
+            if bits != 16 and slot.valid is not None:
+                array = np.where(slot.valid, array, np.float32(0.0))
     else:  # pragma: no cover - FORMATS lists every writable type
         raise GatewayError(f"cannot write a {slot.type_name}")
     return encode_array(array, suffix, bit_depth=bits, quality=quality)
 
 
 # version 2: linear-light Images are sRGB-encoded when written (were written as-is: dark)
-@node("output.export", outputs={"files": Files}, proxy=False, version=2)
+# version 3: Depth holes are written as 0 (PNG) / NaN (.npy); valid depth as 1 … 65535
+@node("output.export", outputs={"files": Files}, proxy=False, version=3)
 def export(
     source: Image | Depth | Field | Normals | Faces | PointCloud,
     *,
@@ -101,7 +107,8 @@ def export(
         SavePath,
         Help(
             "Where to write; the extension picks the format: .png/.jpg/.tif for pictures "
-            "(Depth: 16-bit PNG, lighter = closer), .npy for raw fields, .json for Faces, "
+            "(Depth: 16-bit PNG, lighter = closer, 0 = no depth), .npy for raw fields (Depth: "
+            "NaN = no depth), .json for Faces, "
             ".ply for point clouds"
         ),
     ] = "out.png",
@@ -115,7 +122,8 @@ def export(
     """Write the connected slot to a file (format from the extension)."""
     if not path:
         raise GatewayError("no output path: set the 'path' param")
-    target: Path = ctx.resolve_path(path)
+    # outside the patch's folder only with the user's consent; never onto its own input
+    target: Path = ctx.resolve_save_path(path)
     bits = 0 if bit_depth == "auto" else int(bit_depth)
     data = slot_file_bytes(source, target.suffix.lower(), bits=bits, quality=quality)
     try:

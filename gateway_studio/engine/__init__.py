@@ -43,8 +43,10 @@ from .patch import load_patch, patch_from_dict, patch_from_json, patch_to_dict, 
 from .registry import Registry, default_registry
 from .slots import (
     CAMERA_FRAME,
+    RELATIVE_FAR,
     SLOT_TYPES,
     Depth,
+    Distance,
     Face,
     Faces,
     Field,
@@ -59,6 +61,7 @@ from .slots import (
 
 __all__ = [
     "CAMERA_FRAME",
+    "RELATIVE_FAR",
     "SLOT_TYPES",
     "Backdrop",
     "CancelToken",
@@ -68,6 +71,7 @@ __all__ = [
     "Context",
     "Depth",
     "DiskStore",
+    "Distance",
     "Evaluation",
     "Evaluator",
     "Event",

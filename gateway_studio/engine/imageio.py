@@ -1,9 +1,10 @@
 """Reading and writing images as ``Image`` slots.
 
-Reads PNG, JPEG, TIFF, WebP, and HEIC/HEIF/AVIF through pillow-heif — 8 and 16 bit, grayscale, palette, alpha, CMYK — applies
-the EXIF orientation, and refuses decompression bombs and truncated or corrupt files with
-an ``ImageReadError`` naming the file. Pillow decodes; OpenCV decodes 16-bit colour
-PNG/TIFF (Pillow reduces those to 8 bit). Writes PNG (8/16 bit), JPEG and TIFF (8/16 bit).
+Reads PNG, JPEG, TIFF, WebP, and HEIC/HEIF/AVIF through pillow-heif — 8 and 16 bit,
+grayscale, palette, alpha, CMYK — applies the EXIF orientation, and refuses decompression
+bombs and truncated or corrupt files with an ``ImageReadError`` naming the file. Pillow
+decodes; OpenCV decodes 16-bit colour PNG/TIFF (Pillow reduces those to 8 bit). Writes
+PNG (8/16 bit), JPEG and TIFF (8/16 bit).
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def test_fixed_normalisation_maps_every_frame_alike(model_dir: Path, photo: Imag
     # a wider fixed range is not re-stretched to fill [0, 1] (no per-frame flicker)
     wide, _ = run(photo, normalisation="fixed", fixed_far=lo - (hi - lo), fixed_near=hi)
     np.testing.assert_allclose(wide.values, (minmax.values + 1.0) / 2.0, atol=1e-5)
-    with pytest.raises(GatewayError, match="must differ"):
+    with pytest.raises(GatewayError, match="must be larger"):
         run(photo, normalisation="fixed", fixed_far=1.0, fixed_near=1.0)
 
 
@@ -349,7 +349,7 @@ def test_refine_edges_sharpens_steps_and_leaves_slopes() -> None:
 def test_region_fills_each_segment_with_its_mean() -> None:
     values = np.array([[0.1, 0.3, 0.9], [0.2, 0.4, 0.8]], dtype=np.float32)
     labels = np.array([[0, 0, 1], [0, -1, 1]], dtype=np.int32)
-    depth = Depth.from_inverse(values, normalisation="fixed", fixed_range=(0.0, 1.0))
+    depth = Depth.from_inverse(values, normalisation="fixed", fixed_range=(1.0, 0.0))
     out = region(depth, Segments(labels, ("wall", "person")))
     field, flat = out["field"], out["depth"]
     assert isinstance(field, Field) and isinstance(flat, Depth)
@@ -362,7 +362,7 @@ def test_region_fills_each_segment_with_its_mean() -> None:
 
 def test_region_median_and_mask() -> None:
     values = np.array([[0.1, 0.2, 0.9, 0.5]], dtype=np.float32)
-    depth = Depth.from_inverse(values, normalisation="fixed", fixed_range=(0.0, 1.0))
+    depth = Depth.from_inverse(values, normalisation="fixed", fixed_range=(1.0, 0.0))
     mask = Mask(np.array([[1, 1, 1, 0]], dtype=np.float32))
     mean = region(depth, mask)["field"].values
     median = region(depth, mask, statistic="median")["field"].values

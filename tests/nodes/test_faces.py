@@ -167,7 +167,7 @@ def test_mean_depth_and_near_to_far_order() -> None:
     assert swapped["faces"].faces[0].depth == pytest.approx(0.9)
 
 
-def test_mean_depth_is_over_the_face_ellipse_and_resamples_depth() -> None:
+def test_mean_depth_is_over_the_face_ellipse_and_refuses_other_sizes() -> None:
     image, _, _ = two_face_canvas()
     h, w = image.size
     ramp = np.tile(np.linspace(0, 1, w, dtype=np.float32), (h, 1))
@@ -175,15 +175,21 @@ def test_mean_depth_is_over_the_face_ellipse_and_resamples_depth() -> None:
     for face in out["faces"].faces:
         centre_x = face.box[0] + face.box[2] / 2
         assert face.depth == pytest.approx(centre_x / w, abs=0.01)  # symmetric ellipse
-    # a half-size depth map is resampled to the image, not refused
+    # a depth map of another size is refused, naming both sizes: never resized silently
     small = Depth(np.ascontiguousarray(ramp[::2, ::2]))
-    again = F.detect(image, small, ctx=Context())
-    assert [f.depth for f in again["faces"].faces] == pytest.approx(
-        [f.depth for f in out["faces"].faces], abs=0.01
-    )
-    # another photo's depth (other aspect ratio) is refused, never stretched over this one
-    with pytest.raises(GatewayError, match="connect one of the same photo"):
-        F.detect(image, Depth(np.ascontiguousarray(ramp[:, : w // 2])), ctx=Context())
+    with pytest.raises(GatewayError, match=rf"is {w // 2}x{h // 2} but the image is {w}x{h}"):
+        F.detect(image, small, ctx=Context())
+    # holes in the depth take no part in a face's mean; a face with no depth gets None
+    valid = np.ones((h, w), bool)
+    valid[:, : w // 2] = False
+    holey = Depth(ramp, valid=valid, fill="nearest")
+    partial = F.detect(image, holey, ctx=Context())
+    for face in partial["faces"].faces:
+        if face.box[0] + face.box[2] < w // 2:
+            assert face.depth is None
+        elif face.box[0] > w // 2:
+            centre_x = face.box[0] + face.box[2] / 2
+            assert face.depth == pytest.approx(centre_x / w, abs=0.01)
 
 
 def test_without_depth_larger_faces_come_first() -> None:

@@ -259,7 +259,7 @@ def test_subject_falls_back_to_depth_visibly() -> None:
 def test_depth_mode_finds_the_whole_near_sphere_of_the_scene() -> None:
     """scene.png: a red sphere in front of a box, a floor and a wall, with exact depth."""
     image = read_image(ROOT / "resources" / "images" / "scene.png")
-    from nodes.depth import from_file
+    from nodes.depth_files import from_file
 
     depth = from_file(path=str(ROOT / "resources" / "images" / "scene_depth.png"), ctx=Context())
     mask = S.subject(image, depth, mode="depth", ctx=Context())["mask"].values > 0
