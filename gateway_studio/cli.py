@@ -5,10 +5,16 @@
     gateway-studio nodes [--json]               list node types
     gateway-studio models list|pull NAME        model weights (see engine.models)
 
-Bad input (patch, flags, missing --input files, an export onto a file the patch reads)
-exits 2 with a one-paragraph message on stderr (``--debug`` adds the traceback); a render
-whose nodes failed exits 1, and so does an unexpected internal error (one line, the
-traceback with ``--debug``). A render that writes no file says so on stderr.
+Bad input (patch, flags, settings, missing --input files, an export onto a file the patch
+reads, an export outside the patch's folder without ``--allow-write-outside``) exits 2
+with a one-paragraph message on stderr (``--debug`` adds the traceback); a render whose
+nodes failed exits 1, and so does an unexpected internal error (one line, the traceback
+with ``--debug``). A render that writes no file says so on stderr.
+
+Writes need the user's consent (``engine/consent.py``): a patch writes inside its own
+folder; ``--output``, ``--set NODE.path=…`` and ``--out-dir`` name other targets; and
+``--allow-write-outside`` allows whatever the patch names. Each render ends by pruning
+the disk cache to its limit.
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ from gateway_studio.engine import (
     load_patch,
 )
 from gateway_studio.engine.batch import output_names
+from gateway_studio.engine.consent import outside_writes
 from gateway_studio.engine.evaluator import Event
 from gateway_studio.engine.files import atomic_write
+from gateway_studio.engine.limits import check_settings
 
 VERBS = ("render", "nodes", "models")
 #: What a node id looks like (the patch format's rule), to tell NODE=PATH from a path.
@@ -97,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="source node the batch images feed (default: the only source.image)",
     )
     r.add_argument("--out-dir", help="with --batch: folder for the outputs")
+    r.add_argument(
+        "--allow-write-outside",
+        action="store_true",
+        help="let the patch's exports write outside the patch's folder (by default only "
+        "--output / --out-dir and the patch's own folder are written)",
+    )
     r.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
     )
@@ -155,6 +169,8 @@ def _set_param(graph: PatchGraph, node_id: str, name: str, text: str) -> None:
         raise UsageError(f"--set {node_id}.{name}: {exc}") from None
     if pspec.kind == "path" and value:
         value = _absolute(value)
+        if pspec.save:  # typed on the command line: the user named this file
+            graph.write_consent = graph.write_consent.allow_file(value)
     graph.set_param(node_id, name, value)
 
 
@@ -189,6 +205,7 @@ def _apply_outputs(graph: PatchGraph, outputs: Sequence[str]) -> None:
             node_id = exports[0] if exports else _add_export(graph)
             path = item
         graph.set_param(node_id, _save_param(graph, node_id, f"--output {item}"), _absolute(path))
+        graph.write_consent = graph.write_consent.allow_file(_absolute(path))
 
 
 def _file_params(graph: PatchGraph, *, save: bool) -> dict[Path, str]:
@@ -227,6 +244,25 @@ def _add_export(graph: PatchGraph) -> str:
     inst = graph.add_node("output.export", node_id=graph.new_id("output.export"))
     graph.connect(Link(sinks[0], graph.spec(sinks[0]).outputs[0].name, inst.id, "source"))
     return inst.id
+
+
+def _refuse_writing_outside(graph: PatchGraph) -> None:
+    """List every export target outside the patch's folder that the user did not name,
+    and how to allow them, before anything is rendered."""
+    outside = outside_writes(graph)
+    if not outside:
+        return
+    folder = graph.base_dir or Path.cwd()
+    listing = "\n".join(
+        f"  {ref} → {path}" + (f" (through a symlink: {real})" if real != path else "")
+        for ref, path in outside
+        for real in [Path(os.path.realpath(path))]
+    )
+    raise UsageError(
+        f"refused: the patch writes outside its folder ({folder}):\n{listing}\n"
+        "Nothing was written. Run again with --allow-write-outside to allow these writes, "
+        "or name the output yourself with --output PATH (--out-dir DIR with --batch)."
+    )
 
 
 def _make_evaluator(args: argparse.Namespace) -> Evaluator:
@@ -302,12 +338,22 @@ def cmd_render(args: argparse.Namespace) -> int:
         node_id, name = _split(ref, ".", "NODE.PARAM=VALUE")
         _set_param(graph, node_id, name, text)
     _apply_outputs(graph, args.output)
+    if args.allow_write_outside:
+        graph.write_consent = graph.write_consent.allow_anywhere()
     evaluator = _make_evaluator(args)
+    try:
+        return _render(args, graph, evaluator)
+    finally:  # the cache limit holds across runs, not only within one
+        evaluator.cache.prune()
+
+
+def _render(args: argparse.Namespace, graph: PatchGraph, evaluator: Evaluator) -> int:
     if args.batch:
         return _render_batch(args, graph, evaluator)
     if args.out_dir:
         raise UsageError("--out-dir goes with --batch GLOB")
     _refuse_overwriting_inputs(graph)
+    _refuse_writing_outside(graph)
     evaluation = _render_once(evaluator, graph, args.debug)
     _write_report(args.report, evaluation.report())
     if not evaluation.ok:
@@ -356,6 +402,7 @@ def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evalua
     templates = {e: Path(str(graph.node(e).params["path"])) for e in exports}
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    graph.write_consent = graph.write_consent.allow_folder(out_dir)  # the user named it
     reports: dict[str, Any] = {}
     failed = 0
     names = output_names(images)
@@ -437,6 +484,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     keep_freed_buffers()  # ~25-30 % faster full-frame nodes; see gateway_studio/malloc.py
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # a bad GATEWAY_STUDIO_* value: one line naming it, for the app and every verb
+        check_settings()
+    except GatewayError as exc:
+        print(f"gateway-studio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     verb = next((a for a in argv if not a.startswith("-")), None)
     if verb not in VERBS and not any(a in ("-h", "--help", "--version") for a in argv):
         return run_gui(argv)

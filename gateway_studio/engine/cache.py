@@ -1,9 +1,17 @@
 """The bundle cache: a byte-bounded memory LRU in front of a content-addressed disk store.
 
-Disk entries are ``<root>/<key[:2]>/<key>.slot`` files: a magic line, a BLAKE2 digest of
-the payload, then an ``.npz`` payload (arrays + JSON metadata, loaded with
-``allow_pickle=False``). A missing, truncated or corrupt entry reads as a miss (and is
-deleted), so the node is recomputed; a failing disk never fails an evaluation.
+Disk entries are ``<root>/<key[:2]>/<key>.slot`` files: a magic line, the entry's own key
+on a line, a BLAKE2 digest of the key line and the payload, then an ``.npz`` payload
+(arrays + JSON metadata, loaded with ``allow_pickle=False``). A missing, truncated or
+corrupt entry, or one whose recorded key is not the key asked for (a file copied or
+swapped onto another entry's name), reads as a miss (and is deleted), so the node is
+recomputed: a wrong result is never served, and a failing disk never fails an evaluation.
+
+The store is bounded by total bytes (``GATEWAY_STUDIO_CACHE_MAX_GB``): ``prune`` deletes
+least recently used entries (a hit refreshes an entry's mtime) until it fits. It runs
+when a quarter of the limit has been written since the last prune, at the end of every
+command-line render, and on a timer in the app, so the limit holds across processes.
+Temp files that a killed writer left behind are swept up by the same pass.
 """
 
 from __future__ import annotations
@@ -15,35 +23,51 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .limits import cache_max_bytes
 from .slots import SLOT_TYPES, Slot
 
-_MAGIC = b"GWSLOT1\n"
+_MAGIC = b"GWSLOT2\n"
 _DIGEST = 32
+_MAX_KEY = 256
+#: A temp file older than this was left by a writer that died (kill -9, power cut).
+STALE_TEMP_SECONDS = 3600.0
 
 
-def encode_slot(slot: Slot) -> bytes:
+def encode_slot(slot: Slot, key: str = "") -> bytes:
+    """The bytes of a cache entry for ``slot`` stored under ``key``."""
     arrays, meta = slot.to_arrays()
     header = json.dumps({"type": slot.type_name, "meta": meta}).encode("utf-8")
     buf = io.BytesIO()
     arrays = {"__header__": np.frombuffer(header, dtype=np.uint8), **arrays}
     np.savez(buf, allow_pickle=False, **arrays)
     payload = buf.getvalue()
-    return _MAGIC + hashlib.blake2b(payload, digest_size=_DIGEST).digest() + payload
+    key_line = key.encode("ascii") + b"\n"
+    if len(key_line) > _MAX_KEY or b"\n" in key_line[:-1]:
+        raise ValueError(f"not a cache key: {key!r}")
+    check = hashlib.blake2b(key_line + payload, digest_size=_DIGEST).digest()
+    return _MAGIC + key_line + check + payload
 
 
-def decode_slot(data: bytes) -> Slot:
-    """Raise ValueError for anything that is not an intact slot file."""
-    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _DIGEST:
+def decode_slot(data: bytes, key: str | None = None) -> Slot:
+    """Raise ValueError for anything that is not an intact entry (of ``key``, if given)."""
+    if not data.startswith(_MAGIC):
         raise ValueError("not a slot file")
-    stored = data[len(_MAGIC) : len(_MAGIC) + _DIGEST]
-    payload = data[len(_MAGIC) + _DIGEST :]
-    if hashlib.blake2b(payload, digest_size=_DIGEST).digest() != stored:
+    end = data.find(b"\n", len(_MAGIC), len(_MAGIC) + _MAX_KEY)
+    if end < 0 or len(data) < end + 1 + _DIGEST:
+        raise ValueError("truncated slot file")
+    key_line = data[len(_MAGIC) : end + 1]
+    if key is not None and key_line[:-1] != key.encode("ascii", "replace"):
+        raise ValueError("the entry belongs to another key")
+    stored = data[end + 1 : end + 1 + _DIGEST]
+    payload = data[end + 1 + _DIGEST :]
+    if hashlib.blake2b(key_line + payload, digest_size=_DIGEST).digest() != stored:
         raise ValueError("checksum mismatch")
     with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
@@ -96,18 +120,14 @@ class MemoryCache:
 
 
 class DiskStore:
-    """Content-addressed slot files under ``root``, bounded by ``max_bytes``.
+    """Content-addressed slot files under ``root``, bounded by ``max_bytes``
+    (``GATEWAY_STUDIO_CACHE_MAX_GB`` by default; ``SettingError`` if that is invalid)."""
 
-    A hit refreshes the file's mtime, so pruning drops the least recently used entries
-    first; pruning runs after every ``prune_every`` writes."""
-
-    def __init__(self, root: Path, *, max_bytes: int | None = None, prune_every: int = 64) -> None:
+    def __init__(self, root: Path, *, max_bytes: int | None = None) -> None:
         self.root = Path(root)
-        env = os.environ.get("GATEWAY_STUDIO_CACHE_MAX_GB")
-        default = int(float(env) * 2**30) if env else 20 * 2**30
-        self.max_bytes = max_bytes if max_bytes is not None else default
-        self._prune_every = prune_every
-        self._writes = 0
+        self.max_bytes = max_bytes if max_bytes is not None else cache_max_bytes()
+        self._written = 0
+        self._lock = threading.Lock()
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.slot"
@@ -119,9 +139,10 @@ class DiskStore:
         except OSError:
             return None
         try:
-            slot = decode_slot(data)
-        except Exception:  # corrupt or truncated: forget it, the node recomputes
-            path.unlink(missing_ok=True)
+            slot = decode_slot(data, key)
+        except Exception:  # corrupt, truncated or another key's: forget it, recompute
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
             return None
         with contextlib.suppress(OSError):
             os.utime(path)
@@ -131,8 +152,10 @@ class DiskStore:
         """Write an entry; False (never an exception) if the slot or the disk refuses."""
         path = self.path(key)
         try:
-            data = encode_slot(slot)
+            data = encode_slot(slot, key)
         except (TypeError, ValueError, OSError):  # metadata that is not JSON, etc.
+            return False
+        if len(data) > self.max_bytes:  # could never stay: do not write it at all
             return False
         tmp: str | None = None
         try:
@@ -146,25 +169,48 @@ class DiskStore:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             return False
-        self._writes += 1
-        if self._writes % self._prune_every == 0:
+        with self._lock:
+            self._written += len(data)
+            due = self._written * 4 >= self.max_bytes
+        if due:
             self.prune()
         return True
 
+    def _scan(self) -> list[tuple[float, int, str]]:
+        """(mtime, size, path) of every entry; deletes temp files of dead writers."""
+        entries: list[tuple[float, int, str]] = []
+        stale = time.time() - STALE_TEMP_SECONDS
+        folders: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(self.root) as top:
+            folders = [d.path for d in top if d.is_dir(follow_symlinks=False)]
+        for folder in folders:
+            with contextlib.suppress(OSError), os.scandir(folder) as files:
+                for f in files:
+                    with contextlib.suppress(OSError):
+                        st = f.stat(follow_symlinks=False)
+                        if f.name.endswith(".slot"):
+                            entries.append((st.st_mtime, st.st_size, f.path))
+                        elif f.name.endswith(".tmp") and st.st_mtime < stale:
+                            os.unlink(f.path)
+        return entries
+
+    def size(self) -> int:
+        """Total bytes of the entries on disk now."""
+        return sum(size for _, size, _ in self._scan())
+
     def prune(self) -> int:
         """Delete least recently used entries until the store fits; returns bytes freed."""
-        try:
-            entries = [(p.stat(), p) for p in self.root.glob("*/*.slot")]
-        except OSError:
-            return 0
-        total = sum(st.st_size for st, _ in entries)
+        with self._lock:
+            self._written = 0
+        entries = self._scan()
+        excess = sum(size for _, size, _ in entries) - self.max_bytes
         freed = 0
-        for st, p in sorted(entries, key=lambda e: e[0].st_mtime):
-            if total - freed <= self.max_bytes:
+        for _, size, file in sorted(entries):
+            if freed >= excess:
                 break
             with contextlib.suppress(OSError):
-                p.unlink()
-                freed += st.st_size
+                os.unlink(file)
+                freed += size
         return freed
 
 
@@ -191,6 +237,10 @@ class SlotCache:
         self.memory.put(key, slot)
         if persist and self.disk is not None:
             self.disk.put(key, slot)
+
+    def prune(self) -> int:
+        """Bring the disk store within its limit (end of a run; the app's timer)."""
+        return self.disk.prune() if self.disk is not None else 0
 
     def info(self) -> dict[str, Any]:
         return {

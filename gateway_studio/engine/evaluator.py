@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .cache import SlotCache
+from .consent import WriteGuard
 from .errors import Cancelled, GatewayError, GraphError
 from .graph import PatchGraph
 from .keys import FileFingerprints, digest, node_key
@@ -108,8 +109,21 @@ class NodeResult:
     #: Made from preview proxies (here or upstream): kept in memory only, never on disk.
     preview: bool = False
 
+    @property
+    def notes(self) -> list[str]:
+        """What the outputs say a user must know (holes filled, calibration, provenance)."""
+        return [note for slot in self.outputs.values() for note in slot.notes()]
+
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "seconds": round(self.seconds, 6), "error": self.error}
+        out: dict[str, Any] = {
+            "status": self.status,
+            "seconds": round(self.seconds, 6),
+            "error": self.error,
+        }
+        notes = self.notes
+        if notes:
+            out["notes"] = notes
+        return out
 
 
 @dataclass
@@ -162,14 +176,12 @@ class Evaluator:
         base_dir = base_dir if base_dir is not None else graph.base_dir
         order = graph.topological_order()
         if targets is not None:
-            wanted = set()
-            for t in targets:
-                graph.node(t)  # unknown target → GraphError
-                wanted |= graph.ancestors(t) | {t}
+            wanted = graph.upstream(targets)  # unknown target → GraphError
             order = [n for n in order if n in wanted]
         if strict:
             graph.check_ready(order)
         results: dict[str, NodeResult] = {}
+        writes = WriteGuard(graph, base_dir)
         total = len(order)
         for index, node_id in enumerate(order):
             if cancel is not None and cancel.cancelled:
@@ -178,7 +190,7 @@ class Evaluator:
                     emit(NodeFailed(rest, "evaluation cancelled", "cancelled"))
                 return Evaluation(results, time.perf_counter() - start, cancelled=True)
             result = self._run_node(
-                graph, node_id, results, emit, cancel, preview, base_dir, index, total
+                graph, node_id, results, emit, cancel, preview, writes, index, total
             )
             results[node_id] = result
             emit(Progress((index + 1) / total, index + 1, total))
@@ -198,7 +210,7 @@ class Evaluator:
         emit: Listener,
         cancel: CancelToken | None,
         preview: int | None,
-        base_dir: Path | None,
+        writes: WriteGuard,
         index: int,
         total: int,
     ) -> NodeResult:
@@ -231,7 +243,14 @@ class Evaluator:
         if preview is not None and spec.writes_files:
             return fail("not written while previewing", "skipped")
 
-        key = self._key(spec, inst.params, input_keys, base_dir, inst.bypass)
+        base_dir = writes.base_dir
+        cancelled = (lambda: cancel.cancelled) if cancel is not None else None
+        try:  # hashing a source file: regular files only, capped, cancellable
+            key = self._key(spec, inst.params, input_keys, base_dir, inst.bypass, cancelled)
+        except Cancelled:
+            return fail("evaluation cancelled", "cancelled")
+        except GatewayError as exc:
+            return fail(str(exc))
         proxy = preview is not None and spec.proxy
         if proxy:
             key = digest(key, "proxy", str(preview))
@@ -276,7 +295,8 @@ class Evaluator:
             base_dir=base_dir,
             preview=preview is not None,
             report=report,
-            cancelled=(lambda: cancel.cancelled) if cancel is not None else None,
+            cancelled=cancelled,
+            writes=writes,
         )
         try:
             outputs = spec.compute(inputs, inst.params, ctx)
@@ -308,13 +328,18 @@ class Evaluator:
         input_keys: dict[str, str | None],
         base_dir: Path | None,
         bypass: bool,
+        cancelled: Callable[[], bool] | None = None,
     ) -> str:
         keyed: dict[str, Any] = {}
         for p in spec.params:
             value = params.get(p.name, p.default)
             if p.kind == "path" and value:
                 path = Context(base_dir=base_dir).resolve_path(str(value))
-                value = str(path.resolve()) if p.save else self.fingerprints.of(path)
+                value = (
+                    str(path.resolve())
+                    if p.save
+                    else self.fingerprints.of(path, cancelled=cancelled)
+                )
             keyed[p.name] = value
         if spec.identity is not None:
             try:
@@ -372,10 +397,13 @@ class Evaluator:
         return small
 
     def _files_intact(self, files: Files) -> bool:
-        return all(
-            self.fingerprints.of(Path(p)) == fp
-            for p, fp in zip(files.paths, files.fingerprints, strict=True)
-        )
+        try:
+            return all(
+                self.fingerprints.of(Path(p)) == fp
+                for p, fp in zip(files.paths, files.fingerprints, strict=True)
+            )
+        except GatewayError:  # no longer a regular file: write it again
+            return False
 
 
 __all__ = [

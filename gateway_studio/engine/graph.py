@@ -19,9 +19,11 @@ from typing import Any
 
 import networkx as nx
 
+from .consent import WriteConsent
 from .errors import GraphError
 from .node import NodeSpec
 from .params import ParamError
+from .paths import path_problem
 from .registry import Registry
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -66,6 +68,10 @@ class PatchGraph:
     backdrops: list[Backdrop] = field(default_factory=list)
     #: Folder that relative paths in params resolve against (the patch file's folder).
     base_dir: Path | None = None
+    #: Where the graph may write besides its folder (see ``consent.py``).
+    write_consent: WriteConsent = field(default_factory=WriteConsent)
+    #: The patch file the graph was read from (a render must not write over it).
+    source_file: Path | None = None
 
     # -- nodes ----------------------------------------------------------------------------
     def spec(self, node_id: str) -> NodeSpec:
@@ -145,9 +151,13 @@ class PatchGraph:
             known = ", ".join(p.name for p in spec.params) or "none"
             raise GraphError(f"{node_id}: {spec.type_id} has no param '{name}' (params: {known})")
         try:
-            return pspec.validate(value)
+            value = pspec.validate(value)
         except ParamError as exc:
             raise GraphError(f"{node_id}.{name}: {exc}") from None
+        problem = path_problem(value) if pspec.kind == "path" and value else None
+        if problem:
+            raise GraphError(f"{node_id}.{name}: the path {problem}")
+        return value
 
     # -- links ----------------------------------------------------------------------------
     def links(self) -> list[Link]:
@@ -166,8 +176,9 @@ class PatchGraph:
                 out[dst_slot] = (u, src_slot)
         return out
 
-    def check_link(self, link: Link) -> None:
-        """Raise GraphError if ``link`` may not be made (types, slots, cycle)."""
+    def check_link(self, link: Link, *, cycle: bool = True) -> None:
+        """Raise GraphError if ``link`` may not be made (types, slots, and with ``cycle``
+        a cycle: a path search, O(nodes); loading checks cycles once instead)."""
         src_spec, dst_spec = self.spec(link.src), self.spec(link.dst)
         out = src_spec.output(link.src_slot)
         if out is None:
@@ -187,15 +198,16 @@ class PatchGraph:
                 f"cannot connect {link.src}.{link.src_slot} ({out.type_name}) to "
                 f"{link.dst}.{link.dst_slot} ({inp.type_name}): incompatible slot types"
             )
-        if link.src == link.dst or nx.has_path(self.graph, link.dst, link.src):
+        if link.src == link.dst or (cycle and nx.has_path(self.graph, link.dst, link.src)):
             raise GraphError(
                 f"cannot connect {link.src}.{link.src_slot} to {link.dst}.{link.dst_slot}: "
                 f"it would make a cycle ({link.dst} already feeds {link.src})"
             )
 
-    def connect(self, link: Link) -> Link | None:
-        """Make a link; an input holds one link, so a previous one is replaced (returned)."""
-        self.check_link(link)
+    def connect(self, link: Link, *, check_cycle: bool = True) -> Link | None:
+        """Make a link; an input holds one link, so a previous one is replaced (returned).
+        ``check_cycle=False`` (bulk loading) leaves the cycle check to ``find_cycle``."""
+        self.check_link(link, cycle=check_cycle)
         previous = self.disconnect(link.dst, link.dst_slot)
         if self.graph.has_edge(link.src, link.dst):
             self.graph.edges[link.src, link.dst]["links"][link.dst_slot] = link.src_slot
@@ -214,6 +226,14 @@ class PatchGraph:
         return None
 
     # -- analysis -------------------------------------------------------------------------
+    def find_cycle(self) -> list[str] | None:
+        """The nodes of one cycle (first node repeated at the end), or None: O(nodes+links)."""
+        try:
+            edges = nx.find_cycle(self.graph)
+        except nx.NetworkXNoCycle:
+            return None
+        return [str(u) for u, _v, *_ in edges] + [str(edges[0][0])]
+
     def missing_inputs(self, node_id: str) -> list[str]:
         spec = self.spec(node_id)
         connected = self.incoming(node_id)
@@ -229,6 +249,20 @@ class PatchGraph:
     def topological_order(self) -> list[str]:
         # Sorted tie-breaks make the order (and so event logs) deterministic.
         return list(nx.lexicographical_topological_sort(self.graph))
+
+    def upstream(self, node_ids: Iterable[str]) -> set[str]:
+        """The nodes and all their ancestors, in one pass (GraphError for an unknown id)."""
+        seen: set[str] = set()
+        stack = list(node_ids)
+        for node_id in stack:
+            self.node(node_id)
+        pred = self.graph.pred
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(p for p in pred[n] if p not in seen)
+        return seen
 
     def descendants(self, node_id: str) -> set[str]:
         return set(nx.descendants(self.graph, node_id))
@@ -247,4 +281,6 @@ class PatchGraph:
             copy.deepcopy(self.metadata),
             copy.deepcopy(self.backdrops),
             self.base_dir,
+            self.write_consent,
+            self.source_file,
         )

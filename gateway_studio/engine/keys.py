@@ -3,7 +3,8 @@
 The key of a node's outputs hashes its type id, version, sorted params and the keys of
 the slots feeding it (ComfyUI's "signature" cache), never the values themselves. A param
 of kind "path" contributes a fingerprint of the file's *bytes*, so renaming or touching a
-photo keeps its cache, and editing it invalidates it.
+photo keeps its cache, and editing it invalidates it. Hashing streams, can be cancelled,
+reads regular files only and stops at a size cap (see ``fingerprint_file``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .errors import Cancelled
+from .limits import IMAGE_BUDGET_ENV, describe_bytes, image_budget_bytes
+from .paths import PathRefused, check_regular, open_regular
 
 _HASH_CHUNK = 1 << 20
 
@@ -32,37 +37,74 @@ class FileFingerprints:
     re-reads a photo; the key itself depends only on the bytes."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, int, int], str] = {}
+        self._known: dict[tuple[str, int, int, int], str] = {}
         self._lock = threading.Lock()
 
-    def of(self, path: Path) -> str:
+    def of(self, path: Path, *, cancelled: Callable[[], bool] | None = None) -> str:
+        """The fingerprint of a regular file (``missing:`` if there is none); raises
+        ``PathRefused`` for anything else or a file over the size cap, ``Cancelled``."""
         try:
-            st = path.stat()
-        except OSError:
+            st = check_regular(path)
+        except (FileNotFoundError, NotADirectoryError):
             return "missing:" + str(path)
-        stamp = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        except (OSError, ValueError) as exc:
+            raise _unreadable(path, exc) from None
+        stamp = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
         with self._lock:
             known = self._known.get(stamp)
         if known is not None:
             return known
-        value = fingerprint_file(path)
+        value = fingerprint_file(path, cancelled=cancelled)
         with self._lock:
             self._known[stamp] = value
         return value
 
 
-def fingerprint_file(path: Path) -> str:
-    """ "file:<hash of the bytes>" (or a marker for a missing/unreadable file)."""
+def source_size_cap() -> int:
+    """Largest file a node may read: the image memory budget (no image file larger than
+    it could decode within it; raw ``.npy`` arrays take their own size in memory)."""
+    return image_budget_bytes()
+
+
+def fingerprint_file(path: Path, *, cancelled: Callable[[], bool] | None = None) -> str:
+    """``file:<hash of the bytes>``, or ``missing:<path>`` when there is no such file.
+
+    Streams the file in 1 MiB chunks, checking ``cancelled`` between them. Refuses
+    (``PathRefused``) devices, FIFOs, sockets and folders before reading a byte, and
+    files larger than ``source_size_cap()`` (counting what is read, not only what
+    ``stat`` says, so a file that never ends still stops)."""
     h = hashlib.blake2b(digest_size=20)
+    cap = source_size_cap()
+    read = 0
     try:
-        with Path(path).open("rb") as f:
+        with open_regular(path) as f:
+            if os.fstat(f.fileno()).st_size > cap:
+                raise _too_large(path, os.fstat(f.fileno()).st_size, cap)
             while chunk := f.read(_HASH_CHUNK):
+                read += len(chunk)
+                if read > cap:
+                    raise _too_large(path, read, cap)
                 h.update(chunk)
-    except FileNotFoundError:
+                if cancelled is not None and cancelled():
+                    raise Cancelled("evaluation cancelled")
+    except (FileNotFoundError, NotADirectoryError):
         return "missing:" + str(path)
-    except OSError:
-        return "unreadable:" + str(path)
+    except (OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
     return "file:" + h.hexdigest()
+
+
+def _unreadable(path: Path, exc: Exception) -> PathRefused:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return PathRefused(f"{path}: cannot read it ({reason})")
+
+
+def _too_large(path: Path, size: int, cap: int) -> PathRefused:
+    return PathRefused(
+        f"{path}: refused, the file is {describe_bytes(size)}, larger than the image memory "
+        f"budget of {describe_bytes(cap)} that caps what a node reads "
+        f"(set {IMAGE_BUDGET_ENV} to raise it)"
+    )
 
 
 def node_key(

@@ -19,7 +19,6 @@ node computes means bumping ``version``: it is part of every cache key.
 from __future__ import annotations
 
 import inspect
-import os
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -27,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .consent import WriteGuard
 from .errors import Cancelled, GatewayError
 from .params import Choices, Help, Label, ParamKind, ParamSpec, Range, _Kind, _Save
+from .paths import refuse_special, resolve
 from .slots import Slot, slot_type_name
 
 
@@ -43,6 +44,7 @@ class Context:
         preview: bool = False,
         report: Callable[[float, str], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        writes: WriteGuard | None = None,
     ) -> None:
         self.node_id = node_id
         self.base_dir = base_dir
@@ -50,6 +52,9 @@ class Context:
         self.preview = preview
         self._report = report
         self._cancelled = cancelled
+        #: Checks write targets against the graph's consent (None: a caller in code, such
+        #: as a test or a script, that writes where it says).
+        self._writes = writes
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report progress within this node (0..1), e.g. "loading model", "inference"."""
@@ -62,11 +67,21 @@ class Context:
             raise Cancelled("evaluation cancelled")
 
     def resolve_path(self, path: str) -> Path:
-        """Relative paths resolve against the patch file's folder."""
-        p = Path(path).expanduser()
-        if not p.is_absolute() and self.base_dir is not None:
-            p = self.base_dir / p
-        return Path(os.path.abspath(p))  # normalised for messages; symlinks kept
+        """A path to read: relative paths resolve against the patch file's folder (``~``
+        expanded, ``..`` normalised, symlinks kept). A device, FIFO or socket is refused
+        (``PathRefused``): opening one may block forever or never end."""
+        p = resolve(path, self.base_dir)
+        refuse_special(p)
+        return p
+
+    def resolve_save_path(self, path: str, param: str = "path") -> Path:
+        """A path to write (a ``SavePath`` param), resolved like ``resolve_path`` and
+        checked against the write rule (``consent.py``): ``WriteRefused`` outside the
+        patch's folder without the user's consent, or onto a file the render reads."""
+        p = resolve(path, self.base_dir)
+        if self._writes is not None:
+            self._writes.check(p, f"{self.node_id or 'node'}.{param}")
+        return p
 
 
 @dataclass(frozen=True)

@@ -21,20 +21,26 @@ crash never leaves half a patch.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .consent import WriteConsent
 from .errors import GraphError, PatchError
 from .files import atomic_write
 from .graph import Backdrop, Link, PatchGraph
 from .params import ParamError
+from .paths import PathRefused, open_regular, path_problem
 from .registry import Registry, default_registry
 
 FORMAT = "gateway-studio.patch"
 VERSION = 1
+
+#: Largest patch file read (an 8,000-node patch is about 1 MB).
+MAX_PATCH_BYTES = 64 << 20
 
 _NODE_KEYS = {"id", "type", "params", "position", "bypass", "title"}
 _TOP_KEYS = {"format", "version", "nodes", "links", "backdrops", "metadata"}
@@ -93,7 +99,8 @@ def patch_from_dict(
     if unknown:
         raise PatchError(f"unknown key(s) {', '.join(unknown)}", "patch")
 
-    graph = PatchGraph(registry, base_dir=base_dir)
+    # read from data: the folder rule applies to what it writes (see consent.py)
+    graph = PatchGraph(registry, base_dir=base_dir, write_consent=WriteConsent(restricted=True))
     metadata = data.get("metadata", {})
     graph.metadata = dict(_expect(metadata, dict, "metadata", "an object"))
 
@@ -124,6 +131,9 @@ def patch_from_dict(
                 checked[name] = pspec.validate(value)
             except ParamError as exc:
                 raise PatchError(str(exc), f"{where}.params.{name}") from None
+            problem = path_problem(checked[name]) if pspec.kind == "path" else None
+            if problem:
+                raise PatchError(f"the path {problem}", f"{where}.params.{name}")
         position = None
         if raw.get("position") is not None:
             position = _finite_pair(raw["position"], f"{where}.position")
@@ -136,7 +146,24 @@ def patch_from_dict(
         except GraphError as exc:
             raise PatchError(str(exc), f"{where}.id") from None
 
-    for i, raw in enumerate(_expect(data.get("links", []), list, "links", "a list of links")):
+    _add_links(graph, _expect(data.get("links", []), list, "links", "a list of links"))
+    for i, raw in enumerate(_expect(data.get("backdrops", []), list, "backdrops", "a list")):
+        where = f"backdrops[{i}]"
+        _expect(raw, dict, where, "a backdrop object")
+        title = _expect(raw.get("title", ""), str, f"{where}.title", "a string")
+        rect = _expect(raw.get("rect"), list, f"{where}.rect", "[x, y, width, height]")
+        if len(rect) != 4 or not all(_finite(v) for v in rect):
+            raise PatchError("expected four finite numbers", f"{where}.rect")
+        color = _expect(raw.get("color", "#3a4a5a"), str, f"{where}.color", "a colour")
+        graph.backdrops.append(Backdrop(title, (rect[0], rect[1], rect[2], rect[3]), color))
+    return graph
+
+
+def _add_links(graph: PatchGraph, links: list[Any]) -> None:
+    """Link by link: form, nodes, slots and types; then one cycle check for all of them
+    (a path search per link made an 8,000-node patch take a minute to load)."""
+    closing: dict[tuple[str, str], int] = {}
+    for i, raw in enumerate(links):
         where = f"links[{i}]"
         _expect(raw, dict, where, 'an object {"from": ..., "to": ...}')
         extra = sorted(set(raw) - {"from", "to"})
@@ -150,20 +177,15 @@ def patch_from_dict(
         if dst_slot in graph.incoming(dst):
             raise PatchError(f"input {dst}.{dst_slot} already has a link", f"{where}.to")
         try:
-            graph.connect(Link(src, src_slot, dst, dst_slot))
+            graph.connect(Link(src, src_slot, dst, dst_slot), check_cycle=False)
         except GraphError as exc:
             raise PatchError(str(exc), where) from None
-
-    for i, raw in enumerate(_expect(data.get("backdrops", []), list, "backdrops", "a list")):
-        where = f"backdrops[{i}]"
-        _expect(raw, dict, where, "a backdrop object")
-        title = _expect(raw.get("title", ""), str, f"{where}.title", "a string")
-        rect = _expect(raw.get("rect"), list, f"{where}.rect", "[x, y, width, height]")
-        if len(rect) != 4 or not all(_finite(v) for v in rect):
-            raise PatchError("expected four finite numbers", f"{where}.rect")
-        color = _expect(raw.get("color", "#3a4a5a"), str, f"{where}.color", "a colour")
-        graph.backdrops.append(Backdrop(title, (rect[0], rect[1], rect[2], rect[3]), color))
-    return graph
+        closing[(src, dst)] = i
+    cycle = graph.find_cycle()
+    if cycle is not None:
+        # name the link, in file order, that closed the cycle
+        i = max(closing[(u, v)] for u, v in itertools.pairwise(cycle))
+        raise PatchError(f"the links make a cycle: {' → '.join(cycle)}", f"links[{i}]")
 
 
 def patch_to_dict(graph: PatchGraph) -> dict[str, Any]:
@@ -218,15 +240,34 @@ def patch_from_json(
         raise PatchError(str(exc), source) from None
 
 
-def load_patch(path: str | Path, registry: Registry | None = None) -> PatchGraph:
-    path = Path(path)
+def _read_patch_text(path: Path) -> str:
+    """The file's text: a regular file (never a FIFO or device) of bounded size."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path) as f:
+            data = f.read(MAX_PATCH_BYTES + 1)
     except FileNotFoundError:
         raise PatchError("no such file", str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except PathRefused as exc:
+        raise PatchError(str(exc).split(": ", 1)[-1], str(path)) from None
+    except (OSError, ValueError) as exc:
         raise PatchError(f"cannot read the file: {exc}", str(path)) from None
-    return patch_from_json(text, registry, base_dir=path.resolve().parent, source=str(path))
+    if len(data) > MAX_PATCH_BYTES:
+        raise PatchError(
+            f"the file is larger than {MAX_PATCH_BYTES >> 20} MB; no patch is that big",
+            str(path),
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PatchError(f"cannot read the file: {exc}", str(path)) from None
+
+
+def load_patch(path: str | Path, registry: Registry | None = None) -> PatchGraph:
+    path = Path(path)
+    text = _read_patch_text(path)
+    graph = patch_from_json(text, registry, base_dir=path.resolve().parent, source=str(path))
+    graph.source_file = path.resolve()
+    return graph
 
 
 def save_patch(graph: PatchGraph, path: str | Path) -> None:

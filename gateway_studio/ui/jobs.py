@@ -60,8 +60,10 @@ def export_choice(path: str, selected_filter: str) -> tuple[Path, str]:
 def export_graph(
     graph: PatchGraph, node_id: str, slot: str | None, path: Path, bit_depth: str = "auto"
 ) -> tuple[PatchGraph, str]:
-    """A copy of ``graph`` with an export node writing ``node_id.slot`` to ``path``."""
+    """A copy of ``graph`` with an export node writing ``node_id.slot`` to ``path``
+    (the file the user chose in the Export dialog: consented, see engine/consent.py)."""
     g = graph.snapshot()
+    g.write_consent = g.write_consent.allow_file(path)
     spec = g.spec(node_id)
     if spec.writes_files:
         g.set_param(node_id, "path", str(path))
@@ -149,6 +151,7 @@ def run_batch(
             break
         progress(i, len(plan.images), image.name)
         g = graph.snapshot()
+        g.write_consent = g.write_consent.allow_folder(plan.out_dir)  # the user chose it
         g.set_param(plan.source_id, param, str(image.resolve()))
         targets: list[str] = []
         if exports:

@@ -123,7 +123,8 @@ class Session:
             "patch": patch,
             "base_dir": str(base_dir) if base_dir else None,
         }
-        atomic_write(self.autosave_file, json.dumps(data).encode("utf-8"))
+        # fsynced (file and folder): the autosave is what survives a crash or power cut
+        atomic_write(self.autosave_file, json.dumps(data).encode("utf-8"), durable=True)
 
     def discard_autosave(self) -> None:
         self.autosave_file.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from gateway_studio.engine import (
     SlotCache,
 )
 from gateway_studio.engine.keys import FileFingerprints, default_cache_dir, fingerprint_file
+from gateway_studio.engine.paths import PathRefused
 
 from .fake_nodes import registry
 
@@ -102,7 +103,8 @@ def test_fingerprints(tmp_path: Path, monkeypatch: object) -> None:
     fps = FileFingerprints()
     assert fps.of(f) == fingerprint_file(f) and fps.of(f).startswith("file:")
     assert fps.of(tmp_path / "none").startswith("missing:")
-    assert fingerprint_file(tmp_path).startswith("unreadable:")
+    with pytest.raises(PathRefused, match="is a folder, not a regular file"):
+        fingerprint_file(tmp_path)  # refused before a byte is read
     import os
 
     os.environ["GATEWAY_STUDIO_CACHE"] = str(tmp_path / "c")
@@ -110,8 +112,10 @@ def test_fingerprints(tmp_path: Path, monkeypatch: object) -> None:
 
 
 def test_disk_store_prunes_least_recently_used(tmp_path: Path) -> None:
-    one = len(__import__("gateway_studio.engine.cache", fromlist=["x"]).encode_slot(field(0.1)))
-    store = DiskStore(tmp_path, max_bytes=int(2.5 * one), prune_every=1)
+    from gateway_studio.engine.cache import encode_slot
+
+    one = len(encode_slot(field(0.1), "aa1"))
+    store = DiskStore(tmp_path, max_bytes=int(2.5 * one))  # every write is a quarter
     import os
     import time
 

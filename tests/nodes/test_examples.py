@@ -91,6 +91,7 @@ def test_example_renders(name: str, tmp_path: Path, evaluator: Evaluator) -> Non
     graph = load_patch(PATCHES / f"{name}.json")
     exports = [n.id for n in graph.nodes() if n.type_id == "output.export"]
     assert exports, f"{name}.json has no export node"
+    graph.write_consent = graph.write_consent.allow_folder(tmp_path)  # as --out-dir does
     targets = {}
     for node_id in exports:
         suffix = Path(str(graph.node(node_id).params["path"])).suffix or ".png"
