@@ -14,7 +14,9 @@ from gateway_studio.engine.imageio import image_from_array, open_pil, read_image
 @node("source.image", outputs={"image": Image}, proxy=False)
 def image(
     *,
-    path: Annotated[FilePath, Help("Photo to read (PNG, JPEG, TIFF, WebP; 8 or 16 bit)")] = "",
+    path: Annotated[
+        FilePath, Help("Photo to read (PNG, JPEG, TIFF, WebP, HEIC/HEIF, AVIF; 8 or 16 bit)")
+    ] = "",
     ctx: Context,
 ) -> Image:
     """Read a photo from disk (EXIF orientation applied, 16-bit kept)."""
@@ -83,7 +85,8 @@ def _fill_invalid(disparity: np.ndarray) -> np.ndarray:
 
 
 # version 2: occlusion holes on depth edges take the background depth (no mid-depth fringe)
-@node("source.sample_rgbd", outputs={"image": Image, "depth": Depth}, proxy=False, version=2)
+# version 3: those occlusions are marked as holes (validity), keeping the same values
+@node("source.sample_rgbd", outputs={"image": Image, "depth": Depth}, proxy=False, version=3)
 def sample_rgbd(
     *,
     name: Annotated[
@@ -101,9 +104,14 @@ def sample_rgbd(
         import skimage.data
 
         left, _right, disparity = skimage.data.stereo_motorcycle()
+        measured = np.isfinite(disparity) & (disparity > 0)
+        depth = Depth.from_disparity(_fill_invalid(disparity))
         return {
             "image": image_from_array(left),
-            "depth": Depth.from_disparity(_fill_invalid(disparity)),
+            # the occlusions stay marked as holes; effects read the background-side fill
+            "depth": depth.derived(
+                depth.values, "", valid=measured, fill="occlusion fill (background side)"
+            ),
         }
     folder = Path(__file__).resolve().parent.parent / "resources" / "images"
     if not (folder / "scene.png").exists():

@@ -2,7 +2,9 @@
 
 * ``scene.png`` + ``scene_depth.png``: a ray-traced synthetic scene (checker floor, a
   near sphere, a mid box, a far wall) with its *exact* depth, written in the Depth
-  convention as a 16-bit PNG (inverse depth, lighter = nearer). Made here; CC0.
+  convention as a 16-bit PNG (inverse depth, lighter = nearer; 0 = no depth). Made here;
+  CC0. ``scene_gdepth.jpg``: the same scene as an Android "lens blur" JPEG, its depth
+  stored inside as Google's GDepth XMP (RangeInverse, metres). Made here; CC0.
 * ``astronaut.png``, ``coffee.png``: photos that scikit-image ships (astronaut: NASA,
   public domain; coffee: Rachel Michetti, CC0), downscaled copies.
 """
@@ -82,6 +84,38 @@ def render_scene(width: int = 960, height: int = 640) -> tuple[np.ndarray, np.nd
     return rgb, depth
 
 
+def gdepth_jpeg(path: Path, rgb: np.ndarray, metres: np.ndarray, near: float, far: float) -> None:
+    """Write ``rgb`` as a JPEG carrying Google's GDepth map of ``metres``: RangeInverse,
+    a 16-bit PNG in base64, split into extended XMP over APP1 segments as Android does
+    when the map exceeds one segment (https://developers.google.com/depthmap-metadata)."""
+    import base64
+    import io
+    import struct
+
+    from PIL import Image as PILImage
+
+    n = far * (metres - near) / (metres * (far - near))  # the spec's RangeInverse
+    png = io.BytesIO()
+    PILImage.fromarray(np.round(np.clip(n, 0, 1) * 65535).astype(np.uint16)).save(png, "PNG")
+    data = base64.b64encode(png.getvalue()).decode()
+    ns = 'xmlns:GDepth="http://ns.google.com/photos/1.0/depthmap/"'
+    rdf = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description {}/></rdf:RDF></x:xmpmeta>'
+    main_xmp = rdf.format(
+        f'{ns} GDepth:Format="RangeInverse" GDepth:Near="{near}" GDepth:Far="{far}" '
+        'GDepth:Mime="image/png" GDepth:Units="m"'
+    ).encode()
+    ext = rdf.format(f'{ns} GDepth:Data="{data}"').encode()
+    segments = [b"http://ns.adobe.com/xap/1.0/\x00" + main_xmp]
+    for offset in range(0, len(ext), 60000):
+        head = b"http://ns.adobe.com/xmp/extension/\x00" + b"0" * 32
+        segments.append(head + struct.pack(">II", len(ext), offset) + ext[offset : offset + 60000])
+    photo = io.BytesIO()
+    PILImage.fromarray(np.round(rgb * 255).astype(np.uint8)).save(photo, "JPEG", quality=92)
+    body = photo.getvalue()
+    app1 = b"".join(b"\xff\xe1" + struct.pack(">H", len(s) + 2) + s for s in segments)
+    path.write_bytes(body[:2] + app1 + body[2:])
+
+
 def main() -> None:
     from PIL import Image as PILImage
 
@@ -92,6 +126,8 @@ def main() -> None:
     PILImage.fromarray(np.round(rgb * 255).astype(np.uint8)).save(OUT / "scene.png")
     inverse = Depth.from_metric(depth)
     PILImage.fromarray(inverse.to_uint16()).save(OUT / "scene_depth.png")
+    # the same scene as a phone would store it: a JPEG with its depth inside (GDepth)
+    gdepth_jpeg(OUT / "scene_gdepth.jpg", rgb, depth, float(depth.min()), float(depth.max()))
 
     import skimage.data
 
