@@ -32,21 +32,19 @@ from typing import Any
 
 from gateway_studio import __version__
 from gateway_studio.engine import (
-    Context,
     Evaluation,
     Evaluator,
     Files,
     GatewayError,
-    Link,
     NodeFailed,
     PatchError,
     PatchGraph,
     SlotCache,
+    batch,
     default_cache_dir,
     default_registry,
     load_patch,
 )
-from gateway_studio.engine.batch import output_names
 from gateway_studio.engine.consent import outside_writes
 from gateway_studio.engine.evaluator import Event
 from gateway_studio.engine.files import atomic_write
@@ -208,42 +206,24 @@ def _apply_outputs(graph: PatchGraph, outputs: Sequence[str]) -> None:
         graph.write_consent = graph.write_consent.allow_file(_absolute(path))
 
 
-def _file_params(graph: PatchGraph, *, save: bool) -> dict[Path, str]:
-    """Resolved paths that nodes write (``save``) or read, each with its "node.param"."""
-    ctx = Context(base_dir=graph.base_dir)
-    found: dict[Path, str] = {}
-    for inst in graph.nodes():
-        for p in graph.spec(inst.id).params:
-            value = inst.params.get(p.name, p.default)
-            if p.kind == "path" and p.save == save and value:
-                found[ctx.resolve_path(str(value)).resolve()] = f"{inst.id}.{p.name}"
-    return found
-
-
 def _refuse_overwriting_inputs(graph: PatchGraph) -> None:
-    """An export onto a file the patch reads would destroy the photo (e.g. a batch whose
-    --out-dir is the images' own folder): refuse before anything is written."""
-    reads = _file_params(graph, save=False)
-    for path, ref in _file_params(graph, save=True).items():
-        if path in reads:
-            raise UsageError(
-                f"{ref} would overwrite {path}, which {reads[path]} reads; write the output "
-                "somewhere else (--output / --out-dir)"
-            )
+    """An export onto a file the patch reads would destroy the photo: refuse before
+    anything is written (the batch engine's guard, one for the CLI and the app)."""
+    try:
+        batch.refuse_overwriting_inputs(graph)
+    except batch.BatchError as exc:
+        raise UsageError(f"{exc} (--output / --out-dir)") from None
 
 
 def _add_export(graph: PatchGraph) -> str:
-    """Export the final node of a patch that has no export node."""
-    sinks = [n for n in graph.sinks() if graph.spec(n).outputs]
-    if len(sinks) != 1:
-        found = f"several final nodes ({', '.join(sinks)})" if sinks else "no node with an output"
+    """Export the final node (the batch engine's rule) of a patch that has no export."""
+    final = batch.final_node(graph)
+    if final is None:
         raise UsageError(
-            f"the patch has no output.export node and {found}; add an export node or name "
-            "the node with --output NODE=PATH"
+            "the patch has no output.export node and no node with an output; add an "
+            "export node or name the node with --output NODE=PATH"
         )
-    inst = graph.add_node("output.export", node_id=graph.new_id("output.export"))
-    graph.connect(Link(sinks[0], graph.spec(sinks[0]).outputs[0].name, inst.id, "source"))
-    return inst.id
+    return batch.add_export(graph, final, "")
 
 
 def _refuse_writing_outside(graph: PatchGraph) -> None:
@@ -318,8 +298,19 @@ def _load(path: str) -> PatchGraph:
         raise PatchError(f"cannot read the patch ({type(exc).__name__}: {exc})", path) from None
 
 
+def _refuse_images(path: str) -> None:
+    """``render photo.jpg``: say in one line that a patch is wanted, not a decode error."""
+    if Path(path).is_file() and batch.is_image_file(path):
+        name = Path(path).name
+        raise UsageError(
+            f"{path} is an image, not a patch: open it in the app (gateway-studio {name}) "
+            f"or render a patch on it (render PATCH --input NODE={name})"
+        )
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     _configure_models(args)
+    _refuse_images(args.patch)
     graph = _load(args.patch)
     if not len(graph):
         raise UsageError(f"{args.patch}: the patch has no nodes, so there is nothing to render")
@@ -377,6 +368,8 @@ def _render(args: argparse.Namespace, graph: PatchGraph, evaluator: Evaluator) -
 
 
 def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evaluator) -> int:
+    """``--batch``: the engine's batch jobs (engine/batch.py), one per image, with a
+    progress bar; the same rules as the app's Render batch."""
     from tqdm import tqdm
 
     if not args.out_dir:
@@ -386,46 +379,33 @@ def _render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evalua
     )
     if not images:
         raise UsageError(f"--batch {args.batch}: no file matches")
-    source = args.batch_input
-    if source is None:
-        sources = [n.id for n in graph.nodes() if n.type_id == "source.image"]
-        if len(sources) != 1:
-            raise UsageError(
-                "--batch: say which source node the images feed with --batch-input NODE "
-                f"(source.image nodes: {', '.join(sources) or 'none'})"
-            )
-        source = sources[0]
-    elif source not in graph:
-        raise UsageError(f"--batch-input {source}: the patch has no node '{source}'")
-    source_param = _source_param(graph, source)
-    exports = _export_nodes(graph) or [_add_export(graph)]
-    templates = {e: Path(str(graph.node(e).params["path"])) for e in exports}
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    graph.write_consent = graph.write_consent.allow_folder(out_dir)  # the user named it
-    reports: dict[str, Any] = {}
-    failed = 0
-    names = output_names(images)
-
-    def point_at(image: str) -> None:
-        graph.set_param(source, source_param, _absolute(image))
-        for e, template in templates.items():
-            tag = "" if len(exports) == 1 else f"_{e}"
-            target = out_dir / f"{names[image]}{tag}{template.suffix}"
-            graph.set_param(e, _save_param(graph, e, "--batch"), str(target.resolve()))
-
-    for image in images:  # refuse before the first render, not halfway through
-        point_at(image)
-        _refuse_overwriting_inputs(graph)
-    for image in tqdm(images, desc="render", unit="image", file=sys.stderr):
-        point_at(image)
-        evaluation = _render_once(evaluator, graph, args.debug)
-        reports[image] = evaluation.report()
-        failed += not evaluation.ok
-    _write_report(args.report, {"images": reports, "failed": failed})
-    print(
-        f"rendered {len(images) - failed} of {len(images)} images into {out_dir}", file=sys.stderr
+    if args.batch_input is not None and args.batch_input not in graph:
+        raise UsageError(
+            f"--batch-input {args.batch_input}: the patch has no node '{args.batch_input}'"
+        )
+    try:  # every check (source, names, overwrites) before the first render
+        plan = batch.plan_batch(graph, images, Path(args.out_dir), source=args.batch_input)
+    except batch.BatchError as exc:
+        raise UsageError(f"--batch: {exc}") from None
+    for node_id in plan.same_each_time:
+        print(
+            f"gateway-studio: note: {node_id} does not depend on the batch images: it writes "
+            "the same picture for each of them",
+            file=sys.stderr,
+        )
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(plan.jobs), desc="render", unit="image", file=sys.stderr)
+    reports = batch.run_jobs(
+        plan.jobs,
+        evaluator,
+        registry=graph.registry,
+        progress=lambda i, _n, _name: bar.update(1) if i else None,
+        listener=_stderr_listener(args.debug),
     )
+    bar.close()
+    failed = sum(not r.ok for r in reports)
+    _write_report(args.report, {"images": {r.name: r.to_json() for r in reports}, "failed": failed})
+    print(f"{batch.summary(reports, len(plan.jobs))} into {plan.out_dir}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 

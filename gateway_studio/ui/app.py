@@ -21,7 +21,9 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="gateway-studio", description="Gateway Studio desktop app"
     )
-    parser.add_argument("patch", nargs="?", help="patch file (.json) to open and evaluate")
+    parser.add_argument(
+        "patch", nargs="?", help="patch file (.json) to open, or a photo to start a patch on"
+    )
     parser.add_argument(
         "--no-recovery",
         action="store_true",
@@ -72,10 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show_message(f"ready in {shown:.2f} s")
 
     def start() -> None:
-        if not args.no_recovery and not args.screenshot and window.offer_recovery():
-            return
+        # what was asked for opens first; recovery is offered beside it, never before it
         if args.patch:
-            window.open_path(Path(args.patch), ask=False)
+            window.files.open_path(Path(args.patch), ask=False)
+        if not args.no_recovery and not args.screenshot:
+            window.files.offer_recovery()
 
     QTimer.singleShot(0, start)
     from .warmup import enabled

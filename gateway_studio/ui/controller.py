@@ -49,6 +49,8 @@ class NodeState:
     message: str = ""
     seconds: float = 0.0
     preview: bool = False
+    #: Why the node last re-ran (the evaluator's reason), for its tooltip.
+    reason: str = ""
 
 
 class EvalController(QObject):
@@ -87,6 +89,11 @@ class EvalController(QObject):
         worker.nodeEvent.connect(self._on_event)
         worker.finished.connect(self._on_finished)
         worker.thumbnail.connect(self._on_thumbnail)
+
+    @property
+    def interacting(self) -> bool:
+        """A knob is being dragged (evaluations are previews until it is let go)."""
+        return self._interacting is not None
 
     # -- requests -----------------------------------------------------------------------
     def state(self, node_id: str) -> NodeState:

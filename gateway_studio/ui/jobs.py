@@ -1,18 +1,17 @@
-"""Export and batch renders: full resolution, through the engine's own ``output.export``
-node (the same code path as ``gateway-studio render``), on a thread of their own."""
+"""Exports on a thread of their own: full resolution, through the engine's own
+``output.export`` node (the same code path as ``gateway-studio render``). Batch renders are
+the engine's (``engine/batch.py``, run by ``batch_dialog.py``)."""
 
 from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
-from gateway_studio.engine.batch import output_names
 from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.evaluator import CancelToken, Evaluator
 from gateway_studio.engine.graph import Link, PatchGraph
@@ -79,27 +78,6 @@ def export_graph(
     return g, export_id
 
 
-def final_node(graph: PatchGraph) -> str | None:
-    """The node an Export without a selection writes, and the one shown first: what feeds
-    an export node, else the picture-making node with the longest chain behind it."""
-    candidates = [
-        n
-        for n in graph.topological_order()
-        if not graph.spec(n).writes_files
-        and any(o.type_name != "Files" for o in graph.spec(n).outputs)
-    ]
-    if not candidates:
-        return None
-
-    def rank(n: str) -> tuple[bool, bool, int]:
-        successors = list(graph.graph.successors(n))
-        feeds_writer = any(graph.spec(s).writes_files for s in successors)
-        sink = all(graph.spec(s).writes_files for s in successors)
-        return feeds_writer, sink, len(graph.ancestors(n))
-
-    return max(candidates, key=rank)
-
-
 def run_export(
     evaluator: Evaluator,
     graph: PatchGraph,
@@ -117,69 +95,6 @@ def run_export(
         raise GatewayError("; ".join(failed) or result.error or "export failed")
     files = result.outputs.get("files")
     return list(getattr(files, "paths", ()))
-
-
-@dataclass
-class BatchPlan:
-    source_id: str
-    images: list[Path]
-    out_dir: Path
-    #: Node to export when the patch has no export node.
-    node_id: str | None = None
-    suffix: str = ".png"
-    errors: list[str] = field(default_factory=list)
-
-
-def run_batch(
-    evaluator: Evaluator,
-    graph: PatchGraph,
-    plan: BatchPlan,
-    progress: Callable[[int, int, str], None],
-    cancel: CancelToken | None = None,
-) -> list[str]:
-    """Render the patch once per image; returns the written files (errors in plan.errors)."""
-    spec = graph.spec(plan.source_id)
-    param = spec.read_path_param
-    if param is None:
-        raise GatewayError(f"{plan.source_id} reads no file, so it cannot take the batch images")
-    exports = [n.id for n in graph.nodes() if graph.spec(n.id).writes_files]
-    written: list[str] = []
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
-    names = output_names(plan.images)  # never two images onto one output file
-    for i, image in enumerate(plan.images):
-        if cancel is not None and cancel.cancelled:
-            break
-        progress(i, len(plan.images), image.name)
-        g = graph.snapshot()
-        g.write_consent = g.write_consent.allow_folder(plan.out_dir)  # the user chose it
-        g.set_param(plan.source_id, param, str(image.resolve()))
-        targets: list[str] = []
-        if exports:
-            for e in exports:
-                template = Path(str(g.node(e).params.get("path") or "out.png"))
-                tag = "" if len(exports) == 1 else f"_{e}"
-                name = f"{names[str(image)]}{tag}{template.suffix}"
-                g.set_param(e, "path", str(plan.out_dir / name))
-                targets.append(e)
-        else:
-            node = plan.node_id or final_node(g)
-            if node is None:
-                raise GatewayError("the patch has nothing to render")
-            target = plan.out_dir / f"{names[str(image)]}{plan.suffix}"
-            g, export_id = export_graph(g, node, None, target)
-            targets.append(export_id)
-        evaluation = evaluator.evaluate(g, targets=targets, cancel=cancel)
-        for t in targets:
-            result = evaluation.results.get(t)
-            if result is not None and result.status in ("computed", "cached"):
-                written.extend(getattr(result.outputs.get("files"), "paths", ()))
-            elif not evaluation.cancelled:
-                failed = [
-                    f"{n}: {r.error}" for n, r in evaluation.results.items() if r.status == "failed"
-                ]
-                plan.errors.append(f"{image.name}: {'; '.join(failed) or 'failed'}")
-    progress(len(plan.images), len(plan.images), "done")
-    return written
 
 
 class Job(QObject):
@@ -217,7 +132,3 @@ class Job(QObject):
             self.done.emit(None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         else:
             self.done.emit(result, "")
-
-
-def batch_images(folder: Path, suffixes: Sequence[str]) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)

@@ -1,5 +1,6 @@
-"""The main window: canvas in the centre; palette, viewer and inspector in docks; menus,
-shortcuts, files (recent, dirty marker, autosave and recovery), export and batch renders.
+"""The main window: canvas in the centre; palette, viewer and inspector in docks; menus
+and shortcuts. The File menu's work lives in its own classes: ``FileActions`` (open, save,
+recent, examples, photos, autosave and recovery), ``Exporter`` and ``BatchRenderer``.
 
 Questions to the user go through ``ask_*`` methods so tests can answer them.
 """
@@ -7,7 +8,6 @@ Questions to the user go through ``ask_*`` methods so tests can answer them.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,40 +15,36 @@ from qtpy.QtCore import QByteArray, QPointF, Qt, QTimer
 from qtpy.QtGui import QAction, QCloseEvent, QKeySequence
 from qtpy.QtWidgets import (
     QApplication,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
-    QFileDialog,
-    QFormLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
     QProgressBar,
-    QProgressDialog,
-    QPushButton,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
 import gateway_studio
+from gateway_studio.engine.batch import final_node
 from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.evaluator import Evaluator
 from gateway_studio.engine.graph import Link, PatchGraph
-from gateway_studio.engine.imageio import READ_SUFFIXES
 from gateway_studio.engine.registry import Registry
 
 from . import jobs
+from .batch_dialog import BatchRenderer
 from .canvas.geometry import HEADER, node_box
 from .canvas.scene import NodeScene
 from .canvas.view import NodeView
 from .controller import EvalController
 from .document import CLIPBOARD_MIME, Document
+from .exporter import Exporter
+from .file_actions import FileActions
 from .inspector import Inspector
 from .palette import NodeSearchPopup, Palette
-from .session import Recovery, Session
+from .session import Session
 from .viewer import ElidedLabel, Viewer
 from .warmup import MODULES, WarmImporter
 from .worker import EvalWorker, ViewSpec, make_evaluator
@@ -61,29 +57,6 @@ LAYOUT_VERSION = 1
 GESTURE_MESSAGE_SECONDS = 10.0
 #: How long closing waits for a cancelled export or batch render to stop.
 JOB_STOP_SECONDS = 5.0
-
-
-def resources_dir() -> Path:
-    return Path(gateway_studio.__file__).resolve().parent.parent / "resources"
-
-
-def example_patches() -> list[Path]:
-    """The shipped patches: those on the real photo first (they look best), then the rest."""
-    folder = resources_dir() / "patches"
-    if not folder.is_dir():
-        return []
-    return sorted(folder.glob("*.json"), key=lambda p: (not _on_photo(p), p.name))
-
-
-def _on_photo(path: Path) -> bool:
-    return path.stem.startswith("motorcycle")
-
-
-def is_example(path: Path) -> bool:
-    try:
-        return path.resolve().parent == (resources_dir() / "patches").resolve()
-    except OSError:
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -109,13 +82,21 @@ class MainWindow(QMainWindow):
         self.node_palette = Palette(self.registry)
         self.search_popup = NodeSearchPopup(self.registry, self)
         self._search_pos = QPointF()
-        self._viewed: str | None = None
-        self._job: jobs.Job | None = None
+        #: The node the viewer shows.
+        self.viewed: str | None = None
         self.warm: WarmImporter | None = None
         self._selection_pending = False
-        #: The shipped example the untitled patch was opened from (Save As suggests its name).
-        self._example: str | None = None
-        self.setCentralWidget(self.view)
+        # the File menu's three jobs, each in its own class
+        self.files = FileActions(self)
+        self.exporter = Exporter(self)
+        self.batch = BatchRenderer(self)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.files.bar)
+        column.addWidget(self.view, 1)
+        self.setCentralWidget(central)
         self.setDockNestingEnabled(True)
         self._docks()
         self._status_bar()
@@ -124,11 +105,11 @@ class MainWindow(QMainWindow):
         self._connect()
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(int(autosave_seconds * 1000))
-        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.timeout.connect(self.files.autosave)
         self.autosave_timer.start()
         self.resize(1500, 920)
         self._docks_fitted = False
-        self._update_title()
+        self.refresh_title()
 
     # -- layout -------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
@@ -228,19 +209,22 @@ class MainWindow(QMainWindow):
 
     def _actions(self) -> None:
         seq = QKeySequence.StandardKey
-        self.act_new = self._action("&New", self.new_patch, seq.New)
-        self.act_open = self._action("&Open…", self.open_dialog, seq.Open)
-        self.act_save = self._action("&Save", self.save, seq.Save)
-        self.act_save_as = self._action("Save &As…", self.save_as, "Ctrl+Shift+S")
+        files = self.files
+        self.act_new = self._action("&New", files.new_patch, seq.New)
+        self.act_open = self._action(
+            "&Open…", files.open_dialog, seq.Open, tip="Open a patch, or a photo as a new patch"
+        )
+        self.act_save = self._action("&Save", files.save, seq.Save)
+        self.act_save_as = self._action("Save &As…", files.save_as, "Ctrl+Shift+S")
         self.act_export = self._action(
             "&Export…",
-            self.export_dialog,
+            self.exporter.dialog,
             "Ctrl+E",
             tip="Render the selected (or final) node to a file",
         )
         self.act_batch = self._action(
             "Render &batch…",
-            self.batch_dialog,
+            self.batch.dialog,
             "Ctrl+Shift+R",
             tip="Render the patch over every image in a folder",
         )
@@ -289,9 +273,9 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         file.addActions([self.act_new, self.act_open])
         self.recent_menu = file.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.recent_menu.aboutToShow.connect(self.files.fill_recent)
         self.examples_menu = file.addMenu("E&xamples")
-        self._fill_examples()
+        self.files.fill_examples()
         file.addSeparator()
         file.addActions([self.act_save, self.act_save_as])
         file.addSeparator()
@@ -332,14 +316,14 @@ class MainWindow(QMainWindow):
         self.controller.progressChanged.connect(self._progress)
         self.controller.busyChanged.connect(self._busy)
         self.cancel_button.clicked.connect(self.controller.cancel)
-        self.doc.dirtyChanged.connect(lambda _d: self._update_title())
-        self.doc.pathChanged.connect(lambda _p: self._update_title())
+        self.doc.dirtyChanged.connect(lambda _d: self.refresh_title())
+        self.doc.pathChanged.connect(lambda _p: self.refresh_title())
         self.doc.reset.connect(self._after_reset)
         self.doc.titleChanged.connect(lambda nid, _t: self.viewer.retitle(nid))
         self.view.searchRequested.connect(self.open_search_at)
         self.view.nodeDropped.connect(lambda t, pos: self.add_node_at(t, pos))
         self.view.imagesDropped.connect(self.add_images)
-        self.view.patchDropped.connect(self.open_path)
+        self.view.patchDropped.connect(self.files.open_path)
         self.node_palette.addRequested.connect(lambda t: self.add_node_at(t, None))
         self.search_popup.chosen.connect(lambda t: self.add_node_at(t, self._search_pos))
         self.view.context_menu = self._context_menu
@@ -389,7 +373,7 @@ class MainWindow(QMainWindow):
 
         def ui_idle() -> bool:
             c = self.controller
-            return not c.busy and c._interacting is None and not self.worker.busy()
+            return not c.busy and not c.interacting and not self.worker.busy()
 
         self.warm = WarmImporter(ui_idle, MODULES if modules is None else modules, parent=self)
         self.warm.started.connect(self._warm_started)
@@ -411,9 +395,8 @@ class MainWindow(QMainWindow):
         self.warm_label.setToolTip("torch and transformers are loaded")
         QTimer.singleShot(4000, self, lambda: self.warm_label.setVisible(False))
 
-    def _update_title(self) -> None:
-        name = self.doc.path.name if self.doc.path else "untitled"
-        self.setWindowTitle(f"{name}[*] — {APP_NAME}")
+    def refresh_title(self) -> None:
+        self.setWindowTitle(f"{self.files.display_name()}[*] — {APP_NAME}")
         self.setWindowModified(self.doc.dirty)
 
     # -- selection → inspector and viewer -----------------------------------------------
@@ -435,23 +418,27 @@ class MainWindow(QMainWindow):
             self._selection_changed()  # the band is released: one update for its selection
 
     def view_node(self, node_id: str) -> None:
-        if node_id != self._viewed:
-            self._viewed = node_id
+        if node_id != self.viewed:
+            self.viewed = node_id
             self.viewer.clear_for(node_id)
         self.controller.set_view(ViewSpec(node_id, None, self.viewer.colormap))  # type: ignore[arg-type]
 
     def _view_options(self, slot: str, colormap: str) -> None:
-        if self._viewed is not None and self._viewed in self.doc.graph:
-            self.controller.set_view(ViewSpec(self._viewed, slot or None, colormap))  # type: ignore[arg-type]
+        if self.viewed is not None and self.viewed in self.doc.graph:
+            self.controller.set_view(ViewSpec(self.viewed, slot or None, colormap))  # type: ignore[arg-type]
 
     def _after_reset(self) -> None:
-        self._example = None  # open_example sets it again after loading
-        self._viewed = None
+        self.viewed = None
         self.viewer.clear_for(None)
+        self.viewer.set_note("")
         QTimer.singleShot(0, self._frame_and_select)
 
+    def show_note(self, text: str) -> None:
+        """A standing note in the viewer (a photo without depth says how to get it)."""
+        self.viewer.set_note(text)
+
     def _frame_and_select(self) -> None:
-        final = jobs.final_node(self.doc.graph) if len(self.doc.graph) else None
+        final = final_node(self.doc.graph) if len(self.doc.graph) else None
         focus = self.scene.node_item(final).sceneBoundingRect() if final is not None else None
         self.view.frame(legible=True, focus=focus)
         if final is not None:
@@ -528,6 +515,10 @@ class MainWindow(QMainWindow):
                 break
 
     def add_images(self, paths: list[str], pos: QPointF) -> list[str]:
+        """Photos dropped: on an empty canvas the first starts a new patch (photo, depth,
+        viewer); on a patch they are added as source nodes where they were dropped."""
+        if not len(self.doc.graph) and not self.doc.dirty and paths:
+            return ["photo"] if self.files.open_photo(Path(paths[0]), ask=False) else []
         ids: list[str] = []
         with self.doc.macro("Add images"):
             for i, path in enumerate(paths):
@@ -631,7 +622,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             APP_NAME,
-            f"Save changes to {self.doc.path.name if self.doc.path else 'untitled'}?",
+            f"Save changes to {self.files.display_name()}?",
             QMessageBox.StandardButton.Save
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
@@ -645,170 +636,12 @@ class MainWindow(QMainWindow):
             return "discard"
         return "cancel"
 
-    def ask_recover(self, recovery: Recovery) -> bool:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(recovery.saved))
-        name = Path(recovery.path).name if recovery.path else "an untitled patch"
-        answer = QMessageBox.question(
-            self,
-            APP_NAME,
-            f"Gateway Studio did not close cleanly. Recover the unsaved work on {name} "
-            f"(autosaved {when})?",
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
     def show_error(self, title: str, text: str) -> None:
         self.show_message(f"{title}: {text.splitlines()[0] if text else ''}")
         QMessageBox.warning(self, title, text)
 
-    def maybe_save(self) -> bool:
-        """True when it is fine to throw the current patch away."""
-        if not self.doc.dirty:
-            return True
-        answer = self.ask_save_changes()
-        if answer == "save":
-            return self.save()
-        return answer == "discard"
-
-    def new_patch(self) -> None:
-        if self.maybe_save():
-            self.doc.new()
-            self.session.discard_autosave()
-
-    def open_dialog(self) -> None:
-        if not self.maybe_save():
-            return
-        start = str(self.doc.path.parent) if self.doc.path else str(Path.cwd())
-        path, _ = QFileDialog.getOpenFileName(self, "Open patch", start, "Patches (*.json)")
-        if path:
-            self.open_path(path, ask=False)
-
-    def open_path(self, path: str | Path, ask: bool = True) -> bool:
-        if is_example(Path(path)):  # however it is opened (command line, recent, drop)
-            return self.open_example(Path(path), ask=ask)
-        if ask and not self.maybe_save():
-            return False
-        try:
-            self.doc.open(path)
-        except (GatewayError, OSError) as exc:
-            self.show_error("Cannot open the patch", str(exc))
-            return False
-        self.session.add_recent(Path(path))
-        self.session.discard_autosave()
-        self.show_message(f"opened {path}")
-        return True
-
-    def open_example(self, path: Path, ask: bool = True) -> bool:
-        """Examples open as untitled copies, so Save never overwrites the shipped file."""
-        if ask and not self.maybe_save():
-            return False
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            self.doc.load_dict(data, None, base_dir=path.resolve().parent)
-        except (GatewayError, OSError, ValueError) as exc:
-            self.show_error("Cannot open the example", str(exc))
-            return False
-        self._example = path.stem
-        self.session.discard_autosave()
-        self.show_message(f"example {path.stem}: {data.get('metadata', {}).get('description', '')}")
-        return True
-
-    def save(self) -> bool:
-        if self.doc.path is None:
-            return self.save_as()
-        return self._save_to(self.doc.path)
-
-    def save_as_start(self) -> Path:
-        """Where Save As starts: the file itself; else the example's name in the folder of
-        the last patch (or home) — not 'untitled.json' in whatever folder the app was
-        started from (often / or the install folder)."""
-        if self.doc.path is not None:
-            return self.doc.path
-        recent = [p for p in self.session.recent() if p.parent.is_dir()]
-        folder = recent[0].parent if recent else Path.home()
-        return folder / f"{self._example or 'untitled'}.json"
-
-    def save_as(self) -> bool:
-        start = str(self.save_as_start())
-        path, _ = QFileDialog.getSaveFileName(self, "Save patch", start, "Patches (*.json)")
-        if not path:
-            return False
-        if not path.lower().endswith(".json"):
-            path += ".json"
-        return self._save_to(Path(path))
-
-    def _save_to(self, path: Path) -> bool:
-        try:
-            saved = self.doc.save(path)
-        except (GatewayError, OSError) as exc:
-            self.show_error("Cannot save the patch", str(exc))
-            return False
-        self.session.add_recent(saved)
-        self.session.discard_autosave()
-        self.show_message(f"saved {saved}")
-        return True
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = [p for p in self.session.recent() if p.exists()]
-        for path in recent:
-            self.recent_menu.addAction(str(path), lambda p=path: self.open_path(p))
-        if not recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", self.session.clear_recent)
-
-    def _fill_examples(self) -> None:
-        self.examples_menu.clear()
-        examples = example_patches()
-        for i, path in enumerate(examples):
-            if i and _on_photo(examples[i - 1]) and not _on_photo(path):
-                self.examples_menu.addSeparator()  # real photo above, synthetic scene below
-            title = path.stem.replace("_", " ")
-            try:
-                meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-                title = meta.get("title", title)
-                tip = meta.get("description", "")
-            except (OSError, ValueError):
-                tip = ""
-            action = self.examples_menu.addAction(title, lambda p=path: self.open_example(p))
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        if not examples:
-            self.examples_menu.addAction("(no examples found)").setEnabled(False)
-
-    # -- autosave / recovery ------------------------------------------------------------
-    def autosave(self) -> None:
-        if self.doc.dirty and len(self.doc.graph):
-            try:
-                self.session.autosave(self.doc.to_dict(), self.doc.path, self.doc.graph.base_dir)
-            except OSError as exc:
-                self.show_message(f"autosave failed: {exc}")
-
-    def offer_recovery(self) -> bool:
-        found = self.session.orphaned()
-        if not found:
-            return False
-        newest = found[0]
-        recovered = False
-        if self.ask_recover(newest):
-            path = Path(newest.path) if newest.path else None
-            # an untitled copy of an example keeps its relative image paths working
-            base = Path(newest.base_dir) if newest.base_dir else None
-            try:
-                self.doc.load_dict(newest.patch, path, base_dir=base, recovered=True)
-                recovered = True
-                self.show_message("recovered unsaved work — save it to keep it")
-            except GatewayError as exc:
-                self.show_error("Cannot recover", str(exc))
-        for item in found:
-            item.file.unlink(missing_ok=True)
-        if recovered:
-            self.autosave()
-        return recovered
-
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save():
+        if not self.files.maybe_save():
             event.ignore()
             return
         self.session.save_layout(
@@ -843,191 +676,6 @@ class MainWindow(QMainWindow):
             job.cancel()
         for job in running:
             job.wait(JOB_STOP_SECONDS)
-
-    # -- export and batch ---------------------------------------------------------------
-    def export_target(self) -> str | None:
-        ids = self.scene.selected_node_ids()
-        if len(ids) == 1:
-            return ids[0]
-        return jobs.final_node(self.doc.graph)
-
-    def export_dialog(self) -> None:
-        node_id = self.export_target()
-        if node_id is None:
-            self.show_message("nothing to export: add a node first")
-            return
-        spec = self.doc.graph.spec(node_id)
-        slot = None
-        if self._viewed == node_id and self.viewer.view_image is not None:
-            slot = self.viewer.view_image.slot_name
-        out = next((o for o in spec.outputs if o.name == slot), None) or next(
-            (o for o in spec.outputs if o.type_name != "Files"), None
-        )
-        suffix = jobs.DEFAULT_SUFFIX.get(out.type_name, ".png") if out else ".png"
-        start = self.save_as_start().parent / f"{node_id}{suffix}"  # not the working dir
-        filters = [f for f, _sfx, _bits in jobs.EXPORT_FILTERS]
-        initial = next((f for f, sfx, _b in jobs.EXPORT_FILTERS if sfx == suffix), filters[0])
-        path, chosen = QFileDialog.getSaveFileName(
-            self, f"Export {node_id}", str(start), ";;".join(filters), initial
-        )
-        if path:
-            target, bits = jobs.export_choice(path, chosen)
-            self.export(node_id, out.name if out else None, target, bit_depth=bits)
-
-    def export(
-        self, node_id: str, slot: str | None, path: Path, *, bit_depth: str = "auto"
-    ) -> jobs.Job:
-        evaluator, graph = self.worker.evaluator, self.doc.graph.snapshot()
-        job = jobs.Job(
-            lambda token: jobs.run_export(
-                evaluator, graph, node_id, slot, path, token, bit_depth=bit_depth
-            ),
-            parent=self,
-        )
-        self.show_message(f"exporting {node_id} to {path}…")
-
-        def done(result: object, error: str) -> None:
-            self._job = None
-            if error:
-                self.show_error("Export failed", error)
-            else:
-                self.show_message(f"wrote {', '.join(result)}")  # type: ignore[arg-type]
-
-        job.done.connect(done)
-        self._job = job
-        job.start()
-        return job
-
-    def batch_dialog(self) -> None:
-        graph = self.doc.graph
-        sources = [n.id for n in graph.nodes() if n.type_id == "source.image"]
-        if not sources:
-            self.show_message("the patch has no source.image node to feed the batch")
-            return
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Render batch")
-        dialog.setMinimumWidth(560)  # room for real paths
-        form = QFormLayout(dialog)
-        folder = QLineEdit()
-        out = QLineEdit()
-        for line, title in ((folder, "Images folder"), (out, "Output folder")):
-            browse = QPushButton("…")
-            browse.clicked.connect(
-                lambda _=False, le=line, t=title: le.setText(
-                    QFileDialog.getExistingDirectory(self, t) or le.text()
-                )
-            )
-            row = QWidget()
-            from qtpy.QtWidgets import QHBoxLayout
-
-            lay = QHBoxLayout(row)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.addWidget(line, 1)
-            lay.addWidget(browse)
-            form.addRow(title, row)
-        source = QComboBox()
-        source.addItems(sources)
-        selected = self.scene.selected_node_ids()
-        if selected and selected[0] in sources:
-            source.setCurrentText(selected[0])
-        form.addRow("Images feed", source)
-        fmt = QComboBox()
-        fmt.addItems([".png", ".tif", ".jpg"])
-        exports = [n.id for n in graph.nodes() if graph.spec(n.id).writes_files]
-        fmt.setEnabled(not exports)
-        fmt.setToolTip("Used when the patch has no export node (its final node is written)")
-        form.addRow("Format", fmt)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        folder.textChanged.connect(
-            lambda t: out.setPlaceholderText(str(Path(t) / "rendered") if t.strip() else "")
-        )
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        self.start_batch(
-            folder.text(),
-            out.text() or out.placeholderText(),
-            source.currentText(),
-            fmt.currentText(),
-        )
-
-    def start_batch(
-        self, folder: str, out: str, source_id: str, suffix: str = ".png", *, modal: bool = True
-    ) -> jobs.Job | None:
-        """Check the batch dialog's answers, then render; None (and a message) if they
-        cannot work. A mistyped folder used to raise inside the slot: nothing happened."""
-        folder, out = folder.strip(), out.strip()
-        if not folder or not out:
-            self.show_message("choose an images folder and an output folder")
-            return None
-        images_dir = Path(folder).expanduser()
-        if not images_dir.is_dir():
-            self.show_message(f"batch: {images_dir} is not a folder")
-            return None
-        images = jobs.batch_images(images_dir, READ_SUFFIXES)
-        if not images:
-            self.show_message(f"batch: no images in {images_dir}")
-            return None
-        out_dir = Path(out).expanduser()
-        if out_dir.resolve() == images_dir.resolve():
-            # same names, same folder: the renders would overwrite the photos
-            self.show_message("batch: choose an output folder other than the images folder")
-            return None
-        plan = jobs.BatchPlan(source_id, images, out_dir, suffix=suffix)
-        return self.render_batch(plan, modal=modal)
-
-    def render_batch(self, plan: jobs.BatchPlan, *, modal: bool = True) -> jobs.Job:
-        progress = QProgressDialog("Rendering…", "Cancel", 0, len(plan.images), self)
-        progress.setWindowTitle("Render batch")
-        progress.setWindowModality(
-            Qt.WindowModality.WindowModal if modal else Qt.WindowModality.NonModal
-        )
-        progress.setMinimumDuration(0)
-        # Snapshot here, on the UI thread: the job's thread must never read the live graph
-        # the artist keeps editing.
-        evaluator, graph = self.worker.evaluator, self.doc.graph.snapshot()
-        job = jobs.Job(
-            lambda token: jobs.run_batch(
-                evaluator,
-                graph,
-                plan,
-                lambda i, n, name: job.progress.emit(i, n, name),
-                token,
-            ),
-            parent=self,
-        )
-
-        def step(i: int, n: int, name: str) -> None:
-            progress.setMaximum(n)
-            progress.setValue(i)
-            progress.setLabelText(f"{i + 1 if i < n else n} of {n}: {name}")
-
-        def done(result: object, error: str) -> None:
-            progress.close()
-            self._job = None
-            written = len(result) if isinstance(result, list) else 0
-            if error:
-                self.show_error("Batch render failed", error)
-            elif plan.errors:
-                self.show_error(
-                    "Batch render",
-                    f"wrote {written} file(s); {len(plan.errors)} "
-                    "image(s) failed:\n" + "\n".join(plan.errors[:20]),
-                )
-            else:
-                self.show_message(f"batch: wrote {written} file(s) to {plan.out_dir}")
-
-        job.progress.connect(step)
-        job.done.connect(done)
-        progress.canceled.connect(job.cancel)
-        self._job = job
-        self.batch_job = job
-        job.start()
-        return job
 
     def _about(self) -> None:
         QMessageBox.about(

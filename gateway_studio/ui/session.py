@@ -38,6 +38,8 @@ class Recovery:
     patch: dict[str, Any]
     #: Folder relative file params resolve from (an untitled copy of an example has one).
     base_dir: str | None = None
+    #: What the window called an untitled patch ("motorcycle (example)", "photo.jpg").
+    name: str | None = None
 
 
 def _alive(pid: int) -> bool:
@@ -115,13 +117,19 @@ class Session:
 
     # -- recovery -----------------------------------------------------------------------
     def autosave(
-        self, patch: dict[str, Any], path: Path | None, base_dir: Path | None = None
+        self,
+        patch: dict[str, Any],
+        path: Path | None,
+        base_dir: Path | None = None,
+        *,
+        name: str | None = None,
     ) -> None:
         data = {
             "saved": time.time(),
             "path": str(path) if path else None,
             "patch": patch,
             "base_dir": str(base_dir) if base_dir else None,
+            "name": name,
         }
         # fsynced (file and folder): the autosave is what survives a crash or power cut
         atomic_write(self.autosave_file, json.dumps(data).encode("utf-8"), durable=True)
@@ -143,10 +151,11 @@ class Session:
                 continue
             try:
                 data = json.loads(file.read_text(encoding="utf-8"))
-                path, base = data.get("path"), data.get("base_dir")
-                if any(v is not None and not isinstance(v, str) for v in (path, base)):
+                path, base, name = data.get("path"), data.get("base_dir"), data.get("name")
+                if any(v is not None and not isinstance(v, str) for v in (path, base, name)):
                     raise TypeError("path")  # Path(5) raised in the recovery prompt at start
-                found.append(Recovery(file, float(data["saved"]), path, dict(data["patch"]), base))
+                saved, patch = float(data["saved"]), dict(data["patch"])
+                found.append(Recovery(file, saved, path, patch, base, name))
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 file.unlink(missing_ok=True)  # unreadable: nothing to offer
         return sorted(found, key=lambda r: -r.saved)

@@ -181,6 +181,16 @@ class Viewer(QWidget):
         self.message.setObjectName("muted")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
+        #: A standing note about the patch (a photo without depth says how to get it).
+        self.note = QLabel("")
+        self.note.setObjectName("note")
+        self.note.setWordWrap(True)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note.setStyleSheet(
+            "#note { background: #3a3322; color: #f0dca0; padding: 8px; border-radius: 3px; }"
+        )
+        self.note.setVisible(False)
+        layout.addWidget(self.note)
         self.readout = QLabel(" ")
         self.readout.setObjectName("muted")
         self.readout.setContentsMargins(8, 2, 8, 4)
@@ -223,6 +233,10 @@ class Viewer(QWidget):
         # false colour applies to scalar fields (depth, fields, masks) only
         self.colormap_box.setEnabled(isinstance(view.slot, (Depth, Field)))
         self._caption(view)
+
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def retitle(self, node_id: str) -> None:
         """The node was renamed: a title is not an evaluation, so no new picture comes."""

@@ -411,3 +411,13 @@ def test_the_app_without_a_display_says_what_is_missing(
     assert main([]) == 2
     err = capsys.readouterr().err
     assert "no display" in err and "gateway-studio render" in err
+
+
+def test_render_given_an_image_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = RESOURCES / "images" / "coffee.png"
+    assert main(["render", str(photo), "--no-disk-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "utf-8" not in err
+    assert "coffee.png is an image, not a patch" in err

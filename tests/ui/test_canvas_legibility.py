@@ -122,7 +122,7 @@ def test_text_is_at_least_11px_at_the_zoom_the_app_opens_with(qtbot, window) -> 
         window.fit_docks()
         qtbot.wait(50)
         for name in ("motorcycle.json", "motorcycle_depth_band.json", "motorcycle_isolate.json"):
-            assert window.open_path(PATCHES / name, ask=False)
+            assert window.files.open_path(PATCHES / name, ask=False)
             qtbot.wait(20)
             window._frame_and_select()
             zoom = window.view.zoom
@@ -139,7 +139,7 @@ def test_fit_frames_everything_with_a_margin(qtbot, window) -> None:  # type: ig
     from gateway_studio.ui.canvas.view import FIT_MARGIN
 
     window.resize(1600, 1000)
-    assert window.open_path(PATCHES / "motorcycle_depth_band.json", ask=False)
+    assert window.files.open_path(PATCHES / "motorcycle_depth_band.json", ask=False)
     qtbot.wait(20)
     window.view.frame()
     port = QRectF(window.view.viewport().rect()).adjusted(

@@ -111,19 +111,22 @@ def test_error_text_on_a_node_wraps_between_words() -> None:
 
 
 def test_viewer_caption_gives_way_to_the_slot_picker(qtbot, window) -> None:  # type: ignore[no-untyped-def]
-    """A titled node's caption ran into the controls ('… · 741×500slot')."""
+    """A titled node's caption ran into the controls ('… · 741×500slot'); beside them a
+    narrow viewer then cut it to 'Gara…×500': it now has a row of its own."""
     w = window
     build_scene(w.doc)
-    w.doc.set_title("band", "A rather long title for the depth band of the garage scene")
+    w.doc.set_title(
+        "band", "A rather long title for the depth band of the garage scene, too long for a viewer"
+    )
     w.scene.select_nodes(["band"])
     wait_idle(qtbot, w)
     qtbot.waitUntil(lambda: w.viewer.view_image is not None, timeout=10000)
     viewer = w.viewer
-    viewer.resize(420, 400)
+    viewer.resize(300, 400)
     qtbot.wait(50)
     caption, slot_box = viewer.caption, viewer.slot_box
-    assert caption.geometry().right() < slot_box.geometry().left() - 30  # 'slot' label between
-    assert "…" in caption.text()
+    assert caption.geometry().bottom() < slot_box.geometry().top() + 4  # a row above them
+    assert "…" in caption.text() and caption.text().startswith("A rather long title")
     tip = caption.toolTip()
     assert tip.endswith("Field 960×640") and tip.startswith("A rather") and "(band)" in tip
     assert caption.fontMetrics().horizontalAdvance(caption.text()) <= caption.width()
@@ -146,7 +149,7 @@ def test_inspector_number_boxes_line_up_and_show_sane_decimals(qtbot, doc) -> No
     sliders = [e.slider for e in numbers if e.slider is not None]
     assert len({s.width() for s in sliders}) == 1
     near = inspector.editors["near"]
-    assert isinstance(near, NumberEditor) and near.log
+    assert isinstance(near, NumberEditor)  # (its range now starts at 0: no log slider)
     assert near.spin.decimals() <= 3 and near.spin.textFromValue(2.4) == "2.400"
 
 
@@ -169,7 +172,7 @@ def test_export_dialog_choices_give_16_bit_tiff_and_add_the_extension(
     build_scene(w.doc)
     done: list = []
     for name, bits in (("photo16.tif", "16"), ("photo8.tif", "auto")):
-        job = w.export("photo", None, tmp_path / name, bit_depth=bits)
+        job = w.exporter.export("photo", None, tmp_path / name, bit_depth=bits)
         job.done.connect(lambda r, e: done.append((r, e)))
         job.wait(30)
     qtbot.waitUntil(lambda: len(done) == 2, timeout=10000)
@@ -193,7 +196,7 @@ def test_select_all_says_how_many_and_does_not_flick_through_the_first_node(qtbo
     w.select_all()
     assert len(seen) == 1  # one change for the whole group
     assert w.inspector.title.text() == "3 nodes selected"
-    assert w._viewed == "band"  # the viewer keeps what it showed
+    assert w.viewed == "band"  # the viewer keeps what it showed
     w.scene.clearSelection()
     assert w.inspector.title.text() == "No node selected"
 
@@ -205,9 +208,9 @@ def test_a_shipped_example_opened_as_a_file_is_an_untitled_copy(qtbot, window) -
 
     example = PATCHES / "motorcycle.json"
     before = example.read_bytes()
-    assert window.open_path(example, ask=False)
+    assert window.files.open_path(example, ask=False)
     assert window.doc.path is None and len(window.doc.graph) >= 3
-    assert window.windowTitle().startswith("untitled")
+    assert window.windowTitle().startswith("motorcycle (example)")  # untitled, by its name
     wait_idle(qtbot, window)
     assert all(window.scene.node_item(n).state.status != "failed" for n in window.doc.node_ids())
     assert example.read_bytes() == before
@@ -367,16 +370,16 @@ def test_saving_an_example_elsewhere_writes_readable_paths(qtbot, window, tmp_pa
     from .conftest import IMAGES, PATCHES
 
     w = window
-    w.open_example(PATCHES / "fog.json")
+    w.files.open_example(PATCHES / "fog.json")
     target = tmp_path / "mine" / "fog.json"
     target.parent.mkdir()
-    assert w._save_to(target)
+    assert w.files.save_to(target)
     nodes = {n["id"]: n for n in json.loads(target.read_text())["nodes"]}
     photo = nodes["photo"]["params"]["path"]
     if os.path.commonpath([tmp_path.resolve(), IMAGES.resolve()]) == tmp_path.anchor:
         assert photo == (IMAGES / "scene.png").resolve().as_posix()  # (true on this machine)
     assert (target.parent / photo).resolve() == (IMAGES / "scene.png").resolve()
-    w.open_path(target, ask=False)
+    w.files.open_path(target, ask=False)
     wait_idle(qtbot, w)
     assert w.controller.state("photo").status in ("computed", "cached")
 
@@ -521,7 +524,7 @@ def test_rubber_band_selection_does_not_flick_the_viewer(qtbot, window) -> None:
     w.scene.select_nodes(["band"])
     wait_idle(qtbot, w)
     viewed: list[str | None] = []
-    w.controller.viewChanged.connect(lambda *_: viewed.append(w._viewed))
+    w.controller.viewChanged.connect(lambda *_: viewed.append(w.viewed))
     titles: list[str] = []
     w.scene.selectionChanged.connect(lambda: titles.append(w.inspector.title.text()))
     photo = w.scene.node_item("photo").sceneBoundingRect()
@@ -531,7 +534,7 @@ def test_rubber_band_selection_does_not_flick_the_viewer(qtbot, window) -> None:
     _drag(w, start, end)
     assert sorted(w.scene.selected_node_ids()) == ["depth", "photo"]
     assert w.inspector.title.text() == "2 nodes selected"
-    assert w._viewed == "band"  # the viewer never left what it showed
+    assert w.viewed == "band"  # the viewer never left what it showed
     # the press on empty canvas clears the selection; then nothing until the band is let go
     assert "photo" not in titles and "depth" not in titles, titles
 
@@ -545,20 +548,20 @@ def test_batch_checks_its_folders_before_rendering(qtbot, window, tmp_path) -> N
 
     w = window
     w.doc.add_node("source.image", {"path": str(IMAGES / "scene.png")}, node_id="photo")
-    assert w.start_batch(str(tmp_path / "nope"), str(tmp_path / "out"), "photo") is None
+    assert w.batch.start(str(tmp_path / "nope"), str(tmp_path / "out"), "photo") is None
     assert "is not a folder" in w.status.toolTip()
     folder = tmp_path / "in"
     folder.mkdir()
-    assert w.start_batch(str(folder), str(tmp_path / "out"), "photo") is None
+    assert w.batch.start(str(folder), str(tmp_path / "out"), "photo") is None
     assert "no images" in w.status.toolTip()
     for name in ("coffee.png", "astronaut.png"):
         shutil.copy(IMAGES / name, folder / name)
     before = (folder / "coffee.png").read_bytes()
-    assert w.start_batch(str(folder), str(folder), "photo") is None
+    assert w.batch.start(str(folder), str(folder), "photo") is None
     assert "other than the images folder" in w.status.toolTip()
     assert (folder / "coffee.png").read_bytes() == before
     done: list = []
-    job = w.start_batch(str(folder), str(tmp_path / "out"), "photo", modal=False)
+    job = w.batch.start(str(folder), str(tmp_path / "out"), "photo", modal=False)
     assert job is not None
     job.done.connect(lambda r, e: done.append((r, e)))
     job.wait(60)
@@ -605,16 +608,16 @@ def test_save_as_suggests_the_example_name_in_a_sensible_folder(qtbot, window, t
     from .conftest import PATCHES
 
     w = window
-    w.open_example(PATCHES / "fog.json")
-    start = w.save_as_start()
+    w.files.open_example(PATCHES / "fog.json")
+    start = w.files.save_as_start()
     assert start.name == "fog.json" and start.parent != PATCHES.resolve()
     assert start.parent == Path.home() or start.parent.is_dir()
     saved = tmp_path / "work" / "mine.json"
     saved.parent.mkdir()
-    assert w._save_to(saved)
-    assert w.save_as_start() == saved.resolve()
-    w.new_patch()
-    assert w.save_as_start() == saved.parent.resolve() / "untitled.json"  # the last folder
+    assert w.files.save_to(saved)
+    assert w.files.save_as_start() == saved.resolve()
+    w.files.new_patch()
+    assert w.files.save_as_start() == saved.parent.resolve() / "untitled.json"  # the last folder
 
 
 def test_refused_connection_message_does_not_linger(qtbot, window, monkeypatch) -> None:  # type: ignore[no-untyped-def]

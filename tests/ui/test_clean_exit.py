@@ -17,7 +17,7 @@ from gateway_studio.ui.main_window import MainWindow
 app = QApplication([])  # module-level, as a script keeps it: destroyed after Python
 w = MainWindow()
 w.show()
-w.open_path("resources/patches/depth_band.json", ask=False)
+w.files.open_path("resources/patches/depth_band.json", ask=False)
 
 def go():
     for item in w.scene.items():

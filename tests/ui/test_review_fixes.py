@@ -40,7 +40,7 @@ def test_batch_snapshots_the_graph_on_the_ui_thread(qtbot, window, tmp_path, mon
     import shutil
     import threading
 
-    from gateway_studio.ui.jobs import BatchPlan
+    from gateway_studio.engine.batch import plan_batch
 
     from .conftest import IMAGES
 
@@ -60,13 +60,14 @@ def test_batch_snapshots_the_graph_on_the_ui_thread(qtbot, window, tmp_path, mon
         return real()
 
     monkeypatch.setattr(live, "snapshot", snapshot)
-    plan = BatchPlan("photo", [folder / "coffee.png"], tmp_path / "out", node_id="photo")
+    plan = plan_batch(w.doc.graph, [folder / "coffee.png"], tmp_path / "out", source="photo")
     done: list = []
-    job = w.render_batch(plan, modal=False)
+    job = w.batch.render(plan, modal=False)
     job.done.connect(lambda r, e: done.append((r, e)))
     job.wait(60)
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
-    assert done[0][1] == "" and [Path(p).name for p in done[0][0]] == ["coffee.png"]
+    written = [Path(p).name for r in done[0][0] for p in r.written]
+    assert done[0][1] == "" and written == ["coffee.png"]
     assert threads and set(threads) == {threading.main_thread().name}
 
 
@@ -87,7 +88,6 @@ def test_closing_stops_every_running_job_before_returning(qtbot, window) -> None
     started = [jobs.Job(long_job, parent=window) for _ in range(2)]
     for job in started:
         job.start()
-    window._job = started[-1]
     t0 = time.perf_counter()
     window.shutdown()
     assert time.perf_counter() - t0 < 5
@@ -271,11 +271,11 @@ def test_recovered_example_still_finds_its_images(qtbot, window, tmp_path) -> No
     from .conftest import PATCHES, wait_idle
 
     w = window
-    assert w.open_example(PATCHES / "depth_band.json", ask=False)
+    assert w.files.open_example(PATCHES / "depth_band.json", ask=False)
     example_dir = w.doc.graph.base_dir
     photo = next(n.id for n in w.doc.graph.nodes() if n.type_id == "source.image")
     w.doc.set_title(photo, "edited")  # unsaved work
-    w.autosave()
+    w.files.autosave()
     dead = 2**22 + 4321  # no such process: the window 'crashed'
     w.session.autosave_file.rename(w.session.recovery_dir / f"autosave-{dead}.json")
     other = MainWindow(
@@ -284,9 +284,9 @@ def test_recovered_example_still_finds_its_images(qtbot, window, tmp_path) -> No
         autosave_seconds=3600,
     )
     qtbot.addWidget(other)
-    other.ask_recover = lambda _r: True  # type: ignore[method-assign]
     try:
-        assert other.offer_recovery()
+        assert other.files.offer_recovery() is not None
+        assert other.files.recover()
         assert other.doc.graph.base_dir == example_dir
         wait_idle(qtbot, other)
         assert other.controller.state(photo).status in ("computed", "cached")
@@ -314,7 +314,7 @@ def test_batch_into_an_unusable_output_folder_says_why_without_a_traceback(
     shutil.copy(IMAGES / "coffee.png", folder / "coffee.png")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    job = w.start_batch(str(folder), str(blocker / "out"), "photo", modal=False)
+    job = w.batch.start(str(folder), str(blocker / "out"), "photo", modal=False)
     assert job is not None
     job.wait(30)
     qtbot.waitUntil(lambda: bool(w.errors), timeout=10000)

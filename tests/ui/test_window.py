@@ -200,7 +200,7 @@ def test_save_close_open_gives_identical_graph(qtbot, window, tmp_path) -> None:
     w.doc.add_backdrop("Depth", (-30.0, 200.0, 700.0, 280.0))
     assert w.isWindowModified()
     path = tmp_path / "patch.json"
-    assert w._save_to(path)
+    assert w.files.save_to(path)
     assert not w.isWindowModified() and "patch.json" in w.windowTitle()
     saved = dump(w)
     w.doc.undo_stack.setClean()
@@ -208,7 +208,7 @@ def test_save_close_open_gives_identical_graph(qtbot, window, tmp_path) -> None:
     other = MainWindow(evaluator=Evaluator(SlotCache(None)), session=Session(tmp_path / "config"))
     qtbot.addWidget(other)
     try:
-        assert other.open_path(path)
+        assert other.files.open_path(path)
         assert dump(other) == saved
         assert len(other.scene.backdrop_items) == 1
         assert Path(other.session.recent()[0]) == path.resolve()
@@ -240,7 +240,7 @@ def test_autosave_is_offered_after_a_crash(qtbot, window, tmp_path) -> None:  # 
 
     w = window
     build_scene(w.doc)
-    w.autosave()
+    w.files.autosave()
     autosave = w.session.autosave_file
     assert autosave.exists()
     crashed = autosave.with_name("autosave-999999.json")  # a process that is gone
@@ -248,9 +248,9 @@ def test_autosave_is_offered_after_a_crash(qtbot, window, tmp_path) -> None:  # 
     state = dump(w)
     other = MainWindow(evaluator=Evaluator(SlotCache(None)), session=Session(tmp_path / "config"))
     qtbot.addWidget(other)
-    other.ask_recover = lambda rec: True  # type: ignore[method-assign]
     try:
-        assert other.offer_recovery()
+        assert other.files.offer_recovery() is not None
+        assert other.files.recover()
         assert dump(other) == state and other.doc.dirty
         assert not crashed.exists()
     finally:
@@ -266,7 +266,7 @@ def test_export_full_resolution_png_and_16bit_depth(qtbot, window, tmp_path) -> 
     w = window
     build_scene(w.doc)
     done: list = []
-    job = w.export("band", None, tmp_path / "band.png")
+    job = w.exporter.export("band", None, tmp_path / "band.png")
     job.done.connect(lambda r, e: done.append((r, e)))
     job.wait(30)
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
@@ -274,7 +274,7 @@ def test_export_full_resolution_png_and_16bit_depth(qtbot, window, tmp_path) -> 
     with PILImage.open(tmp_path / "band.png") as im:
         assert im.size == (960, 640)
     done.clear()
-    job = w.export("depth", None, tmp_path / "depth.png")
+    job = w.exporter.export("depth", None, tmp_path / "depth.png")
     job.done.connect(lambda r, e: done.append((r, e)))
     job.wait(30)
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
@@ -283,7 +283,7 @@ def test_export_full_resolution_png_and_16bit_depth(qtbot, window, tmp_path) -> 
 
 
 def test_render_batch_over_a_folder(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from gateway_studio.ui.jobs import BatchPlan
+    from gateway_studio.engine.batch import plan_batch
 
     w = window
     w.doc.add_node(
@@ -296,16 +296,16 @@ def test_render_batch_over_a_folder(qtbot, window, tmp_path) -> None:  # type: i
     from PIL import Image as PILImage
 
     PILImage.open(IMAGES / "coffee.png").convert("RGB").save(folder / "coffee.jpg")
-    plan = BatchPlan("photo", sorted(folder.iterdir()), tmp_path / "out", node_id="photo")
+    plan = plan_batch(w.doc.graph, sorted(folder.iterdir()), tmp_path / "out", source="photo")
     done: list = []
-    job = w.render_batch(plan, modal=False)
+    job = w.batch.render(plan, modal=False)
     job.done.connect(lambda r, e: done.append((r, e)))
     job.wait(60)
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
     result, error = done[0]
-    assert error == "" and not plan.errors
+    assert error == "" and all(r.ok for r in result)
     # coffee.png and coffee.jpg must not write one output file over the other
-    assert sorted(Path(p).name for p in result) == [
+    assert sorted(Path(p).name for r in result for p in r.written) == [
         "astronaut.png",
         "coffee_jpg.png",
         "coffee_png.png",
@@ -371,7 +371,7 @@ def test_backdrop_moves_its_nodes_in_one_step(qtbot, window) -> None:  # type: i
 def test_examples_menu_lists_shipped_patches(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     titles = [a.text() for a in window.examples_menu.actions() if not a.isSeparator()]
     assert len(titles) == len(list(PATCHES.glob("*.json"))) >= 1
-    window.open_example(PATCHES / "depth_band.json")
+    window.files.open_example(PATCHES / "depth_band.json")
     assert window.doc.path is None and len(window.doc.graph) >= 3
     wait_idle(qtbot, window)
     assert all(window.scene.node_item(n).state.status != "failed" for n in window.doc.node_ids())
