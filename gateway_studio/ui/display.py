@@ -21,6 +21,7 @@ from gateway_studio.engine.slots import (
     PointCloud,
     Segments,
     Slot,
+    inverse_to_distance,
     srgb_encode,
 )
 
@@ -148,7 +149,10 @@ def to_rgb(
         return _to_u8(pixels)
     if isinstance(slot, (Depth, Field)):
         lut = LUTS.get(colormap, GRAY)
-        return lut[_to_u8(slot.values[s, s])]
+        rgb = lut[_to_u8(slot.values[s, s])]
+        if isinstance(slot, Depth) and slot.valid is not None:
+            rgb = _hatch_holes(rgb, slot.valid[s, s], step)
+        return rgb
     if isinstance(slot, Normals):
         return _to_u8(slot.to_rgb()[s, s])
     if isinstance(slot, Segments):
@@ -163,6 +167,22 @@ def to_rgb(
     if isinstance(slot, PointCloud):
         return pointcloud_rgb(slot)
     return None
+
+
+#: Pixels without depth are drawn as magenta/black diagonal hatching: never a grey
+#: that could be read as a depth, visible on every colormap.
+HOLE_COLOURS = np.array([[255, 0, 200], [20, 20, 20]], dtype=np.uint8)
+
+
+def _hatch_holes(rgb: RGB, valid: NDArray[np.bool_], step: int) -> RGB:
+    """``rgb`` with the holes hatched (stripes 4 screen pixels wide, in image coords)."""
+    h, w = valid.shape
+    rows, cols = np.ogrid[:h, :w]
+    stripe = (((rows + cols) * step // 4) % 2).astype(np.intp)
+    out = np.array(rgb)
+    holes = ~valid
+    out[holes] = HOLE_COLOURS[np.broadcast_to(stripe, (h, w))[holes]]
+    return out
 
 
 def _strided(size: tuple[int, int], step: int) -> tuple[int, int]:
@@ -194,8 +214,15 @@ def readout(slot: Slot, x: int, y: int) -> str:
     if size is None or not (0 <= y < size[0] and 0 <= x < size[1]):
         return ""
     if isinstance(slot, Depth):
+        if slot.valid is not None and not slot.valid[y, x]:
+            return f"no depth (a hole; effects read the {slot.fill} fill)"
         v = float(slot.values[y, x])
-        return f"depth {v:.4f}  (1 = nearest)"
+        text = f"depth {v:.4f}  (1 = nearest)"
+        if slot.metric_range is not None:
+            near, far = slot.metric_range
+            metres = float(inverse_to_distance(np.float32(v), near, far))
+            text += f"  {metres:.3f} m"
+        return text
     if isinstance(slot, Field):
         return f"{slot.type_name.lower()} {float(slot.values[y, x]):.4f}"
     if isinstance(slot, Image):
