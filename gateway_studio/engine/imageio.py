@@ -20,6 +20,8 @@ from PIL import ImageOps, UnidentifiedImageError
 
 from .errors import GatewayError, ImageReadError
 from .files import atomic_write
+from .limits import check_image_budget
+from .paths import PathRefused, check_regular
 from .slots import Image
 
 #: Largest image we open (pixels); larger files are treated as decompression bombs.
@@ -63,19 +65,56 @@ def ensure_heif() -> None:
 WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
+#: (channels, bytes per sample) Pillow decodes each mode to, for the memory budget.
+_MODE_LAYOUT = {
+    "1": (1, 1),
+    "L": (1, 1),
+    "P": (1, 1),
+    "LA": (2, 1),
+    "PA": (2, 1),
+    "I;16": (1, 2),
+    "I;16L": (1, 2),
+    "I;16B": (1, 2),
+    "I;16N": (1, 2),
+    "I": (1, 4),
+    "F": (1, 4),
+}
+
+
+def _check_budget(path: Path, img: PILImage.Image) -> None:
+    """The memory budget (``limits.check_image_budget``), from the header alone."""
+    channels, bps = _MODE_LAYOUT.get(img.mode, (len(img.getbands()), 1))
+    if img.mode == "P" and "transparency" in img.info:
+        channels = 2  # decoded with its alpha
+    if _is_16bit_color(img):
+        bps = 2  # decoded by OpenCV at full depth
+    check_image_budget(path, img.width, img.height, channels, bps)
+
+
 def open_pil(path: Path) -> PILImage.Image:
+    """Open and decode an image: a regular file (never a device or FIFO), within the pixel
+    limit and the memory budget (both checked from the header, before decoding)."""
     if path.suffix.lower() in HEIF_SUFFIXES:
         ensure_heif()
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageReadError(f"{path}: is a folder, not an image")
+    try:
+        check_regular(path)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except PathRefused as exc:  # a device, FIFO, socket or folder
+        raise ImageReadError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"{path}: cannot read it ({exc})") from None
     previous = PILImage.MAX_IMAGE_PIXELS
     try:
         PILImage.MAX_IMAGE_PIXELS = MAX_PIXELS
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
             img = PILImage.open(path)
+            try:
+                _check_budget(path, img)
+            except ImageReadError:
+                img.close()
+                raise
             img.load()
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
         raise ImageReadError(
