@@ -134,6 +134,9 @@ class NodeSpec:
     #: Extra cache-key material: what the output depends on besides params and inputs
     #: (e.g. the weights a model name resolves to). Called with (params, Context).
     identity: Callable[[Mapping[str, Any], Context], str] | None = None
+    #: Words an artist may search for it by ("bokeh", "dof", "lens blur"), beyond its
+    #: label and id; the palette matches them fuzzily and shows them in its tooltip.
+    aliases: tuple[str, ...] = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -203,6 +206,7 @@ class NodeSpec:
             ],
             "outputs": [{"name": o.name, "type": o.type_name} for o in self.outputs],
             "params": [p.to_json() for p in self.params],
+            "aliases": list(self.aliases),
         }
 
 
@@ -275,6 +279,7 @@ def node(
     label: str | None = None,
     proxy: bool = True,
     identity: Callable[[Mapping[str, Any], Context], str] | None = None,
+    aliases: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable[..., Any]], NodeSpec]:
     """Turn a typed function into a ``NodeSpec`` (see the module docstring)."""
 
@@ -311,6 +316,7 @@ def node(
             proxy=proxy,
             takes_context=takes_context,
             identity=identity,
+            aliases=tuple(a.strip().lower() for a in aliases if a.strip()),
         )
 
     return wrap

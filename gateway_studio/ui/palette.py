@@ -20,6 +20,7 @@ from gateway_studio.engine.node import NodeSpec
 from gateway_studio.engine.registry import Registry
 
 from .canvas.view import NODE_MIME
+from .search import keywords, ranked, score
 from .theme import family_color
 
 _TYPE_ROLE = Qt.ItemDataRole.UserRole
@@ -30,22 +31,13 @@ MAX_ROWS = 14
 def describe(spec: NodeSpec) -> str:
     ins = ", ".join(f"{i.name}: {i.type_name}" for i in spec.inputs) or "—"
     outs = ", ".join(f"{o.name}: {o.type_name}" for o in spec.outputs) or "—"
-    return f"<b>{spec.label}</b> ({spec.type_id})<br>{spec.help}<br><i>{ins} → {outs}</i>"
+    words = keywords(spec)
+    also = f"<br><span style='color:#9aa0a8'>also: {', '.join(words)}</span>" if words else ""
+    return f"<b>{spec.label}</b> ({spec.type_id})<br>{spec.help}<br><i>{ins} → {outs}</i>{also}"
 
 
 def matches(spec: NodeSpec, text: str) -> bool:
-    words = text.lower().split()
-    hay = f"{spec.type_id} {spec.label} {spec.family} {spec.help}".lower()
-    return all(w in hay for w in words)
-
-
-def search_rank(spec: NodeSpec, text: str) -> tuple[int, str]:
-    t = text.lower().strip()
-    if spec.type_id.lower().startswith(t) or spec.label.lower().startswith(t):
-        return (0, spec.type_id)
-    if t in spec.type_id.lower() or t in spec.label.lower():
-        return (1, spec.type_id)
-    return (2, spec.type_id)
+    return score(spec, text) > 0
 
 
 class _Tree(QTreeWidget):
@@ -112,9 +104,11 @@ class Palette(QWidget):
         return ids
 
     def _add_first_match(self) -> None:
-        ids = self.visible_type_ids()
-        if self.search.text().strip() and ids:
-            self.addRequested.emit(ids[0])
+        """Enter in the search box adds the best match (not the first in family order)."""
+        text = self.search.text()
+        best = ranked(self.registry, text) if text.strip() else []
+        if best:
+            self.addRequested.emit(best[0].type_id)
 
     def populate(self) -> None:
         self.tree.clear()
@@ -179,8 +173,10 @@ class NodeSearchPopup(QFrame):
 
     def _refill(self, text: str) -> None:
         self.list.clear()
-        specs = sorted(
-            (s for s in self.registry if matches(s, text)), key=lambda s: search_rank(s, text)
+        specs = (
+            ranked(self.registry, text)
+            if text.strip()
+            else sorted(self.registry, key=lambda s: (s.family, s.label))
         )
         for spec in specs:
             item = QListWidgetItem(f"{spec.label}    ·  {spec.type_id}")
