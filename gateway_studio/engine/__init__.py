@@ -37,6 +37,7 @@ from .params import (
     ParamSpec,
     Range,
     SavePath,
+    When,
     parse_color,
 )
 from .patch import load_patch, patch_from_dict, patch_from_json, patch_to_dict, save_patch
@@ -114,6 +115,7 @@ __all__ = [
     "Slot",
     "SlotCache",
     "SlotError",
+    "When",
     "default_cache_dir",
     "default_registry",
     "fingerprint_file",

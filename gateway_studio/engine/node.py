@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from .consent import WriteGuard
 from .errors import Cancelled, GatewayError
-from .params import Choices, Help, Label, ParamKind, ParamSpec, Range, _Kind, _Save
+from .params import Choices, Help, Label, ParamKind, ParamSpec, Range, When, _Kind, _Save
 from .paths import refuse_special, resolve
 from .slots import Slot, slot_type_name
 
@@ -261,6 +261,8 @@ def _param_spec(name: str, annotation: Any, default: Any, where: str) -> ParamSp
             spec["save"] = True
         elif isinstance(m, Choices):
             kind, choices, strict = "choice", m.values, False
+        elif isinstance(m, When):
+            spec["when"] = m
     if kind == "int":
         for bound in ("min", "max"):
             if spec.get(bound) is not None:
@@ -268,6 +270,24 @@ def _param_spec(name: str, annotation: Any, default: Any, where: str) -> ParamSp
     param = ParamSpec(name, kind, default, choices=choices, strict=strict, **spec)
     param.validate(default)  # a bad default is a bug in the node: fail at import
     return param
+
+
+def _check_conditions(params: list[ParamSpec], where: str) -> None:
+    """A ``When`` names another param of the node and values that param can take."""
+    by_name = {p.name: p for p in params}
+    for p in params:
+        if p.when is None:
+            continue
+        other = by_name.get(p.when.param)
+        if other is None or other is p:
+            raise TypeError(
+                f"{where}: param '{p.name}' applies when '{p.when.param}', no such param"
+            )
+        for value in p.when.values:
+            try:
+                other.validate(value)
+            except GatewayError as exc:
+                raise TypeError(f"{where}: param '{p.name}': When value {value!r}: {exc}") from None
 
 
 def node(
@@ -301,6 +321,7 @@ def node(
                 params.append(_param_spec(p.name, annotation, p.default, where))
             else:
                 raise TypeError(f"{where}: *args/**kwargs are not supported")
+        _check_conditions(params, where)
         doc = inspect.getdoc(func) or ""
         module_family = func.__module__.rsplit(".", 1)[-1]
         return NodeSpec(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -51,6 +52,24 @@ class Choices:
     """Suggested values for a str parameter that also accepts others (e.g. model ids)."""
 
     values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class When:
+    """The knob applies only while another param of the node has one of ``values``:
+
+        fixed_near: Annotated[float, Range(0, 1), When("normalisation", "fixed")] = 1.0
+
+    The inspector greys it out otherwise; the node still receives its value."""
+
+    param: str
+    values: tuple[Any, ...]
+
+    def __init__(self, param: str, *values: Any) -> None:
+        if not values:
+            raise TypeError(f"When({param!r}) needs at least one value")
+        object.__setattr__(self, "param", param)
+        object.__setattr__(self, "values", tuple(values))
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,22 @@ class ParamSpec:
     strict: bool = True
     #: For "path": the node writes this file (True) rather than reads it.
     save: bool = False
+    #: Applies only while this other param has one of these values (``When``).
+    when: When | None = None
+
+    def applies(self, params: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
+        """Whether the knob does anything, given the node's current params."""
+        if self.when is None:
+            return True
+        value = params.get(self.when.param, defaults.get(self.when.param))
+        return value in self.when.values
+
+    def when_text(self) -> str:
+        """'applies when normalisation is fixed' (empty without a condition)."""
+        if self.when is None:
+            return ""
+        values = " or ".join(str(v) for v in self.when.values)
+        return f"applies when {self.when.param.replace('_', ' ')} is {values}"
 
     def validate(self, value: Any) -> Any:
         """Return the value in canonical form, or raise ParamError saying what is wrong."""
@@ -168,4 +203,7 @@ class ParamSpec:
             "label": self.label or self.name.replace("_", " "),
             "help": self.help,
             "save": self.save if self.kind == "path" else None,
+            "when": (
+                {"param": self.when.param, "in": list(self.when.values)} if self.when else None
+            ),
         }

@@ -390,6 +390,7 @@ class Inspector(QWidget):
         self.node_id: str | None = None
         self.editors: dict[str, ParamEditor] = {}
         self.resets: dict[str, QToolButton] = {}
+        self.labels: dict[str, QLabel] = {}
         self._gesture = 0
         self._dragging = False
         outer = QVBoxLayout(self)
@@ -443,6 +444,7 @@ class Inspector(QWidget):
             self.form.removeRow(0)
         self.editors.clear()
         self.resets.clear()
+        self.labels.clear()
         if node_id is None or node_id not in self.doc.graph:
             self.node_id = None
             if selected > 1:
@@ -491,7 +493,27 @@ class Inspector(QWidget):
             self.form.addRow(label, row)
             self.editors[pspec.name] = editor
             self.resets[pspec.name] = reset
+            self.labels[pspec.name] = label
             self._update_reset(pspec.name)
+        self._update_applies()
+
+    def _update_applies(self) -> None:
+        """Knobs that do nothing with the node's other settings are greyed out, saying when
+        they would apply (``fixed near`` only while normalisation is ``fixed``)."""
+        if self.node_id is None:
+            return
+        spec = self.doc.graph.spec(self.node_id)
+        params = self.doc.graph.node(self.node_id).params
+        defaults = spec.default_params()
+        for pspec in spec.params:
+            if pspec.when is None or pspec.name not in self.editors:
+                continue
+            applies = pspec.applies(params, defaults)
+            note = "" if applies else f" — {pspec.when_text()}"
+            for widget in (self.editors[pspec.name], self.labels[pspec.name]):
+                widget.setEnabled(applies)
+            self.labels[pspec.name].setToolTip(f"{pspec.help}{note}".strip(" —"))
+            self.editors[pspec.name].setToolTip(pspec.when_text() if not applies else "")
 
     def _update_reset(self, name: str) -> None:
         if self.node_id is None or name not in self.resets:
@@ -547,6 +569,7 @@ class Inspector(QWidget):
         if node_id == self.node_id and name in self.editors:
             self.editors[name].set_value(value)
             self._update_reset(name)
+            self._update_applies()
 
     def _on_title_changed(self, node_id: str, title: str) -> None:
         """Undo/redo of a rename: heading and field follow the patch."""
