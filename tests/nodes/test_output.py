@@ -34,7 +34,7 @@ def test_depth_png_is_16bit_grayscale_lighter_is_closer(tmp_path: Path) -> None:
     im = PILImage.open(written)
     assert im.mode in ("I;16", "I") and im.size == (40, 30)
     arr = np.asarray(im)
-    assert arr[0, 0] == 65535 and arr[0, -1] == 0
+    assert arr[0, 0] == 65535 and arr[0, -1] == 1  # 0 is kept for "no depth"
 
 
 def test_field_npy_and_8bit_png(tmp_path: Path) -> None:
