@@ -37,6 +37,7 @@ from .errors import Cancelled, GatewayError, GraphError
 from .graph import PatchGraph
 from .keys import FileFingerprints, digest, node_key
 from .node import Context, NodeSpec
+from .reasons import ReasonBook, ingredients
 from .slots import Files, Slot
 
 Status = Literal["computed", "cached", "failed", "skipped", "cancelled"]
@@ -64,6 +65,8 @@ class NodeFinished:
     source: str = "computed"
     #: The node's output slots (read-only), so a UI can draw them as soon as they exist.
     outputs: dict[str, Slot] = field(default_factory=dict, compare=False, repr=False)
+    #: Computed: what changed since it last ran (``reasons.py``).
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class NodeResult:
     traceback: str | None = None
     #: Made from preview proxies (here or upstream): kept in memory only, never on disk.
     preview: bool = False
+    #: Computed: what changed since the node last ran ("param fog.density 1.2 → 1.5").
+    reason: str = ""
 
     @property
     def notes(self) -> list[str]:
@@ -120,6 +125,8 @@ class NodeResult:
             "seconds": round(self.seconds, 6),
             "error": self.error,
         }
+        if self.status == "computed":
+            out["reason"] = self.reason
         notes = self.notes
         if notes:
             out["notes"] = notes
@@ -159,6 +166,9 @@ class Evaluator:
     def __init__(self, cache: SlotCache | None = None) -> None:
         self.cache = cache if cache is not None else SlotCache(None)
         self.fingerprints = FileFingerprints()
+        disk = self.cache.disk
+        #: Each node's last key ingredients, to say why it re-ran (beside the disk cache).
+        self.reasons = ReasonBook(disk.root / "reasons" if disk is not None else None)
 
     def evaluate(
         self,
@@ -245,8 +255,11 @@ class Evaluator:
 
         base_dir = writes.base_dir
         cancelled = (lambda: cancel.cancelled) if cancel is not None else None
+        made: dict[str, Any] = {}  # the key's ingredients, for the reason it re-runs
         try:  # hashing a source file: regular files only, capped, cancellable
-            key = self._key(spec, inst.params, input_keys, base_dir, inst.bypass, cancelled)
+            key = self._key(
+                spec, inst.params, input_keys, base_dir, inst.bypass, cancelled, made=made
+            )
         except Cancelled:
             return fail("evaluation cancelled", "cancelled")
         except GatewayError as exc:
@@ -271,7 +284,10 @@ class Evaluator:
             hits[name] = slot
             if where == "disk":
                 source = "disk"
+        lineage = ReasonBook.lineage(base_dir, node_id)
+        kept = not (proxy or from_preview)
         if len(hits) == len(out_keys):
+            self.reasons.remember(lineage, made, persist=kept)
             seconds = time.perf_counter() - t0
             emit(NodeFinished(node_id, seconds, True, source, hits))
             return NodeResult(
@@ -311,7 +327,9 @@ class Evaluator:
             # must not fill the disk store on every knob step.
             self.cache.put(out_keys[name], slot, persist=not (proxy or from_preview))
         seconds = time.perf_counter() - t0
-        emit(NodeFinished(node_id, seconds, False, outputs=outputs))
+        reason = self.reasons.explain(lineage, node_id, made)
+        self.reasons.remember(lineage, made, persist=kept)
+        emit(NodeFinished(node_id, seconds, False, outputs=outputs, reason=reason))
         return NodeResult(
             "computed",
             seconds,
@@ -319,6 +337,7 @@ class Evaluator:
             keys=out_keys,
             source="computed",
             preview=proxy or from_preview,
+            reason=reason,
         )
 
     def _key(
@@ -329,12 +348,18 @@ class Evaluator:
         base_dir: Path | None,
         bypass: bool,
         cancelled: Callable[[], bool] | None = None,
+        *,
+        made: dict[str, Any] | None = None,
     ) -> str:
+        """The node's key; ``made`` receives its ingredients (``reasons.ingredients``)."""
         keyed: dict[str, Any] = {}
+        files: dict[str, str] = {}
         for p in spec.params:
             value = params.get(p.name, p.default)
             if p.kind == "path" and value:
                 path = Context(base_dir=base_dir).resolve_path(str(value))
+                if not p.save:
+                    files[p.name] = str(path)
                 value = (
                     str(path.resolve())
                     if p.save
@@ -348,6 +373,8 @@ class Evaluator:
                 keyed["__identity__"] = f"unresolved:{type(exc).__name__}:{exc}"
         if bypass:
             keyed["__bypass__"] = True
+        if made is not None:
+            made.update(ingredients(spec.version, keyed, files, input_keys))
         return node_key(spec.type_id, spec.version, keyed, input_keys)
 
     def _bypass(

@@ -200,6 +200,8 @@ class EvalController(QObject):
         elif isinstance(ev, NodeFinished):
             st.status = "cached" if ev.cached else "computed"
             st.progress, st.seconds, st.message = 1.0, ev.seconds, ""
+            if not ev.cached:
+                st.reason = ev.reason
         elif isinstance(ev, NodeFailed):
             if ev.status == "cancelled" and rid < self._latest:
                 return  # superseded, not stopped: the newer request is coming
@@ -230,6 +232,8 @@ class EvalController(QObject):
             st.preview = response.preview is not None
             if result.status in ("computed", "cached"):
                 st.progress = 1.0
+            if result.status == "computed":
+                st.reason = result.reason
             self.nodeStateChanged.emit(node_id)
         for node_id, image in response.thumbnails.items():
             if node_id in graph:
