@@ -23,6 +23,7 @@ from gateway_studio.engine import (
     Mask,
     Range,
     Segments,
+    When,
     models,
     node,
 )
@@ -277,7 +278,8 @@ def estimate(
     ] = "minmax",
     fixed_far: Annotated[
         float,
-        Range(-1e6, 1e6, 0.01),
+        Range(0, 1e4, 0.01),
+        When("normalisation", "fixed"),
         Help(
             "normalisation 'fixed': the raw value that maps to 0 (farthest) — model units "
             "for relative models (see the raw range in the node's status), metres for "
@@ -286,7 +288,8 @@ def estimate(
     ] = 0.0,
     fixed_near: Annotated[
         float,
-        Range(-1e6, 1e6, 0.01),
+        Range(0, 1e4, 0.01),
+        When("normalisation", "fixed"),
         Help("normalisation 'fixed': the raw value that maps to 1 (nearest); metres if metric"),
     ] = 1.0,
     ctx: Context,

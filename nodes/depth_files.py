@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from gateway_studio.engine import Context, Depth, FilePath, GatewayError, Help, Image, Range, node
+from gateway_studio.engine import (
+    Context,
+    Depth,
+    FilePath,
+    GatewayError,
+    Help,
+    Image,
+    Range,
+    When,
+    node,
+)
 from gateway_studio.engine.imageio import read_image
 
 from ._depth_readers import RawDepth, read_depth_file
@@ -42,7 +52,14 @@ def to_depth(raw: RawDepth, normalisation: str, near: float, far: float) -> Dept
 
 # version 2: validity (holes are holes, not far), encodings and presets, calibration,
 # working normalisation for every convention, explicit size_from.
-@node("depth.from_file", outputs={"depth": Depth}, proxy=False, version=2)
+@node(
+    "depth.from_file",
+    outputs={"depth": Depth},
+    proxy=False,
+    version=2,
+    family="depth",
+    aliases=("kinect", "realsense", "lidar", "sensor depth", "exr", "rgb-d", "tum", "nyu"),
+)
 def from_file(
     size_from: Image | None = None,
     *,
@@ -69,11 +86,13 @@ def from_file(
             "nearer; a 16-bit file holds 0 = no depth), disparity (larger = nearer) or "
             "metric depth (larger = farther). .exr is metric, .pfm disparity"
         ),
+        When("encoding", "auto"),
     ] = "inverse",
     scale: Annotated[
         float,
         Range(1e-6, 1e6),
         Help("metric files: stored value × scale = metres (0.001 for millimetres)"),
+        When("convention", "metric"),
     ] = 1.0,
     no_data: Annotated[
         float,
@@ -98,11 +117,13 @@ def from_file(
         float,
         Range(0, 1e5, 0.01),
         Help("normalisation fixed: the value of depth 1 (metres for metric files)"),
+        When("normalisation", "fixed"),
     ] = 1.0,
     fixed_far: Annotated[
         float,
         Range(0, 1e5, 0.01),
         Help("normalisation fixed: the value of depth 0 (metres for metric files)"),
+        When("normalisation", "fixed"),
     ] = 10.0,
     ctx: Context,
 ) -> Depth:
@@ -128,7 +149,13 @@ def from_file(
     return depth
 
 
-@node("depth.embedded", outputs={"depth": Depth}, proxy=False)
+@node(
+    "depth.embedded",
+    outputs={"depth": Depth},
+    proxy=False,
+    family="depth",
+    aliases=("phone", "iphone", "portrait", "heic", "lens blur", "gdepth", "android"),
+)
 def embedded(
     *,
     path: Annotated[

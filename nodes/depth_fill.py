@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from gateway_studio.engine import Context, Depth, GatewayError, Help, Image, Range, node
+from gateway_studio.engine import Context, Depth, GatewayError, Help, Image, Range, When, node
 
 from ._filters import same_size
 
@@ -83,7 +83,12 @@ def guided_fill(values: F32, valid: NDArray[np.bool_], guide: F32, sigma: float)
     return np.clip(out, 0.0, 1.0)
 
 
-@node("depth.fill", outputs={"depth": Depth})
+@node(
+    "depth.fill",
+    outputs={"depth": Depth},
+    family="depth",
+    aliases=("holes", "hole fill", "inpaint depth", "sensor holes", "missing depth"),
+)
 def fill(
     depth: Depth,
     image: Image,
@@ -103,6 +108,7 @@ def fill(
             "guided: how different a colour may be and still pass its depth on (smaller "
             "= stricter edges; 1 = nearly ignore the photo)"
         ),
+        When("method", "guided"),
     ] = 0.08,
     ctx: Context,
 ) -> Depth:
