@@ -35,6 +35,7 @@ from gateway_studio.engine.registry import Registry
 
 from . import jobs
 from .batch_dialog import BatchRenderer
+from .cache_pruner import CachePruner
 from .canvas.geometry import HEADER, node_box
 from .canvas.scene import NodeScene
 from .canvas.view import NodeView
@@ -44,6 +45,7 @@ from .exporter import Exporter
 from .file_actions import FileActions
 from .inspector import Inspector
 from .palette import NodeSearchPopup, Palette
+from .render_consent import PatchRenderer
 from .session import Session
 from .viewer import ElidedLabel, Viewer
 from .warmup import MODULES, WarmImporter
@@ -90,6 +92,9 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
         self.exporter = Exporter(self)
         self.batch = BatchRenderer(self)
+        # File › Render (the patch's own exports, with consent) and the cache's size limit
+        self.renderer = PatchRenderer(self)
+        self.pruner = CachePruner(self.worker.evaluator.cache, parent=self)
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -140,15 +145,15 @@ class MainWindow(QMainWindow):
 
     def fit_docks(self) -> None:
         """Share the window between canvas, viewer and inspector by its width (the first
-        start, or whenever no saved layout applies): the viewer gets about a third; below
+        start, or whenever no saved layout applies): the viewer gets under a third; below
         1500 px the node list starts hidden (Tab searches; View ▸ Nodes brings it back),
         so the canvas keeps room for legible nodes."""
         width = self.width()
         narrow = width < 1500
         self.palette_dock.setVisible(not narrow)
         if not narrow:
-            self.resizeDocks([self.palette_dock], [int(width * 0.11)], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.viewer_dock], [int(width * 0.33)], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.palette_dock], [int(width * 0.09)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.viewer_dock], [int(width * 0.31)], Qt.Orientation.Horizontal)
         height = self.height()
         self.resizeDocks(
             [self.viewer_dock, self.inspector_dock],
@@ -279,7 +284,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.act_save, self.act_save_as])
         file.addSeparator()
-        file.addActions([self.act_export, self.act_batch])
+        file.addActions([self.act_export, self.renderer.action, self.act_batch])
         file.addSeparator()
         file.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")

@@ -22,6 +22,28 @@ MAX_FIT_ZOOM = 1.0
 FIT_MARGIN = 36
 
 
+def _whole_columns(
+    spans: list[tuple[float, float]], focus: QRectF, port: QRect, zoom: float, fallback: float
+) -> float:
+    """The x to centre on so the view shows ``focus`` and as many whole nodes as it can,
+    cutting as few as it can at its edges (a half node at the border reads as a
+    rendering fault), preferring the view that shows more of what is upstream."""
+    width = port.width() / zoom
+    inner = width - FIT_MARGIN / zoom - 8 / zoom
+    best: tuple[int, int, float] | None = None
+    for left, _right in spans:
+        lo = left - 8 / zoom
+        if lo > focus.left() or lo + inner < focus.right():
+            continue
+        whole = sum(1 for a, b in spans if lo <= a and b <= lo + inner)
+        cut = sum(1 for a, b in spans if a < lo < b or a < lo + inner < b)
+        if best is None or (-whole, cut, lo) < best:
+            best = (-whole, cut, lo)
+    if best is None:
+        return fallback
+    return best[2] + width / 2 - FIT_MARGIN / zoom
+
+
 def _clamp_centre(graph: QRectF, want: QPointF, port: QRect, zoom: float) -> QPointF:
     """Centre on ``want``, but not so far that the view shows empty canvas past the
     graph's edge where it could show more of the graph."""
@@ -119,6 +141,11 @@ class NodeView(QGraphicsView):
             zoom = LEGIBLE_ZOOM
             if focus is not None and not focus.isNull():
                 centre = _clamp_centre(rect, focus.center(), self.viewport().rect(), zoom)
+                spans = [
+                    (i.sceneBoundingRect().left(), i.sceneBoundingRect().right())
+                    for i in self.node_scene.nodes.values()
+                ]
+                centre.setX(_whole_columns(spans, focus, self.viewport().rect(), zoom, centre.x()))
         if not zoom >= MIN_ZOOM:  # also 0 or NaN, for positions near 1e308
             # nodes far apart (a patch from elsewhere): a fit knows no floor, and the grid
             # of a view millions of units wide froze the UI for seconds (forever at 1e9)
