@@ -101,14 +101,15 @@ def describe_bytes(n: float) -> str:
 def image_working_set(width: int, height: int, channels: int, bytes_per_sample: int) -> int:
     """Bytes decoding one image into an ``Image`` slot takes at its peak.
 
-    The decoded samples twice (the decoder's buffer and a converted copy), two float32
-    planes per output channel (the slot and the temporary it is scaled from) and 8 bytes
-    a pixel of decoder bookkeeping (Pillow keeps RGB as 32-bit pixels). Measured peaks
-    (``tests/reliability/test_hostile_images.py``) are 74-92 % of this estimate for 8-bit
-    grey, RGB, RGBA and 16-bit RGB PNGs and EXIF-rotated JPEGs."""
+    The decoded samples three times (the file's bytes, which a hostile file keeps as
+    large as its pixels; the decoder's buffer; a converted copy), two float32 planes per
+    output channel (the slot and the temporary it is scaled from) and 8 bytes a pixel of
+    decoder bookkeeping (Pillow keeps RGB as 32-bit pixels). Measured peaks
+    (``tests/reliability/test_hostile_images.py``, incompressible 2500 × 2500 PNGs) are
+    68-86 % of this estimate for 8-bit grey, RGB, RGBA and 16-bit RGB."""
     pixels = max(int(width), 0) * max(int(height), 0)
     out_channels = 4 if channels in (2, 4) else 3
-    per_pixel = 2 * channels * bytes_per_sample + 8 * out_channels + 8
+    per_pixel = 3 * channels * bytes_per_sample + 8 * out_channels + 8
     return pixels * per_pixel
 
 
