@@ -51,6 +51,8 @@ class NodeState:
     preview: bool = False
     #: Why the node last re-ran (the evaluator's reason), for its tooltip.
     reason: str = ""
+    #: What its outputs say a user must know (holes filled, metres, provenance).
+    notes: tuple[str, ...] = ()
 
 
 class EvalController(QObject):
@@ -234,6 +236,7 @@ class EvalController(QObject):
                 st.progress = 1.0
             if result.status == "computed":
                 st.reason = result.reason
+            st.notes = tuple(result.notes)
             self.nodeStateChanged.emit(node_id)
         for node_id, image in response.thumbnails.items():
             if node_id in graph:

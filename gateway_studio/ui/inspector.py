@@ -408,8 +408,12 @@ class Inspector(QWidget):
         self.subtitle = QLabel("")
         self.subtitle.setObjectName("muted")
         self.subtitle.setWordWrap(True)
+        self.notes = QLabel("")  # what the node's output says: holes, metres, provenance
+        self.notes.setObjectName("notes")
+        self.notes.setWordWrap(True)
         self.layout_.addWidget(self.title)
         self.layout_.addWidget(self.subtitle)
+        self.layout_.addWidget(self.notes)
         self.title_edit = QLineEdit()
         self.title_edit.setPlaceholderText("title shown on the node (optional)")
         self.title_edit.editingFinished.connect(self._title_edited)
@@ -433,6 +437,11 @@ class Inspector(QWidget):
     @property
     def dragging(self) -> bool:
         return self._dragging
+
+    def set_notes(self, notes: tuple[str, ...]) -> None:
+        """Show the selected node's output notes (e.g. "calibrated: 1.46 m … 9.33 m")."""
+        self.notes.setText("\n".join(f"• {n}" for n in notes))
+        self.notes.setVisible(bool(notes))
 
     def set_node(self, node_id: str | None, selected: int = 0) -> None:
         """Edit ``node_id``'s knobs; None with ``selected`` > 1 says a group is selected."""

@@ -318,6 +318,7 @@ class MainWindow(QMainWindow):
         self.inspector.message.connect(self.show_message)
         self.viewer.optionsChanged.connect(self._view_options)
         self.controller.viewChanged.connect(self.viewer.show_view)
+        self.controller.nodeStateChanged.connect(self._show_notes)
         self.controller.progressChanged.connect(self._progress)
         self.controller.busyChanged.connect(self._busy)
         self.cancel_button.clicked.connect(self.controller.cancel)
@@ -415,8 +416,14 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         node_id = ids[0] if len(ids) == 1 else None
         self.inspector.set_node(node_id, len(ids))
+        self._show_notes(node_id or "")
         if node_id is not None:
             self.view_node(node_id)
+
+    def _show_notes(self, node_id: str) -> None:
+        if node_id == (self.inspector.node_id or ""):
+            notes = self.controller.state(node_id).notes if node_id else ()
+            self.inspector.set_notes(notes)
 
     def _rubber_band_changed(self, rect: object, *_points: object) -> None:
         if getattr(rect, "isNull", lambda: False)() and self._selection_pending:

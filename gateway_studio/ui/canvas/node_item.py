@@ -162,7 +162,8 @@ class NodeItem(QGraphicsItem):
             body = _escape(self.spec.help)
         reason = getattr(st, "reason", "")
         why = f"<br><i>re-ran: {_escape(reason)}</i>" if reason and st.status == "computed" else ""
-        self.setToolTip(f"{head}<br>{body}{why}")
+        notes = "".join(f"<br>• {_escape(n)}" for n in st.notes)
+        self.setToolTip(f"{head}<br>{body}{why}{notes}")
 
     @property
     def needs_input(self) -> bool:
