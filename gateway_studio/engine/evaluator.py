@@ -162,6 +162,10 @@ class Evaluation:
         }
 
 
+class _UpstreamFailed(Exception):
+    """A node cannot run: an input's node did not produce its slot (the message says why)."""
+
+
 class Evaluator:
     def __init__(self, cache: SlotCache | None = None) -> None:
         self.cache = cache if cache is not None else SlotCache(None)
@@ -232,21 +236,10 @@ class Evaluator:
             emit(NodeFailed(node_id, message, status))
             return NodeResult(status, time.perf_counter() - t0, message, traceback=tb)
 
-        # Inputs: every link must come from a node that produced its slot.
-        from_preview = False
-        inputs: dict[str, Slot | None] = {}
-        input_keys: dict[str, str | None] = {}
-        for slot_name, (src, src_slot) in sorted(graph.incoming(node_id).items()):
-            upstream = results.get(src)
-            if upstream is None or upstream.status not in ("computed", "cached"):
-                if upstream is not None and upstream.status == "skipped" and upstream.error:
-                    return fail(upstream.error, "skipped")  # names the original failure
-                return fail(f"upstream node {src} failed", "skipped")
-            in_spec = spec.input(slot_name)
-            value = upstream.outputs[src_slot]
-            inputs[slot_name] = in_spec.coerce(value) if in_spec else value
-            input_keys[slot_name] = upstream.keys[src_slot]
-            from_preview = from_preview or upstream.preview
+        try:
+            inputs, input_keys, from_preview = self._inputs(graph, node_id, spec, results)
+        except _UpstreamFailed as exc:
+            return fail(str(exc), "skipped")
         missing = [i.name for i in spec.inputs if not i.optional and i.name not in inputs]
         if missing:
             return fail("required input not connected: " + ", ".join(missing))
@@ -260,10 +253,8 @@ class Evaluator:
             key = self._key(
                 spec, inst.params, input_keys, base_dir, inst.bypass, cancelled, made=made
             )
-        except Cancelled:
-            return fail("evaluation cancelled", "cancelled")
-        except GatewayError as exc:
-            return fail(str(exc))
+        except GatewayError as exc:  # Cancelled is one too
+            return fail(str(exc), "cancelled" if isinstance(exc, Cancelled) else "failed")
         proxy = preview is not None and spec.proxy
         if proxy:
             key = digest(key, "proxy", str(preview))
@@ -275,15 +266,7 @@ class Evaluator:
             return result
 
         emit(NodeStarted(node_id))
-        hits: dict[str, Slot] = {}
-        source = "memory"
-        for name, k in out_keys.items():
-            slot, where = self.cache.get(k)
-            if slot is None or (isinstance(slot, Files) and not self._files_intact(slot)):
-                break
-            hits[name] = slot
-            if where == "disk":
-                source = "disk"
+        hits, source = self._cached(out_keys)
         lineage = ReasonBook.lineage(base_dir, node_id)
         kept = not (proxy or from_preview)
         if len(hits) == len(out_keys):
@@ -422,6 +405,42 @@ class Evaluator:
         small = value.resized(*size)
         self.cache.put(proxy_key, small, persist=False)
         return small
+
+    @staticmethod
+    def _inputs(
+        graph: PatchGraph, node_id: str, spec: NodeSpec, results: dict[str, NodeResult]
+    ) -> tuple[dict[str, Slot | None], dict[str, str | None], bool]:
+        """(inputs, their keys, whether any is a preview proxy); every link must come from
+        a node that produced its slot, else ``_UpstreamFailed`` naming the failure."""
+        from_preview = False
+        inputs: dict[str, Slot | None] = {}
+        input_keys: dict[str, str | None] = {}
+        for slot_name, (src, src_slot) in sorted(graph.incoming(node_id).items()):
+            upstream = results.get(src)
+            if upstream is None or upstream.status not in ("computed", "cached"):
+                if upstream is not None and upstream.status == "skipped" and upstream.error:
+                    raise _UpstreamFailed(upstream.error)  # names the original failure
+                raise _UpstreamFailed(f"upstream node {src} failed")
+            in_spec = spec.input(slot_name)
+            value = upstream.outputs[src_slot]
+            inputs[slot_name] = in_spec.coerce(value) if in_spec else value
+            input_keys[slot_name] = upstream.keys[src_slot]
+            from_preview = from_preview or upstream.preview
+        return inputs, input_keys, from_preview
+
+    def _cached(self, out_keys: dict[str, str]) -> tuple[dict[str, Slot], str]:
+        """The outputs found in the cache (all or some), and where: "memory" or "disk".
+        A ``Files`` hit counts only while the files it wrote are still those bytes."""
+        hits: dict[str, Slot] = {}
+        source = "memory"
+        for name, k in out_keys.items():
+            slot, where = self.cache.get(k)
+            if slot is None or (isinstance(slot, Files) and not self._files_intact(slot)):
+                break
+            hits[name] = slot
+            if where == "disk":
+                source = "disk"
+        return hits, source
 
     def _files_intact(self, files: Files) -> bool:
         try:
