@@ -32,6 +32,7 @@ from .consent import WriteConsent
 from .errors import GraphError, PatchError
 from .files import atomic_write
 from .graph import Backdrop, Link, PatchGraph
+from .node import NodeSpec
 from .params import ParamError
 from .paths import PathRefused, open_regular, path_problem
 from .registry import Registry, default_registry
@@ -105,47 +106,7 @@ def patch_from_dict(
     graph.metadata = dict(_expect(metadata, dict, "metadata", "an object"))
 
     for i, raw in enumerate(_expect(data.get("nodes"), list, "nodes", "a list of nodes")):
-        where = f"nodes[{i}]"
-        _expect(raw, dict, where, "a node object")
-        extra = sorted(set(raw) - _NODE_KEYS)
-        if extra:
-            raise PatchError(f"unknown key(s) {', '.join(extra)}", where)
-        node_id = _expect(raw.get("id"), str, f"{where}.id", "a string id")
-        type_id = _expect(raw.get("type"), str, f"{where}.type", "a string node type")
-        if type_id not in registry:
-            raise PatchError(f"unknown node type '{type_id}'", f"{where}.type")
-        if node_id in graph:
-            raise PatchError(f"duplicate node id '{node_id}'", f"{where}.id")
-        spec = registry.get(type_id)
-        params = _expect(raw.get("params", {}), dict, f"{where}.params", "an object")
-        checked: dict[str, Any] = {}
-        for name, value in params.items():
-            pspec = spec.param(name)
-            if pspec is None:
-                known = ", ".join(p.name for p in spec.params) or "none"
-                raise PatchError(
-                    f"{type_id} has no param '{name}' (params: {known})",
-                    f"{where}.params.{name}",
-                )
-            try:
-                checked[name] = pspec.validate(value)
-            except ParamError as exc:
-                raise PatchError(str(exc), f"{where}.params.{name}") from None
-            problem = path_problem(checked[name]) if pspec.kind == "path" else None
-            if problem:
-                raise PatchError(f"the path {problem}", f"{where}.params.{name}")
-        position = None
-        if raw.get("position") is not None:
-            position = _finite_pair(raw["position"], f"{where}.position")
-        bypass = _expect(raw.get("bypass", False), bool, f"{where}.bypass", "true or false")
-        title = _expect(raw.get("title", ""), str, f"{where}.title", "a string")
-        try:
-            graph.add_node(
-                type_id, checked, node_id=node_id, position=position, bypass=bypass, title=title
-            )
-        except GraphError as exc:
-            raise PatchError(str(exc), f"{where}.id") from None
-
+        _add_node(graph, raw, f"nodes[{i}]")
     _add_links(graph, _expect(data.get("links", []), list, "links", "a list of links"))
     for i, raw in enumerate(_expect(data.get("backdrops", []), list, "backdrops", "a list")):
         where = f"backdrops[{i}]"
@@ -157,6 +118,53 @@ def patch_from_dict(
         color = _expect(raw.get("color", "#3a4a5a"), str, f"{where}.color", "a colour")
         graph.backdrops.append(Backdrop(title, (rect[0], rect[1], rect[2], rect[3]), color))
     return graph
+
+
+def _checked_params(spec: NodeSpec, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """Each param known to the node, valid, and (for paths) a usable path."""
+    checked: dict[str, Any] = {}
+    for name, value in params.items():
+        pspec = spec.param(name)
+        if pspec is None:
+            known = ", ".join(p.name for p in spec.params) or "none"
+            raise PatchError(
+                f"{spec.type_id} has no param '{name}' (params: {known})",
+                f"{where}.params.{name}",
+            )
+        try:
+            checked[name] = pspec.validate(value)
+        except ParamError as exc:
+            raise PatchError(str(exc), f"{where}.params.{name}") from None
+        problem = path_problem(checked[name]) if pspec.kind == "path" else None
+        if problem:
+            raise PatchError(f"the path {problem}", f"{where}.params.{name}")
+    return checked
+
+
+def _add_node(graph: PatchGraph, raw: Any, where: str) -> None:
+    _expect(raw, dict, where, "a node object")
+    extra = sorted(set(raw) - _NODE_KEYS)
+    if extra:
+        raise PatchError(f"unknown key(s) {', '.join(extra)}", where)
+    node_id = _expect(raw.get("id"), str, f"{where}.id", "a string id")
+    type_id = _expect(raw.get("type"), str, f"{where}.type", "a string node type")
+    if type_id not in graph.registry:
+        raise PatchError(f"unknown node type '{type_id}'", f"{where}.type")
+    if node_id in graph:
+        raise PatchError(f"duplicate node id '{node_id}'", f"{where}.id")
+    params = _expect(raw.get("params", {}), dict, f"{where}.params", "an object")
+    checked = _checked_params(graph.registry.get(type_id), params, where)
+    position = None
+    if raw.get("position") is not None:
+        position = _finite_pair(raw["position"], f"{where}.position")
+    bypass = _expect(raw.get("bypass", False), bool, f"{where}.bypass", "true or false")
+    title = _expect(raw.get("title", ""), str, f"{where}.title", "a string")
+    try:
+        graph.add_node(
+            type_id, checked, node_id=node_id, position=position, bypass=bypass, title=title
+        )
+    except GraphError as exc:
+        raise PatchError(str(exc), f"{where}.id") from None
 
 
 def _add_links(graph: PatchGraph, links: list[Any]) -> None:
