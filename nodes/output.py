@@ -73,8 +73,11 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
         return ply_bytes(slot)
     array: Any
     if isinstance(slot, Image):
-        pixels = slot.srgb_pixels()  # files hold sRGB-encoded values (as the viewer shows)
-        array = pixels if slot.alpha is None else np.dstack([pixels, slot.alpha])
+        if slot.colorspace == "srgb" and slot.alpha is None:
+            array = slot.data  # a decoded photo is written from its own samples
+        else:  # files hold sRGB-encoded values (as the viewer shows)
+            pixels = slot.srgb_pixels()
+            array = pixels if slot.alpha is None else np.dstack([pixels, slot.alpha])
         bits = bits or (16 if slot.bit_depth >= 16 else 8)
     elif isinstance(slot, Normals):
         array, bits = slot.to_rgb(), bits or 8
@@ -89,7 +92,7 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
         array = slot.values  # lighter = closer for Depth: the contract's own orientation
         bits = bits or (16 if isinstance(slot, Depth) else 8)
         if isinstance(slot, Depth):  # 0 = no depth; 16 bit: 1 … 65535 = depth 0 … 1
-            array = slot.to_uint16() / np.float32(65535.0) if bits == 16 else array
+            array = slot.to_uint16() if bits == 16 else array
             if bits != 16 and slot.valid is not None:
                 array = np.where(slot.valid, array, np.float32(0.0))
     else:  # pragma: no cover - FORMATS lists every writable type

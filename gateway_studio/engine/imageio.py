@@ -160,10 +160,8 @@ def _decode_16bit_color(path: Path) -> NDArray[np.float32] | None:
     if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
         return None
     if arr.shape[2] == 4:
-        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-    else:
-        arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-    return arr.astype(np.float32) / 65535.0
+        return np.asarray(cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA))
+    return np.asarray(cv2.cvtColor(arr, cv2.COLOR_BGR2RGB))
 
 
 _ROTATIONS = {
@@ -183,7 +181,8 @@ def apply_orientation(array: NDArray[Any], orientation: int) -> NDArray[Any]:
 
 
 def read_image(path: str | Path) -> Image:
-    """Read an image file into an ``Image`` slot (sRGB, float32 in [0, 1])."""
+    """Read an image file into an ``Image`` slot (sRGB; 8/16-bit files stay uint8/uint16,
+    converted to float where a node computes)."""
     path = Path(path)
     img = open_pil(path)
     orientation = img.getexif().get(0x0112, 1)
@@ -191,59 +190,66 @@ def read_image(path: str | Path) -> Image:
         arr = _decode_16bit_color(path)
         if arr is not None:
             arr = np.ascontiguousarray(_ROTATIONS.get(orientation, lambda a: a)(arr))
-            alpha = arr[..., 3].copy() if arr.shape[2] == 4 else None
+            alpha = _unit(arr[..., 3]) if arr.shape[2] == 4 else None
             return Image(np.ascontiguousarray(arr[..., :3]), alpha, "srgb", 16)
     img = ImageOps.exif_transpose(img)
     return _from_pil(img, path)
 
 
+def _unit(samples: NDArray[Any]) -> NDArray[np.float32]:
+    """uint8/uint16 samples → float32 in [0, 1] (alpha planes)."""
+    peak = np.float32(255.0 if samples.dtype == np.uint8 else 65535.0)
+    return np.ascontiguousarray(np.divide(samples, peak, dtype=np.float32))
+
+
 def _from_pil(img: PILImage.Image, path: Path) -> Image:
     mode = img.mode
-    bit_depth = 8
     alpha: NDArray[np.float32] | None = None
+    data: NDArray[Any]
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        gray = np.clip(arr / peak, 0, 1).astype(np.float32)
-        pixels = np.repeat(gray[..., None], 3, axis=2)
-        bit_depth = 16 if peak > 255 else 8
+        arr = np.asarray(img)
+        if mode.startswith("I;16") or int(arr.max(initial=0)) > 255:
+            gray = np.clip(arr, 0, 65535).astype(np.uint16)
+        else:
+            gray = np.clip(arr, 0, 255).astype(np.uint8)
+        data = np.repeat(gray[..., None], 3, axis=2)
     elif mode == "F":
         gray = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
-        pixels = np.repeat(gray[..., None], 3, axis=2)
-        bit_depth = 32
+        data = np.repeat(gray[..., None], 3, axis=2)
     else:
         has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
         if has_alpha:
-            rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
-            pixels, alpha = rgba[..., :3], np.ascontiguousarray(rgba[..., 3])
+            rgba = np.asarray(img.convert("RGBA"))
+            data, alpha = rgba[..., :3], _unit(rgba[..., 3])
         else:
             # CMYK, YCbCr, LAB, P, 1, L: Pillow's conversion handles each
-            pixels = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    if pixels.size == 0:
+            data = np.asarray(img.convert("RGB"))
+    if data.size == 0:
         raise ImageReadError(f"{path}: the image is empty")
-    return Image(np.ascontiguousarray(pixels, dtype=np.float32), alpha, "srgb", bit_depth)
+    bit_depth = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}.get(data.dtype, 32)
+    return Image(np.ascontiguousarray(data), alpha, "srgb", bit_depth)
 
 
 def image_from_array(array: NDArray[Any]) -> Image:
-    """uint8/uint16/float (H, W[, 3|4]) → Image (for sample data and tests)."""
+    """uint8/uint16/float (H, W[, 3|4]) → Image (for sample data and tests); 8/16-bit
+    samples are kept as they are."""
     arr = np.asarray(array)
-    bits = 8
-    if arr.dtype == np.uint8:
-        f = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        f, bits = arr.astype(np.float32) / 65535.0, 16
-    else:
-        f = np.clip(arr.astype(np.float32), 0, 1)
-    if f.ndim == 2:
-        f = np.repeat(f[..., None], 3, axis=2)
-    alpha = np.ascontiguousarray(f[..., 3]) if f.shape[2] == 4 else None
-    return Image(np.ascontiguousarray(f[..., :3]), alpha, "srgb", bits)
+    if arr.dtype not in (np.uint8, np.uint16):
+        arr = np.clip(arr.astype(np.float32), 0, 1)
+    bits = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}.get(arr.dtype, 8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    alpha = None
+    if arr.shape[2] == 4:
+        alpha = _unit(arr[..., 3]) if arr.dtype != np.float32 else np.ascontiguousarray(arr[..., 3])
+    return Image(np.ascontiguousarray(arr[..., :3]), alpha, "srgb", bits)
 
 
 def encode_array(
     array: NDArray[Any], suffix: str, *, bit_depth: int = 8, quality: int = 95
 ) -> bytes:
-    """float [0, 1] (H, W), (H, W, 3) or (H, W, 4) → encoded file bytes."""
+    """float [0, 1] (H, W), (H, W, 3) or (H, W, 4) → encoded file bytes. uint8 / uint16
+    samples at the same bit depth are written as they are (no float round trip)."""
     import cv2
 
     suffix = suffix.lower()
@@ -253,12 +259,12 @@ def encode_array(
         bit_depth = 8  # JPEG is 8-bit only
         if array.ndim == 3 and array.shape[2] == 4:
             array = array[..., :3]
-    arr = np.clip(np.asarray(array, dtype=np.float32), 0.0, 1.0)
     data: NDArray[Any]
-    if bit_depth == 16:
-        data = np.round(arr * 65535.0).astype(np.uint16)
+    native = {8: np.uint8, 16: np.uint16}.get(bit_depth)
+    if native is not None and array.dtype == native:
+        data = np.asarray(array)
     else:
-        data = np.round(arr * 255.0).astype(np.uint8)
+        data = _quantised(array, bit_depth)
     if data.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if data.shape[2] == 4 else cv2.COLOR_RGB2BGR
         data = cv2.cvtColor(data, code)
@@ -269,6 +275,20 @@ def encode_array(
     if not ok:
         raise GatewayError(f"could not encode a {suffix} image")
     return bytes(buf.tobytes())
+
+
+def _quantised(array: NDArray[Any], bit_depth: int) -> NDArray[Any]:
+    """Samples of any type → uint8 / uint16 (rounded; integers rescaled by their peak)."""
+    if array.dtype in (np.uint8, np.uint16):
+        peak = 255.0 if array.dtype == np.uint8 else 65535.0
+        array = np.divide(array, np.float32(peak), dtype=np.float32)
+    arr = np.clip(np.asarray(array, dtype=np.float32), 0.0, 1.0)
+    data: NDArray[Any]
+    if bit_depth == 16:
+        data = np.round(arr * 65535.0).astype(np.uint16)
+    else:
+        data = np.round(arr * 255.0).astype(np.uint8)
+    return data
 
 
 def write_array(

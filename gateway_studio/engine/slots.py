@@ -7,7 +7,8 @@ slots instead of mutating inputs.
 
 Contracts
 ---------
-``Image``      float32 (H, W, 3) in [0, 1]; ``colorspace`` says "srgb" or "linear";
+``Image``      ``pixels``: float32 (H, W, 3) in [0, 1] (a photo keeps its decoded 8/16-bit
+               ``data`` and converts on use); ``colorspace`` says "srgb" or "linear";
                optional ``alpha`` float32 (H, W) in [0, 1]; ``bit_depth`` records the
                source's bits per channel (8 or 16) so an export can keep them.
 ``Depth``      **inverse depth**, float32 (H, W) in [0, 1], **1.0 = nearest, 0.0 =
@@ -40,6 +41,7 @@ input also accepts a Depth (depth is a field: 1 = near). ``coerce`` does that co
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -72,9 +74,19 @@ def srgb_encode(linear: NDArray[Any]) -> FloatArray:
     return encoded.astype(np.float32)
 
 
+#: Integer sample types an Image keeps as decoded (8- and 16-bit photos), and their peak.
+_NATIVE_PEAK: dict[Any, float] = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
 @dataclass(frozen=True, eq=False)
 class Image(Slot):
-    pixels: FloatArray
+    """An RGB picture. ``data`` is what was decoded or computed: uint8 / uint16 for 8- and
+    16-bit photos (kept at their own precision in memory and in the cache: a 12 MP photo
+    is 36 MB, not 145 MB), float32 in [0, 1] for computed images. ``pixels`` is the
+    float32 view every node computes with, converted on first use and shared while
+    anyone holds it (a weak reference: it is freed when the node is done)."""
+
+    data: NDArray[Any]
     alpha: FloatArray | None = None
     colorspace: Literal["srgb", "linear"] = "srgb"
     bit_depth: int = 8
@@ -82,30 +94,62 @@ class Image(Slot):
     type_name: ClassVar[str] = "Image"
 
     def __post_init__(self) -> None:
-        _check_field_array("Image.pixels", self.pixels, ndim=3)
-        if self.pixels.shape[2] != 3:
-            raise SlotError(f"Image.pixels: expected 3 channels, got shape {self.pixels.shape}")
+        data = self.data
+        if isinstance(data, np.ndarray) and data.dtype in _NATIVE_PEAK:
+            if data.ndim != 3 or data.size == 0:
+                raise SlotError(
+                    f"Image.pixels: expected a non-empty (H, W, 3) array, got {data.shape}"
+                )
+        else:
+            _check_field_array("Image.pixels", data, ndim=3)
+        if data.shape[2] != 3:
+            raise SlotError(f"Image.pixels: expected 3 channels, got shape {data.shape}")
         if self.alpha is not None:
             _check_field_array("Image.alpha", self.alpha)
-            if self.alpha.shape != self.pixels.shape[:2]:
+            if self.alpha.shape != data.shape[:2]:
                 raise SlotError(
-                    f"Image.alpha: shape {self.alpha.shape} differs from the image "
-                    f"{self.pixels.shape[:2]}"
+                    f"Image.alpha: shape {self.alpha.shape} differs from the image {data.shape[:2]}"
                 )
         if self.colorspace not in ("srgb", "linear"):
             raise SlotError(f"Image.colorspace: unknown colorspace {self.colorspace!r}")
         if self.bit_depth not in (8, 16, 32):
             raise SlotError(f"Image.bit_depth: expected 8, 16 or 32, got {self.bit_depth}")
-        object.__setattr__(self, "pixels", _frozen(self.pixels))
+        object.__setattr__(self, "data", _frozen(data))
+        object.__setattr__(self, "_float", None)
         if self.alpha is not None:
             object.__setattr__(self, "alpha", _frozen(self.alpha))
 
     @property
+    def pixels(self) -> FloatArray:
+        """float32 (H, W, 3) in [0, 1], read-only: the values nodes compute with."""
+        data = self.data
+        peak = _NATIVE_PEAK.get(data.dtype)
+        if peak is None:
+            return data
+        ref = self._float  # type: ignore[attr-defined]
+        alive = ref() if ref is not None else None
+        if alive is not None:
+            return alive  # type: ignore[no-any-return]
+        values: FloatArray = np.divide(data, np.float32(peak), dtype=np.float32)
+        values.flags.writeable = False
+        object.__setattr__(self, "_float", weakref.ref(values))
+        return values
+
+    def strided(self, step: int) -> FloatArray:
+        """Every ``step``-th pixel as float32, converting only those (thumbnails)."""
+        data = self.data[::step, ::step]
+        peak = _NATIVE_PEAK.get(data.dtype)
+        if peak is None:
+            return np.asarray(data, dtype=np.float32)
+        out: FloatArray = np.divide(data, np.float32(peak), dtype=np.float32)
+        return out
+
+    @property
     def size(self) -> tuple[int, int]:
-        return int(self.pixels.shape[0]), int(self.pixels.shape[1])
+        return int(self.data.shape[0]), int(self.data.shape[1])
 
     def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        arrays: dict[str, NDArray[Any]] = {"pixels": self.pixels}
+        arrays: dict[str, NDArray[Any]] = {"pixels": self.data}
         if self.alpha is not None:
             arrays["alpha"] = self.alpha
         return arrays, {"colorspace": self.colorspace, "bit_depth": self.bit_depth}
@@ -117,11 +161,15 @@ class Image(Slot):
         )
 
     def resized(self, height: int, width: int) -> Image:
-        pixels = np.clip(_resize_array(self.pixels, height, width, nearest=False), 0, 1)
+        if self.data.dtype in _NATIVE_PEAK:  # area-averaged in its own sample type
+            data = _resize_array(self.data, height, width, nearest=False)
+        else:
+            data = np.clip(_resize_array(self.data, height, width, nearest=False), 0, 1)
+            data = data.astype(np.float32)
         alpha = None
         if self.alpha is not None:
             alpha = np.clip(_resize_array(self.alpha, height, width, nearest=False), 0, 1)
-        return Image(pixels.astype(np.float32), alpha, self.colorspace, self.bit_depth)
+        return Image(data, alpha, self.colorspace, self.bit_depth)
 
     def srgb_pixels(self) -> FloatArray:
         """The pixels sRGB-encoded (as they are, when the image already is sRGB)."""

@@ -140,7 +140,7 @@ def to_rgb(
     ``step`` > 1 subsamples first (cheap thumbnails of big rasters)."""
     s = slice(None, None, step)
     if isinstance(slot, Image):
-        pixels = slot.pixels[s, s]
+        pixels = slot.strided(step)
         if slot.colorspace == "linear":
             pixels = srgb_encode(pixels)  # after subsampling: thumbnails stay cheap
         if slot.alpha is not None:  # over the canvas colour, so cut-outs read as cut-outs
@@ -208,6 +208,11 @@ def thumbnail(slot: Slot, long_side: int = 180, *, source: RGB | None = None) ->
     return np.ascontiguousarray(rgb)
 
 
+def _peak(image: Image) -> float:
+    """What a sample of ``image.data`` is divided by to give [0, 1]."""
+    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.data.dtype, 1.0)
+
+
 def readout(slot: Slot, x: int, y: int) -> str:
     """What the slot holds at pixel (x, y), in words, for the viewer's status line."""
     size = slot.size
@@ -226,7 +231,7 @@ def readout(slot: Slot, x: int, y: int) -> str:
     if isinstance(slot, Field):
         return f"{slot.type_name.lower()} {float(slot.values[y, x]):.4f}"
     if isinstance(slot, Image):
-        r, g, b = (float(c) for c in slot.pixels[y, x])
+        r, g, b = (float(c) for c in slot.data[y : y + 1, x : x + 1].reshape(3) / _peak(slot))
         text = f"rgb {r:.3f} {g:.3f} {b:.3f}"
         if slot.alpha is not None:
             text += f"  alpha {float(slot.alpha[y, x]):.3f}"
