@@ -99,14 +99,15 @@ def describe_bytes(n: float) -> str:
 
 
 def image_working_set(width: int, height: int, channels: int, bytes_per_sample: int) -> int:
-    """Bytes decoding one image into an ``Image`` slot takes at its peak.
+    """Bytes one image takes at its peak, decoded and first computed on.
 
     The decoded samples three times (the file's bytes, which a hostile file keeps as
-    large as its pixels; the decoder's buffer; a converted copy), two float32 planes per
-    output channel (the slot and the temporary it is scaled from) and 8 bytes a pixel of
-    decoder bookkeeping (Pillow keeps RGB as 32-bit pixels). Measured peaks
-    (``tests/reliability/test_hostile_images.py``, incompressible 2500 × 2500 PNGs) are
-    68-86 % of this estimate for 8-bit grey, RGB, RGBA and 16-bit RGB."""
+    large as its pixels; the decoder's buffer; the slot's own copy), two float32 planes
+    per output channel (what the first node computes on, and a temporary) and 8 bytes a
+    pixel of decoder bookkeeping (Pillow keeps RGB as 32-bit pixels). It errs on the safe
+    side: decoding alone peaks at 30-50 % of it for incompressible 2500 × 2500 PNGs (8-bit
+    grey, RGB, RGBA, 16-bit RGB; ``tests/reliability/test_hostile_images.py``), and at
+    68-86 % when the slot itself held float32 samples."""
     pixels = max(int(width), 0) * max(int(height), 0)
     out_channels = 4 if channels in (2, 4) else 3
     per_pixel = 3 * channels * bytes_per_sample + 8 * out_channels + 8
