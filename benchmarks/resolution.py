@@ -100,7 +100,13 @@ def main() -> None:
     height, width = (540, 960) if args.smoke else (4320, 7680)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        make_inputs(folder, height, width)
+        # in a child: a fork inherits the parent's peak RSS (Linux), so this process
+        # stays small and each render's ru_maxrss is its own
+        maker = f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); " + (
+            f"import resolution; resolution.make_inputs(__import__('pathlib').Path({tmp!r}), "
+            f"{height}, {width})"
+        )
+        subprocess.run([sys.executable, "-c", maker], check=True)
         cache = folder / "cache"
         env = dict(os.environ, GATEWAY_STUDIO_CACHE=str(cache), PYTHONPATH=str(ROOT))
         png_mb = (folder / "photo.png").stat().st_size / 2**20

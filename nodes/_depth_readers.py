@@ -47,7 +47,7 @@ RENDER_BACKGROUND = 1e9
 class RawDepth:
     """A depth file's values in one convention, before normalisation."""
 
-    values: NDArray[np.float64]
+    values: NDArray[np.float32]
     convention: Convention
     valid: NDArray[np.bool_]
     #: What was read and how, for the Depth's provenance ("tum: value / 5000 m").
@@ -78,7 +78,7 @@ def read_netpbm(path: Path, *, little_endian: bool = False) -> NDArray[Any]:
     return body[:count].reshape(height, width).astype(dtype.newbyteorder("="))
 
 
-def read_pfm(path: Path) -> NDArray[np.float64]:
+def read_pfm(path: Path) -> NDArray[np.float32]:
     """A PFM (Middlebury's disparity format): rows stored bottom to top; a negative
     scale means little-endian; 'PF' files are RGB (the first channel is read)."""
     data = path.read_bytes()
@@ -94,10 +94,10 @@ def read_pfm(path: Path) -> NDArray[np.float64]:
     if body.size < count:
         raise GatewayError(f"{path}: truncated PFM ({body.size} of {count} values)")
     grid = body[:count].reshape(height, width, channels)[..., 0]
-    return np.flipud(grid).astype(np.float64)
+    return np.flipud(grid).astype(np.float32)
 
 
-def read_exr_depth(path: Path) -> tuple[NDArray[np.float64], str]:
+def read_exr_depth(path: Path) -> tuple[NDArray[np.float32], str]:
     """The depth channel of an OpenEXR file (Z, depth.Z, Depth.V, ...) and its name."""
     try:
         import OpenEXR
@@ -116,7 +116,7 @@ def read_exr_depth(path: Path) -> tuple[NDArray[np.float64], str]:
             f"{path}: no depth channel (looked for Z, *.Z, depth, Depth.V); the file has "
             f"{', '.join(sorted(channels)) or 'no channels'}"
         )
-    return np.asarray(channels[names[0]], dtype=np.float64), names[0]
+    return np.asarray(channels[names[0]], dtype=np.float32), names[0]
 
 
 def _integer_image(path: Path) -> NDArray[Any]:
@@ -137,7 +137,7 @@ def _preset(path: Path, encoding: str, no_data: float) -> RawDepth:
     """The sensor presets: integer maps with a documented formula to metres."""
     if encoding == "nyu-raw":
         stored = read_netpbm(path, little_endian=True)
-        raw = stored.astype(np.float64)
+        raw = stored.astype(np.float32)
         valid = (raw < 1092) & ~_marked(stored, no_data)
         metres = 351.3 / np.where(valid, 1092.5 - raw, 1.0)
         return RawDepth(metres, "metric", valid, "nyu-raw: 351.3 / (1092.5 − raw) m")
@@ -155,7 +155,7 @@ def _preset(path: Path, encoding: str, no_data: float) -> RawDepth:
 def _float_map(
     raw: NDArray[Any], convention: Convention, scale: float, no_data: float, how: str
 ) -> RawDepth:
-    values = np.asarray(raw, dtype=np.float64)
+    values = np.asarray(raw, dtype=np.float32)
     if values.ndim == 3:
         values = values[..., 0]
     valid = np.isfinite(values) & ~_marked(values, no_data)
@@ -193,7 +193,7 @@ def _auto(path: Path, convention: Convention, scale: float, no_data: float) -> R
     if convention == "inverse":
         if arr.dtype == np.uint8:
             return RawDepth(arr / 255.0, "inverse", ~marked, "8-bit inverse", True)
-        values = (arr.astype(np.float64) - 1.0) / 65534.0
+        values = (arr.astype(np.float32) - 1.0) / 65534.0
         return RawDepth(values, "inverse", (arr > 0) & ~marked, "16-bit inverse, 0 = none", True)
     bits = arr.dtype.itemsize * 8
     how = f"{bits}-bit {convention}" + (f" × {scale:g} m" if convention == "metric" else "")

@@ -74,14 +74,14 @@ def heic_depth(path: Path) -> EmbeddedDepth | None:
             f"{path}: its depth image uses representation type {kind} (non-uniform or "
             "unknown), which Gateway Studio does not read"
         )
-    linear = d_min + samples.astype(np.float64) / peak * (d_max - d_min)
+    linear = d_min + samples.astype(np.float32) / peak * (d_max - d_min)
     how = f"HEIC depth image {samples.shape[1]}x{samples.shape[0]}, type {kind}"
     if kind == 2 and d_max > d_min > 0:  # depth Z in metres
         depth = Depth.from_metric(linear, convention="heic-depth")
     elif d_max > d_min > 0:  # inverse Z / disparity in 1/m: metres are 1/value
         depth = Depth.from_metric(1.0 / linear, convention="heic-disparity")
     else:  # no usable range: relative, larger sample = nearer (inverse or disparity)
-        depth = Depth.from_inverse(samples.astype(np.float64), convention="heic-relative")
+        depth = Depth.from_inverse(samples.astype(np.float32), convention="heic-relative")
     return EmbeddedDepth(depth, _orientation_of(heif.info.get("exif")), how)
 
 
@@ -154,7 +154,7 @@ def gdepth(path: Path) -> EmbeddedDepth | None:
         raise GatewayError(f"{path}: its GDepth Data is not a readable image ({exc})") from None
     if samples.ndim == 3:
         samples = samples[..., 0]
-    n = samples.astype(np.float64) / (255.0 if samples.dtype == np.uint8 else 65535.0)
+    n = samples.astype(np.float32) / (255.0 if samples.dtype == np.uint8 else 65535.0)
     if fmt == "RangeLinear":
         metres = n * (far_m - near_m) + near_m
     elif fmt == "RangeInverse":

@@ -277,17 +277,23 @@ def encode_array(
     return bytes(buf.tobytes())
 
 
+#: Rows quantised at a time: the float temporaries stay a strip, not frames.
+_QUANTISE_ROWS = 256
+
+
 def _quantised(array: NDArray[Any], bit_depth: int) -> NDArray[Any]:
-    """Samples of any type → uint8 / uint16 (rounded; integers rescaled by their peak)."""
+    """Samples of any type → uint8 / uint16 (rounded; integers rescaled by their peak),
+    a strip of rows at a time so a 33 MP float frame costs no extra full-frame copies."""
+    out_type, top = (np.uint16, 65535.0) if bit_depth == 16 else (np.uint8, 255.0)
+    scale = np.float32(top)
     if array.dtype in (np.uint8, np.uint16):
-        peak = 255.0 if array.dtype == np.uint8 else 65535.0
-        array = np.divide(array, np.float32(peak), dtype=np.float32)
-    arr = np.clip(np.asarray(array, dtype=np.float32), 0.0, 1.0)
-    data: NDArray[Any]
-    if bit_depth == 16:
-        data = np.round(arr * 65535.0).astype(np.uint16)
-    else:
-        data = np.round(arr * 255.0).astype(np.uint8)
+        scale = np.float32(top / (255.0 if array.dtype == np.uint8 else 65535.0))
+    data = np.empty(array.shape, dtype=out_type)
+    for start in range(0, array.shape[0], _QUANTISE_ROWS):
+        rows = np.asarray(array[start : start + _QUANTISE_ROWS], dtype=np.float32) * scale
+        np.clip(rows, 0.0, top, out=rows)
+        np.rint(rows, out=rows)
+        data[start : start + _QUANTISE_ROWS] = rows
     return data
 
 

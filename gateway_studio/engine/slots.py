@@ -452,7 +452,7 @@ class Depth(Slot):
         Normalises to [0, 1]: per-image min–max (default), robust percentiles, or a fixed
         raw range ``fixed_range = (near, far)`` in the input's units (near > far; steady
         across video frames). Invalid pixels (NaN/inf or ``valid`` False) are holes."""
-        raw = np.asarray(inverse, dtype=np.float64)
+        raw = np.asarray(inverse, dtype=np.float32)
         if raw.ndim != 2:
             raise SlotError(f"Depth: expected a 2-D array, got shape {raw.shape}")
         if fixed_range is not None and normalisation == "fixed":
@@ -471,7 +471,7 @@ class Depth(Slot):
         """Read *disparity* (pixels; larger = nearer; proportional to inverse depth).
 
         Zero or negative disparity is invalid (infinitely far or unmatched)."""
-        raw = np.asarray(disparity, dtype=np.float64)
+        raw = np.asarray(disparity, dtype=np.float32)
         valid = np.isfinite(raw) & (raw > 0)
         extra = kwargs.pop("valid", None)
         if extra is not None:
@@ -495,7 +495,7 @@ class Depth(Slot):
         (what relative models output); zero, negative and non-finite depth is invalid.
         ``fixed_range = (near, far)`` in metres. The result is calibrated: its
         ``metric_range`` holds the metres of depth 1 and depth 0."""
-        raw = np.asarray(depth, dtype=np.float64)
+        raw = np.asarray(depth, dtype=np.float32)
         if raw.ndim != 2:
             raise SlotError(f"Depth: expected a 2-D array, got shape {raw.shape}")
         ok = np.isfinite(raw) & (raw > 0)
@@ -510,15 +510,18 @@ class Depth(Slot):
                     f"got near {near:g}, far {far:g}"
                 )
             span = (1.0 / far, 1.0 / near)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inverse = np.where(ok, 1.0 / np.where(ok, raw, 1.0), np.nan)
+        if not ok.any():
+            raise SlotError("Depth: the map has no valid pixel")
+        inverse = np.full(raw.shape, np.nan, dtype=np.float32)
+        np.divide(np.float32(1.0), raw, out=inverse, where=ok)
         values, mask, (lo, hi), _ = _normalise(inverse, ok, normalisation, span, percentiles)
-        seen = raw[ok] if ok.any() else np.array([1.0])
+        del inverse
         metres = (1.0 / hi, 1.0 / lo) if lo > 0 else None
+        seen = (float(raw.min(where=ok, initial=np.inf)), float(raw.max(where=ok, initial=0.0)))
         return cls(
             values,
             convention,
-            (float(seen.min()), float(seen.max())),
+            seen,
             normalisation,
             mask,
             metres,
@@ -554,17 +557,18 @@ class Depth(Slot):
         bits = 8 if arr.dtype == np.uint8 else 16
         if convention == "inverse":
             if bits == 8:
-                values, valid = arr.astype(np.float64) / 255.0, None
+                values, valid = np.divide(arr, np.float32(255.0), dtype=np.float32), None
             else:
-                values, valid = (arr.astype(np.float64) - 1.0) / 65534.0, arr > 0
+                values = (arr.astype(np.float32) - np.float32(1.0)) / np.float32(65534.0)
+                valid = arr > 0
             kwargs.setdefault("normalisation", "fixed")
             if kwargs["normalisation"] == "fixed":
                 kwargs.setdefault("fixed_range", (1.0, 0.0))
             result = cls.from_inverse(values, valid=valid, **kwargs)
         elif convention == "disparity":
-            result = cls.from_disparity(arr.astype(np.float64) * scale, **kwargs)
+            result = cls.from_disparity(arr.astype(np.float32) * np.float32(scale), **kwargs)
         elif convention == "metric":
-            result = cls.from_metric(arr.astype(np.float64) * scale, **kwargs)
+            result = cls.from_metric(arr.astype(np.float32) * np.float32(scale), **kwargs)
         else:
             raise SlotError(f"Depth.from_encoded: unknown convention {convention!r}")
         return replace(result, source_convention=f"encoded-{bits}bit-{convention}")
@@ -583,7 +587,7 @@ NEAREST_FILL = "nearest"
 
 
 def _normalise(
-    raw: NDArray[np.float64],
+    raw: NDArray[np.float32],
     valid: NDArray[Any] | None,
     normalisation: str,
     fixed_range: tuple[float, float] | None,
@@ -596,12 +600,13 @@ def _normalise(
         ok &= np.asarray(valid, dtype=bool)
     if not ok.any():
         raise SlotError("Depth: the map has no valid pixel")
-    seen = raw[ok]
-    raw_lo, raw_hi = float(seen.min()), float(seen.max())
+    everywhere = bool(ok.all())
+    raw_lo = float(raw.min(where=ok, initial=np.inf))
+    raw_hi = float(raw.max(where=ok, initial=-np.inf))
     if normalisation == "minmax":
         lo, hi = raw_lo, raw_hi
     elif normalisation == "percentile":
-        lo, hi = (float(v) for v in np.percentile(seen, percentiles))
+        lo, hi = (float(v) for v in np.percentile(raw[ok], percentiles))
     elif normalisation == "fixed":
         if fixed_range is None:
             raise SlotError("Depth: normalisation 'fixed' needs fixed_range=(near, far)")
@@ -609,10 +614,12 @@ def _normalise(
     else:
         raise SlotError(f"Depth: unknown normalisation {normalisation!r}")
     span = hi - lo
-    with np.errstate(invalid="ignore"):
-        out = (raw - lo) / span if span > 0 else np.zeros_like(raw)
-    values = np.clip(np.where(ok, out, 0.0), 0.0, 1.0).astype(np.float32)
-    if ok.all():
+    values = np.zeros(raw.shape, dtype=np.float32)
+    if span > 0:  # (raw − lo) / span, in place, on the valid pixels only
+        np.subtract(raw, np.float32(lo), out=values, where=ok)
+        values *= np.float32(1.0 / span)
+        np.clip(values, 0.0, 1.0, out=values)
+    if everywhere:
         return values, None, (lo, hi), (raw_lo, raw_hi)
     return fill_nearest(values, ok), ok, (lo, hi), (raw_lo, raw_hi)
 
