@@ -283,6 +283,7 @@ def save_patch(graph: PatchGraph, path: str | Path) -> None:
     path = Path(path)
     text = patch_to_json(graph)
     atomic_write(path, text, durable=True)
+    graph.source_file = path.resolve()  # from now on, the file a render must not write over
 
 
 def set_params_from_mapping(graph: PatchGraph, values: Mapping[str, Any]) -> None:

@@ -67,6 +67,14 @@ def test_a_fifo_source_leaves_the_worker_usable(qtbot: Any, window: Any, tmp_pat
     assert response.results["photo"].status == "computed"
 
 
+def test_a_nul_byte_in_a_path_is_shown_when_opening(window: Any, tmp_path: Path) -> None:
+    patch = photo_patch(tmp_path, "sce\x00ne.png")
+    assert window.files.open_path(patch, ask=False) is False
+    title, text = window.errors[-1]
+    assert title == "Cannot open the patch"
+    assert "nodes[0].params.path: the path contains a NUL byte" in text
+
+
 @pytest.fixture
 def huge_file(tmp_path: Path) -> Path:
     """A 4 GB sparse file: hashing it takes seconds; creating it takes nothing."""

@@ -37,8 +37,10 @@ def graph() -> PatchGraph:
 
 
 def test_saving_a_patch_fsyncs_the_file_and_its_folder(tmp_path: Path, fsyncs: list[str]) -> None:
-    save_patch(graph(), tmp_path / "p.json")
+    g = graph()
+    save_patch(g, tmp_path / "p.json")
     assert fsyncs == ["file", "folder"]
+    assert g.source_file == tmp_path / "p.json"  # a render must not write over it now
 
 
 def test_autosave_fsyncs_the_file_and_its_folder(tmp_path: Path, fsyncs: list[str]) -> None:
