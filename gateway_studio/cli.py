@@ -268,7 +268,7 @@ def _stderr_listener(debug: bool) -> Any:
 
 
 def _render_once(evaluator: Evaluator, graph: PatchGraph, debug: bool) -> Evaluation:
-    evaluation = evaluator.evaluate(graph, strict=True, listener=_stderr_listener(debug))
+    evaluation = evaluator.evaluate(graph, strict=True, listener=_stderr_listener(debug), pull=True)
     if debug:
         for result in evaluation.results.values():
             if result.traceback:

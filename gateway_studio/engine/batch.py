@@ -323,12 +323,12 @@ def run_job(
     sinks = writers(graph)
     upstream = [n for n in graph.topological_order() if n not in sinks]
     first = evaluator.evaluate(
-        graph, targets=upstream, strict=True, cancel=cancel, listener=listener
+        graph, targets=upstream, strict=True, cancel=cancel, listener=listener, pull=True
     )
     results = dict(first.results)
     if first.ok:
         second = evaluator.evaluate(
-            graph, targets=sinks, strict=True, cancel=cancel, listener=listener
+            graph, targets=sinks, strict=True, cancel=cancel, listener=listener, pull=True
         )
         # upstream nodes come back as cache hits of the first pass: keep what they did
         results.update({n: r for n, r in second.results.items() if n not in results})

@@ -221,6 +221,13 @@ class SlotCache:
         self.memory = MemoryCache(memory_bytes)
         self.disk = DiskStore(disk_root) if disk_root is not None else None
 
+    def has(self, key: str) -> bool:
+        """Whether ``key`` has an entry, without reading it (a disk entry may still turn
+        out corrupt when read: then it is a miss, as always)."""
+        if self.memory.get(key) is not None:
+            return True
+        return self.disk is not None and self.disk.path(key).is_file()
+
     def get(self, key: str) -> tuple[Slot | None, str]:
         """(slot, where) with where "memory", "disk" or "miss"."""
         slot = self.memory.get(key)

@@ -113,6 +113,9 @@ class NodeResult:
     preview: bool = False
     #: Computed: what changed since the node last ran ("param fog.density 1.2 → 1.5").
     reason: str = ""
+    #: Pulled evaluations: a cache hit nobody downstream needed, so never read from the
+    #: cache (``outputs`` is empty until ``Evaluation.output`` asks for it).
+    lazy: bool = False
 
     @property
     def notes(self) -> list[str]:
@@ -138,6 +141,8 @@ class Evaluation:
     results: dict[str, NodeResult]
     seconds: float
     cancelled: bool = False
+    #: Reads a lazy (pulled, unread) cache hit when someone asks for its outputs.
+    loader: Callable[[str], NodeResult] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -147,6 +152,8 @@ class Evaluation:
 
     def output(self, node_id: str, slot: str | None = None) -> Slot:
         result = self.results[node_id]
+        if result.lazy and self.loader is not None:
+            result = self.loader(node_id)
         if result.status not in ("computed", "cached"):
             raise GatewayError(f"node '{node_id}' has no output: {result.error}")
         if slot is None:
@@ -160,6 +167,26 @@ class Evaluation:
             "ok": self.ok,
             "cancelled": self.cancelled,
         }
+
+
+@dataclass
+class _Run:
+    """What one ``evaluate`` call carries from node to node."""
+
+    graph: PatchGraph
+    results: dict[str, NodeResult]
+    emit: Listener
+    cancel: CancelToken | None
+    preview: int | None
+    writes: WriteGuard
+    total: int
+    pull: bool
+
+
+def _ends(graph: PatchGraph, order: list[str]) -> list[str]:
+    """The nodes of ``order`` that feed no other node of it (what a pulled run returns)."""
+    feeding = {src for n in order for src, _ in graph.incoming(n).values()}
+    return [n for n in order if n not in feeding]
 
 
 class _UpstreamFailed(Exception):
@@ -184,9 +211,9 @@ class Evaluator:
         preview: int | None = None,
         strict: bool = False,
         base_dir: Path | None = None,
+        pull: bool = False,
     ) -> Evaluation:
         start = time.perf_counter()
-        emit: Listener = listener or (lambda event: None)
         base_dir = base_dir if base_dir is not None else graph.base_dir
         order = graph.topological_order()
         if targets is not None:
@@ -194,40 +221,42 @@ class Evaluator:
             order = [n for n in order if n in wanted]
         if strict:
             graph.check_ready(order)
-        results: dict[str, NodeResult] = {}
-        writes = WriteGuard(graph, base_dir)
-        total = len(order)
+        run = _Run(
+            graph,
+            {},
+            listener or (lambda event: None),
+            cancel,
+            preview,
+            WriteGuard(graph, base_dir),
+            len(order),
+            pull,
+        )
+        results = run.results
         for index, node_id in enumerate(order):
             if cancel is not None and cancel.cancelled:
-                for rest in order[index:]:
-                    results[rest] = NodeResult("cancelled", error="evaluation cancelled")
-                    emit(NodeFailed(rest, "evaluation cancelled", "cancelled"))
-                return Evaluation(results, time.perf_counter() - start, cancelled=True)
-            result = self._run_node(
-                graph, node_id, results, emit, cancel, preview, writes, index, total
-            )
+                return self._cancelled(run, order[index:], start)
+            result = self._run_node(run, node_id, index)
             results[node_id] = result
-            emit(Progress((index + 1) / total, index + 1, total))
+            run.emit(Progress((index + 1) / run.total, index + 1, run.total))
             if result.status == "cancelled":
-                for rest in order[index + 1 :]:
-                    results[rest] = NodeResult("cancelled", error="evaluation cancelled")
-                    emit(NodeFailed(rest, "evaluation cancelled", "cancelled"))
-                return Evaluation(results, time.perf_counter() - start, cancelled=True)
-        return Evaluation(results, time.perf_counter() - start)
+                return self._cancelled(run, order[index + 1 :], start)
+        if pull:  # what the caller gets: the ends of the run, read if they were not
+            for node_id in _ends(graph, order):
+                self._load(run, node_id)
+        return Evaluation(results, time.perf_counter() - start, loader=lambda n: self._load(run, n))
+
+    @staticmethod
+    def _cancelled(run: _Run, rest: list[str], start: float) -> Evaluation:
+        for node_id in rest:
+            run.results[node_id] = NodeResult("cancelled", error="evaluation cancelled")
+            run.emit(NodeFailed(node_id, "evaluation cancelled", "cancelled"))
+        return Evaluation(run.results, time.perf_counter() - start, cancelled=True)
 
     # ------------------------------------------------------------------------------------
-    def _run_node(
-        self,
-        graph: PatchGraph,
-        node_id: str,
-        results: dict[str, NodeResult],
-        emit: Listener,
-        cancel: CancelToken | None,
-        preview: int | None,
-        writes: WriteGuard,
-        index: int,
-        total: int,
-    ) -> NodeResult:
+    def _run_node(self, run: _Run, node_id: str, index: int, *, lazy_ok: bool = True) -> NodeResult:
+        """One node, by the execution spec: keys from the inputs' keys, then the cache,
+        then (on a miss) the inputs' values and the compute."""
+        graph, emit = run.graph, run.emit
         inst = graph.node(node_id)
         spec = graph.registry.get(inst.type_id)
         t0 = time.perf_counter()
@@ -237,17 +266,18 @@ class Evaluator:
             return NodeResult(status, time.perf_counter() - t0, message, traceback=tb)
 
         try:
-            inputs, input_keys, from_preview = self._inputs(graph, node_id, spec, results)
+            input_keys, from_preview = self._input_keys(graph, node_id, run.results)
         except _UpstreamFailed as exc:
             return fail(str(exc), "skipped")
-        missing = [i.name for i in spec.inputs if not i.optional and i.name not in inputs]
+        missing = [i.name for i in spec.inputs if not i.optional and i.name not in input_keys]
         if missing:
             return fail("required input not connected: " + ", ".join(missing))
-        if preview is not None and spec.writes_files:
+        if run.preview is not None and spec.writes_files:
             return fail("not written while previewing", "skipped")
 
-        base_dir = writes.base_dir
-        cancelled = (lambda: cancel.cancelled) if cancel is not None else None
+        base_dir = run.writes.base_dir
+        token = run.cancel
+        cancelled = (lambda: token.cancelled) if token is not None else None
         made: dict[str, Any] = {}  # the key's ingredients, for the reason it re-runs
         try:  # hashing a source file: regular files only, capped, cancellable
             key = self._key(
@@ -255,47 +285,49 @@ class Evaluator:
             )
         except GatewayError as exc:  # Cancelled is one too
             return fail(str(exc), "cancelled" if isinstance(exc, Cancelled) else "failed")
-        proxy = preview is not None and spec.proxy
+        proxy = run.preview is not None and spec.proxy
         if proxy:
-            key = digest(key, "proxy", str(preview))
+            key = digest(key, "proxy", str(run.preview))
         out_keys = {o.name: digest(key, o.name) for o in spec.outputs}
 
         if inst.bypass:
+            try:
+                inputs = self._input_values(run, node_id, spec)
+            except _UpstreamFailed as exc:
+                return fail(str(exc), "skipped")
             result = self._bypass(spec, node_id, inputs, input_keys, emit, t0)
             result.preview = from_preview
             return result
 
         emit(NodeStarted(node_id))
-        hits, source = self._cached(out_keys)
         lineage = ReasonBook.lineage(base_dir, node_id)
         kept = not (proxy or from_preview)
-        if len(hits) == len(out_keys):
+        hit = self._hit(run, spec, out_keys, lazy_ok)
+        if hit is not None:
             self.reasons.remember(lineage, made, persist=kept)
-            seconds = time.perf_counter() - t0
-            emit(NodeFinished(node_id, seconds, True, source, hits))
-            return NodeResult(
-                "cached",
-                seconds,
-                outputs=hits,
-                keys=out_keys,
-                source=source,
-                preview=proxy or from_preview,
-            )
+            hit.seconds = time.perf_counter() - t0
+            hit.preview = proxy or from_preview
+            emit(NodeFinished(node_id, hit.seconds, True, hit.source, hit.outputs))
+            return hit
 
+        try:
+            inputs = self._input_values(run, node_id, spec)
+        except _UpstreamFailed as exc:
+            return fail(str(exc), "skipped")
         if proxy:
-            inputs = {n: self._proxy(v, input_keys[n], preview) for n, v in inputs.items()}
+            inputs = {n: self._proxy(v, input_keys[n], run.preview) for n, v in inputs.items()}
 
         def report(fraction: float, message: str) -> None:
             emit(NodeProgress(node_id, fraction, message))
-            emit(Progress((index + fraction) / total, index, total))
+            emit(Progress((index + fraction) / run.total, index, run.total))
 
         ctx = Context(
             node_id=node_id,
             base_dir=base_dir,
-            preview=preview is not None,
+            preview=run.preview is not None,
             report=report,
             cancelled=cancelled,
-            writes=writes,
+            writes=run.writes,
         )
         try:
             outputs = spec.compute(inputs, inst.params, ctx)
@@ -322,6 +354,34 @@ class Evaluator:
             preview=proxy or from_preview,
             reason=reason,
         )
+
+    def _hit(
+        self, run: _Run, spec: NodeSpec, out_keys: dict[str, str], lazy_ok: bool
+    ) -> NodeResult | None:
+        """A cache hit for every output, or None. Pulled runs don't read a hit that no
+        one may need (a sink's Files are always read: they must still match the files)."""
+        if run.pull and lazy_ok and not spec.writes_files:
+            if all(self.cache.has(k) for k in out_keys.values()):
+                return NodeResult("cached", keys=out_keys, source="cache (not read)", lazy=True)
+            return None
+        hits, source = self._cached(out_keys)
+        if len(hits) < len(out_keys):
+            return None
+        return NodeResult("cached", outputs=hits, keys=out_keys, source=source)
+
+    def _load(self, run: _Run, node_id: str) -> NodeResult:
+        """A lazy hit's outputs, read now; recomputed if the entry has gone (evicted,
+        corrupt or swapped) since it was seen."""
+        result = run.results[node_id]
+        if not result.lazy:
+            return result
+        hits, source = self._cached(result.keys)
+        if len(hits) == len(result.keys):
+            result.outputs, result.source, result.lazy = hits, source, False
+            return result
+        fresh = self._run_node(run, node_id, 0, lazy_ok=False)
+        run.results[node_id] = fresh
+        return fresh
 
     def _key(
         self,
@@ -407,13 +467,12 @@ class Evaluator:
         return small
 
     @staticmethod
-    def _inputs(
-        graph: PatchGraph, node_id: str, spec: NodeSpec, results: dict[str, NodeResult]
-    ) -> tuple[dict[str, Slot | None], dict[str, str | None], bool]:
-        """(inputs, their keys, whether any is a preview proxy); every link must come from
-        a node that produced its slot, else ``_UpstreamFailed`` naming the failure."""
+    def _input_keys(
+        graph: PatchGraph, node_id: str, results: dict[str, NodeResult]
+    ) -> tuple[dict[str, str | None], bool]:
+        """(the keys of the node's inputs, whether any is a preview proxy); every link must
+        come from a node that produced its slot, else ``_UpstreamFailed`` naming it."""
         from_preview = False
-        inputs: dict[str, Slot | None] = {}
         input_keys: dict[str, str | None] = {}
         for slot_name, (src, src_slot) in sorted(graph.incoming(node_id).items()):
             upstream = results.get(src)
@@ -421,12 +480,21 @@ class Evaluator:
                 if upstream is not None and upstream.status == "skipped" and upstream.error:
                     raise _UpstreamFailed(upstream.error)  # names the original failure
                 raise _UpstreamFailed(f"upstream node {src} failed")
-            in_spec = spec.input(slot_name)
-            value = upstream.outputs[src_slot]
-            inputs[slot_name] = in_spec.coerce(value) if in_spec else value
             input_keys[slot_name] = upstream.keys[src_slot]
             from_preview = from_preview or upstream.preview
-        return inputs, input_keys, from_preview
+        return input_keys, from_preview
+
+    def _input_values(self, run: _Run, node_id: str, spec: NodeSpec) -> dict[str, Slot | None]:
+        """The node's inputs (coerced to its input types), read now if they were lazy."""
+        inputs: dict[str, Slot | None] = {}
+        for slot_name, (src, src_slot) in sorted(run.graph.incoming(node_id).items()):
+            upstream = self._load(run, src) if run.results[src].lazy else run.results[src]
+            value = upstream.outputs.get(src_slot)
+            if value is None:  # a lazy hit that failed to recompute
+                raise _UpstreamFailed(upstream.error or f"upstream node {src} failed")
+            in_spec = spec.input(slot_name)
+            inputs[slot_name] = in_spec.coerce(value) if in_spec else value
+        return inputs
 
     def _cached(self, out_keys: dict[str, str]) -> tuple[dict[str, Slot], str]:
         """The outputs found in the cache (all or some), and where: "memory" or "disk".

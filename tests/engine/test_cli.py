@@ -89,6 +89,10 @@ def test_corrupted_cache_entry_is_recomputed(
     entries = sorted((tmp_path / "c").rglob("*.slot"), key=lambda p: p.stat().st_size)
     victim = entries[-1]
     victim.write_bytes(victim.read_bytes()[:100])
+    # the output is intact: a pulled render reads nothing upstream, the damage is unseen
+    code, report, _ = render(capsys, *common)
+    assert code == 0 and set(statuses(report).values()) == {"cached"}
+    (tmp_path / "o.png").unlink()  # now the export must run, reading the damaged entry
     code, report, _ = render(capsys, *common)
     assert code == 0
     assert "computed" in statuses(report).values()

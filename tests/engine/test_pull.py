@@ -1,0 +1,69 @@
+"""Pulled evaluations (the command line's): when the ends are cached, nothing upstream
+is read; a lazy hit that has gone is recomputed when it is needed after all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway_studio.engine import Evaluator, Link, PatchGraph, SlotCache
+
+from .fake_nodes import registry
+
+
+def chain_graph(length: int) -> PatchGraph:
+    """test.const → test.add → ... (``length`` nodes in a line)."""
+    graph = PatchGraph(registry())
+    graph.add_node("test.const", node_id="n0")
+    for i in range(1, length):
+        graph.add_node("test.add", {"gain": 0.9}, node_id=f"n{i}")
+        graph.connect(Link(f"n{i - 1}", "field", f"n{i}", "a"))
+    return graph
+
+
+class CountingCache(SlotCache):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: list[str] = []
+
+    def get(self, key: str):  # type: ignore[no-untyped-def]
+        self.reads.append(key)
+        return super().get(key)
+
+
+def test_cached_end_reads_nothing_upstream(tmp_path: Path) -> None:
+    graph = chain_graph(5)
+    Evaluator(SlotCache(tmp_path)).evaluate(graph)  # fills the disk store
+    cache = CountingCache(tmp_path)
+    result = Evaluator(cache).evaluate(graph, pull=True)
+    assert result.ok
+    lazy = [n for n, r in result.results.items() if r.lazy]
+    ends = [n for n, r in result.results.items() if not r.lazy]
+    assert len(ends) == 1 and len(lazy) == 4  # only the end of the chain was read
+    assert len(cache.reads) == 1
+    # asking for an unread node reads it then
+    first = lazy[0]
+    assert result.output(first) is not None and not result.results[first].lazy
+
+
+def test_unpulled_evaluation_reads_every_node(tmp_path: Path) -> None:
+    graph = chain_graph(5)
+    Evaluator(SlotCache(tmp_path)).evaluate(graph)
+    cache = CountingCache(tmp_path)
+    Evaluator(cache).evaluate(graph)
+    assert len(cache.reads) == 5
+
+
+def test_vanished_entry_is_recomputed_when_needed(tmp_path: Path) -> None:
+    graph = chain_graph(4)
+    first = Evaluator(SlotCache(tmp_path)).evaluate(graph)
+    end = list(first.results)[-1]
+    before_end = list(first.results)[-2]
+    for key in first.results[end].keys.values():  # the end must be recomputed...
+        (tmp_path / key[:2] / f"{key}.slot").unlink()
+    for key in first.results[before_end].keys.values():  # ...from an input that has gone
+        (tmp_path / key[:2] / f"{key}.slot").unlink()
+    again = Evaluator(SlotCache(tmp_path)).evaluate(graph, pull=True)
+    assert again.ok
+    assert again.results[end].status == "computed"
+    assert again.results[before_end].status == "computed"
+    assert again.output(end) is not None
