@@ -196,8 +196,8 @@ class _UpstreamFailed(Exception):
 class Evaluator:
     def __init__(self, cache: SlotCache | None = None) -> None:
         self.cache = cache if cache is not None else SlotCache(None)
-        self.fingerprints = FileFingerprints()
         disk = self.cache.disk
+        self.fingerprints = FileFingerprints(disk.root / "fingerprints" if disk else None)
         #: Each node's last key ingredients, to say why it re-ran (beside the disk cache).
         self.reasons = ReasonBook(disk.root / "reasons" if disk is not None else None)
 

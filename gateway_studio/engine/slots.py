@@ -78,6 +78,21 @@ def srgb_encode(linear: NDArray[Any]) -> FloatArray:
 _NATIVE_PEAK: dict[Any, float] = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
+_UNIT_TABLES: dict[Any, FloatArray] = {}
+
+
+def _unit_float(samples: NDArray[Any]) -> FloatArray:
+    """uint8 / uint16 samples → float32 v / peak, exactly as the division gives, through a
+    lookup table (one gather: ~2× faster than dividing 100 M samples)."""
+    table = _UNIT_TABLES.get(samples.dtype)
+    if table is None:
+        peak = _NATIVE_PEAK[samples.dtype]
+        table = np.arange(int(peak) + 1, dtype=np.float32) / np.float32(peak)
+        _UNIT_TABLES[samples.dtype] = table
+    out: FloatArray = table[samples]
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Image(Slot):
     """An RGB picture. ``data`` is what was decoded or computed: uint8 / uint16 for 8- and
@@ -130,7 +145,7 @@ class Image(Slot):
         alive = ref() if ref is not None else None
         if alive is not None:
             return alive  # type: ignore[no-any-return]
-        values: FloatArray = np.divide(data, np.float32(peak), dtype=np.float32)
+        values = _unit_float(data)
         values.flags.writeable = False
         object.__setattr__(self, "_float", weakref.ref(values))
         return values
@@ -138,11 +153,9 @@ class Image(Slot):
     def strided(self, step: int) -> FloatArray:
         """Every ``step``-th pixel as float32, converting only those (thumbnails)."""
         data = self.data[::step, ::step]
-        peak = _NATIVE_PEAK.get(data.dtype)
-        if peak is None:
+        if data.dtype not in _NATIVE_PEAK:
             return np.asarray(data, dtype=np.float32)
-        out: FloatArray = np.divide(data, np.float32(peak), dtype=np.float32)
-        return out
+        return _unit_float(data)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -3,7 +3,10 @@ is read; a lazy hit that has gone is recomputed when it is needed after all."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from gateway_studio.engine import Evaluator, Link, PatchGraph, SlotCache
 
@@ -67,3 +70,29 @@ def test_vanished_entry_is_recomputed_when_needed(tmp_path: Path) -> None:
     assert again.results[end].status == "computed"
     assert again.results[before_end].status == "computed"
     assert again.output(end) is not None
+
+
+def test_fingerprints_are_remembered_across_processes_by_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway_studio.engine import keys
+
+    photo = tmp_path / "photo.bin"
+    photo.write_bytes(b"a" * 4096)
+    first = keys.FileFingerprints(tmp_path / "index").of(photo)
+    hashed: list[Path] = []
+    real = keys.fingerprint_file
+
+    def counting(path: Path, **kw: object) -> str:
+        hashed.append(path)
+        return real(path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keys, "fingerprint_file", counting)
+    again = keys.FileFingerprints(tmp_path / "index").of(photo)  # a new process's view
+    assert again == first and hashed == []
+    # new bytes of the same size with the old mtime put back: the ctime still moves
+    stat = photo.stat()
+    photo.write_bytes(b"b" * 4096)
+    os.utime(photo, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    changed = keys.FileFingerprints(tmp_path / "index").of(photo)
+    assert changed != first and hashed == [photo]
