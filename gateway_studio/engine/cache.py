@@ -1,8 +1,9 @@
 """The bundle cache: a byte-bounded memory LRU in front of a content-addressed disk store.
 
 Disk entries are ``<root>/<key[:2]>/<key>.slot`` files: a magic line, the entry's own key
-on a line, a BLAKE2 digest of the key line and the payload, then an ``.npz`` payload
-(arrays + JSON metadata, loaded with ``allow_pickle=False``). A missing, truncated or
+on a line, a BLAKE2 digest of the key line and the payload, then the payload: an ``.npz``
+(arrays at their own precision + JSON metadata, loaded with ``allow_pickle=False``)
+compressed with zstd. A missing, truncated or
 corrupt entry, or one whose recorded key is not the key asked for (a file copied or
 swapped onto another entry's name), reads as a miss (and is deleted), so the node is
 recomputed: a wrong result is never served, and a failing disk never fails an evaluation.
@@ -30,14 +31,21 @@ from typing import Any
 
 import numpy as np
 
-from .limits import cache_max_bytes
+from .limits import cache_keeps_everything, cache_max_bytes
 from .slots import SLOT_TYPES, Slot
 
-_MAGIC = b"GWSLOT2\n"
+_MAGIC = b"GWSLOT3\n"
+ZSTD_LEVEL = 1
 _DIGEST = 32
 _MAX_KEY = 256
 #: A temp file older than this was left by a writer that died (kill -9, power cut).
 STALE_TEMP_SECONDS = 3600.0
+
+
+def _zstd() -> Any:
+    import zstandard
+
+    return zstandard
 
 
 def encode_slot(slot: Slot, key: str = "") -> bytes:
@@ -47,7 +55,9 @@ def encode_slot(slot: Slot, key: str = "") -> bytes:
     buf = io.BytesIO()
     arrays = {"__header__": np.frombuffer(header, dtype=np.uint8), **arrays}
     np.savez(buf, allow_pickle=False, **arrays)
-    payload = buf.getvalue()
+    # zstd level 1 on both cores: 3-8x smaller for photos and depth at 350-800 MB/s
+    # (benchmarks/resolution.py); the checksum covers the compressed bytes.
+    payload = bytes(_zstd().ZstdCompressor(level=ZSTD_LEVEL, threads=-1).compress(buf.getvalue()))
     key_line = key.encode("ascii") + b"\n"
     if len(key_line) > _MAX_KEY or b"\n" in key_line[:-1]:
         raise ValueError(f"not a cache key: {key!r}")
@@ -69,11 +79,34 @@ def decode_slot(data: bytes, key: str | None = None) -> Slot:
     payload = data[end + 1 + _DIGEST :]
     if hashlib.blake2b(key_line + payload, digest_size=_DIGEST).digest() != stored:
         raise ValueError("checksum mismatch")
-    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+    try:
+        raw = _zstd().ZstdDecompressor().decompress(payload)
+    except Exception as exc:  # zstandard.ZstdError: not a frame we wrote
+        raise ValueError(f"not a compressed slot ({exc})") from None
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     header = json.loads(arrays.pop("__header__").tobytes().decode("utf-8"))
     slot_type = SLOT_TYPES[header["type"]]
     return slot_type.from_arrays(arrays, header["meta"])
+
+
+#: Entries up to this size always go to disk: a sink's Files, faces, small maps — cheap
+#: to keep, and they let a warm render stop early.
+SMALL_ENTRY = 1 << 20
+
+
+def worth_persisting(
+    *, seconds: float, nbytes: int, expensive: bool, write_rate: float, read_rate: float
+) -> bool:
+    """The disk cache's one policy: does a computed slot earn its place on disk?
+
+    Model outputs always do (``expensive``: inference is what the bundle exists for), and
+    so do small slots. Anything else only if computing it took longer than storing it and
+    reading it back would take at the store's measured rates (bytes per second, encode
+    and compression included): a cheap full-frame node lives in memory only."""
+    if expensive or nbytes <= SMALL_ENTRY:
+        return True
+    return seconds > nbytes / write_rate + nbytes / read_rate
 
 
 class MemoryCache:
@@ -128,18 +161,30 @@ class DiskStore:
         self.max_bytes = max_bytes if max_bytes is not None else cache_max_bytes()
         self._written = 0
         self._lock = threading.Lock()
+        #: Measured throughput (slot bytes per second) of a put and of a get: a running
+        #: mean, starting from what this 2-core machine does with zstd level 1.
+        self.write_rate = 250e6
+        self.read_rate = 500e6
+        #: GATEWAY_STUDIO_CACHE_KEEP=all: persist every result, whatever it costs.
+        self.keep_all = cache_keeps_everything()
+
+    def _measured(self, attr: str, nbytes: int, seconds: float) -> None:
+        if nbytes >= SMALL_ENTRY and seconds > 0:
+            setattr(self, attr, 0.5 * getattr(self, attr) + 0.5 * nbytes / seconds)
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.slot"
 
     def get(self, key: str) -> Slot | None:
         path = self.path(key)
+        t0 = time.perf_counter()
         try:
             data = path.read_bytes()
         except OSError:
             return None
         try:
             slot = decode_slot(data, key)
+            self._measured("read_rate", slot.nbytes, time.perf_counter() - t0)
         except Exception:  # corrupt, truncated or another key's: forget it, recompute
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
@@ -151,6 +196,7 @@ class DiskStore:
     def put(self, key: str, slot: Slot) -> bool:
         """Write an entry; False (never an exception) if the slot or the disk refuses."""
         path = self.path(key)
+        t0 = time.perf_counter()
         try:
             data = encode_slot(slot, key)
         except (TypeError, ValueError, OSError):  # metadata that is not JSON, etc.
@@ -164,6 +210,7 @@ class DiskStore:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
+            self._measured("write_rate", slot.nbytes, time.perf_counter() - t0)
         except OSError:
             if tmp is not None:  # a full disk must not fill up further with our leftovers
                 with contextlib.suppress(OSError):
@@ -240,10 +287,29 @@ class SlotCache:
                 return slot, "disk"
         return None, "miss"
 
-    def put(self, key: str, slot: Slot, *, persist: bool = True) -> None:
+    def put(
+        self,
+        key: str,
+        slot: Slot,
+        *,
+        persist: bool = True,
+        seconds: float | None = None,
+        expensive: bool = False,
+    ) -> None:
+        """Keep ``slot`` in memory, and on disk if ``persist`` and — when the compute
+        ``seconds`` are given — ``worth_persisting`` says it pays."""
         self.memory.put(key, slot)
-        if persist and self.disk is not None:
-            self.disk.put(key, slot)
+        if not persist or self.disk is None:
+            return
+        if seconds is not None and not self.disk.keep_all and not worth_persisting(
+            seconds=seconds,
+            nbytes=slot.nbytes,
+            expensive=expensive,
+            write_rate=self.disk.write_rate,
+            read_rate=self.disk.read_rate,
+        ):
+            return
+        self.disk.put(key, slot)
 
     def prune(self) -> int:
         """Bring the disk store within its limit (end of a run; the app's timer)."""

@@ -113,8 +113,8 @@ class NodeResult:
     preview: bool = False
     #: Computed: what changed since the node last ran ("param fog.density 1.2 → 1.5").
     reason: str = ""
-    #: Pulled evaluations: a cache hit nobody downstream needed, so never read from the
-    #: cache (``outputs`` is empty until ``Evaluation.output`` asks for it).
+    #: Pulled evaluations: a node nobody downstream needed (its consumers were cached),
+    #: so neither read nor run (``outputs`` is empty until ``Evaluation.output`` asks).
     lazy: bool = False
 
     @property
@@ -130,6 +130,8 @@ class NodeResult:
         }
         if self.status == "computed":
             out["reason"] = self.reason
+        elif self.status == "cached" and self.source:
+            out["source"] = self.source  # memory / disk / bypass / not needed
         notes = self.notes
         if notes:
             out["notes"] = notes
@@ -181,10 +183,16 @@ class _Run:
     writes: WriteGuard
     total: int
     pull: bool
+    #: Each node's place in the run's order (lazily run nodes report progress by it).
+    index: dict[str, int] = field(default_factory=dict)
 
 
-def _ends(graph: PatchGraph, order: list[str]) -> list[str]:
-    """The nodes of ``order`` that feed no other node of it (what a pulled run returns)."""
+def _wanted(graph: PatchGraph, order: list[str]) -> list[str]:
+    """What a pulled run returns: its nodes that write files, or, with none, the nodes
+    of ``order`` that feed no other node of it."""
+    writers = [n for n in order if graph.spec(n).writes_files]
+    if writers:
+        return writers
     feeding = {src for n in order for src, _ in graph.incoming(n).values()}
     return [n for n in order if n not in feeding]
 
@@ -230,6 +238,7 @@ class Evaluator:
             WriteGuard(graph, base_dir),
             len(order),
             pull,
+            {n: i for i, n in enumerate(order)},
         )
         results = run.results
         for index, node_id in enumerate(order):
@@ -240,8 +249,8 @@ class Evaluator:
             run.emit(Progress((index + 1) / run.total, index + 1, run.total))
             if result.status == "cancelled":
                 return self._cancelled(run, order[index + 1 :], start)
-        if pull:  # what the caller gets: the ends of the run, read if they were not
-            for node_id in _ends(graph, order):
+        if pull:  # what the caller gets: the writers (else the ends), run or read now
+            for node_id in _wanted(graph, order):
                 self._load(run, node_id)
         return Evaluation(results, time.perf_counter() - start, loader=lambda n: self._load(run, n))
 
@@ -304,7 +313,8 @@ class Evaluator:
         kept = not (proxy or from_preview)
         hit = self._hit(run, spec, out_keys, lazy_ok)
         if hit is not None:
-            self.reasons.remember(lineage, made, persist=kept)
+            if not hit.lazy:  # a node not run (yet) has nothing to remember
+                self.reasons.remember(lineage, made, persist=kept)
             hit.seconds = time.perf_counter() - t0
             hit.preview = proxy or from_preview
             emit(NodeFinished(node_id, hit.seconds, True, hit.source, hit.outputs))
@@ -314,6 +324,7 @@ class Evaluator:
             inputs = self._input_values(run, node_id, spec)
         except _UpstreamFailed as exc:
             return fail(str(exc), "skipped")
+        t0 = time.perf_counter()  # its own time: not that of upstream nodes pulled just now
         if proxy:
             inputs = {n: self._proxy(v, input_keys[n], run.preview) for n, v in inputs.items()}
 
@@ -337,11 +348,19 @@ class Evaluator:
             return fail(str(exc), tb=traceback.format_exc())
         except Exception as exc:
             return fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
+        seconds = time.perf_counter() - t0
         for name, slot in outputs.items():
             # Throwaway preview results (a proxy here, or proxy inputs from upstream)
-            # must not fill the disk store on every knob step.
-            self.cache.put(out_keys[name], slot, persist=not (proxy or from_preview))
-        seconds = time.perf_counter() - t0
+            # must not fill the disk store on every knob step; the rest goes to disk
+            # if it pays (``cache.worth_persisting``: model outputs, small slots, or
+            # slower to compute than to store and read back).
+            self.cache.put(
+                out_keys[name],
+                slot,
+                persist=kept,
+                seconds=seconds / len(outputs),
+                expensive=spec.identity is not None,
+            )
         reason = self.reasons.explain(lineage, node_id, made)
         self.reasons.remember(lineage, made, persist=kept)
         emit(NodeFinished(node_id, seconds, False, outputs=outputs, reason=reason))
@@ -360,10 +379,8 @@ class Evaluator:
     ) -> NodeResult | None:
         """A cache hit for every output, or None. Pulled runs don't read a hit that no
         one may need (a sink's Files are always read: they must still match the files)."""
-        if run.pull and lazy_ok and not spec.writes_files:
-            if all(self.cache.has(k) for k in out_keys.values()):
-                return NodeResult("cached", keys=out_keys, source="cache (not read)", lazy=True)
-            return None
+        if run.pull and lazy_ok and not spec.writes_files:  # run later, if ever needed
+            return NodeResult("cached", keys=out_keys, source="not needed", lazy=True)
         hits, source = self._cached(out_keys)
         if len(hits) < len(out_keys):
             return None
@@ -379,9 +396,27 @@ class Evaluator:
         if len(hits) == len(result.keys):
             result.outputs, result.source, result.lazy = hits, source, False
             return result
-        fresh = self._run_node(run, node_id, 0, lazy_ok=False)
-        run.results[node_id] = fresh
-        return fresh
+        # Not in the cache (or gone since): run it, after every node it needs that has
+        # no entry either, in topological order (a loop, not a recursion, so a long
+        # chain with an empty cache is fine).
+        for needed in self._missing_upstream(run, node_id):
+            run.results[needed] = self._run_node(run, needed, run.index[needed], lazy_ok=False)
+        return run.results[node_id]
+
+    def _missing_upstream(self, run: _Run, node_id: str) -> list[str]:
+        """``node_id`` and its unread ancestors without a cache entry, in run order."""
+        found = {node_id}
+        stack = [node_id]
+        while stack:
+            for src, _ in run.graph.incoming(stack.pop()).values():
+                upstream = run.results.get(src)
+                if src in found or upstream is None or not upstream.lazy:
+                    continue
+                if all(self.cache.has(k) for k in upstream.keys.values()):
+                    continue  # read when its consumer asks (``_input_values``)
+                found.add(src)
+                stack.append(src)
+        return sorted(found, key=run.index.__getitem__)
 
     def _key(
         self,

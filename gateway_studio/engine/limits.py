@@ -85,10 +85,24 @@ def cache_max_bytes() -> int:
     return int((DEFAULT_CACHE_GB if gb is None else gb) * (1 << 30))
 
 
+CACHE_KEEP_ENV = "GATEWAY_STUDIO_CACHE_KEEP"
+
+
+def cache_keeps_everything() -> bool:
+    """``GATEWAY_STUDIO_CACHE_KEEP``: "auto" (default) persists what pays for itself
+    (``cache.worth_persisting``); "all" persists every full-resolution result — for a
+    render farm sharing one cache, or to inspect a bundle."""
+    text = (os.environ.get(CACHE_KEEP_ENV) or "auto").strip().lower()
+    if text not in ("auto", "all"):
+        raise SettingError(f"{CACHE_KEEP_ENV}={text!r} is not valid: expected 'auto' or 'all'")
+    return text == "all"
+
+
 def check_settings() -> None:
     """Raise ``SettingError`` for the first invalid setting (called at start-up)."""
     image_budget_bytes()
     cache_max_bytes()
+    cache_keeps_everything()
 
 
 def describe_bytes(n: float) -> str:

@@ -30,8 +30,9 @@ def statuses(report: dict[str, Any]) -> dict[str, str]:
 
 
 def test_render_twice_then_change_a_downstream_param(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "all")  # every result on disk
     out = tmp_path / "out.png"
     common = [str(EXAMPLE), "--output", str(out), "--cache-dir", str(tmp_path / "cache")]
     code, report, err = render(capsys, *common)
@@ -39,7 +40,15 @@ def test_render_twice_then_change_a_downstream_param(
     assert out.exists() and f"wrote {out}" in err
     img = PILImage.open(out)
     assert img.size == (960, 640)
-    assert set(statuses(report).values()) == {"computed"}
+    # the photo feeds nothing the export needs: a pulled render never reads it
+    assert report["nodes"]["photo"] == {"status": "cached", "source": "not needed"} | {
+        k: report["nodes"]["photo"][k] for k in ("seconds", "error")
+    }
+    assert {n: s for n, s in statuses(report).items() if n != "photo"} == {
+        "depth": "computed",
+        "band": "computed",
+        "export": "computed",
+    }
     code, report, _ = render(capsys, *common)
     assert code == 0 and set(statuses(report).values()) == {"cached"}
     code, report, _ = render(capsys, *common, "--set", "band.gamma=2.5")
@@ -81,9 +90,24 @@ def test_empty_patch_is_refused_and_a_render_writing_nothing_says_so(
     assert "nothing was written" in err and "wrote" not in err
 
 
-def test_corrupted_cache_entry_is_recomputed(
+def test_cheap_nodes_stay_in_memory_and_are_recomputed_by_the_next_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The cache's policy (``worth_persisting``): a field that is quicker to compute than
+    to store and read back is not written to disk; a later run that needs it recomputes
+    it and says why."""
+    common = [str(EXAMPLE), "--output", str(tmp_path / "o.png"), "--cache-dir", str(tmp_path / "c")]
+    render(capsys, *common)
+    code, report, _ = render(capsys, *common, "--set", "band.gamma=2")
+    assert code == 0
+    depth = report["nodes"]["depth"]
+    assert depth["status"] == "computed" and "not kept" in depth["reason"]
+
+
+def test_corrupted_cache_entry_is_recomputed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "all")  # every result on disk
     common = [str(EXAMPLE), "--output", str(tmp_path / "o.png"), "--cache-dir", str(tmp_path / "c")]
     render(capsys, *common)
     entries = sorted((tmp_path / "c").rglob("*.slot"), key=lambda p: p.stat().st_size)

@@ -96,3 +96,30 @@ def test_fingerprints_are_remembered_across_processes_by_stamp(
     os.utime(photo, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     changed = keys.FileFingerprints(tmp_path / "index").of(photo)
     assert changed != first and hashed == [photo]
+
+
+def test_the_persistence_policy() -> None:
+    from gateway_studio.engine.cache import SMALL_ENTRY, worth_persisting
+
+    rates = {"write_rate": 250e6, "read_rate": 500e6}
+    frame = 400 << 20  # an 8K float frame: 2.5 s to store and read back at these rates
+    assert worth_persisting(seconds=0.0, nbytes=frame, expensive=True, **rates)  # a model
+    assert worth_persisting(seconds=0.0, nbytes=SMALL_ENTRY, expensive=False, **rates)
+    assert not worth_persisting(seconds=0.5, nbytes=frame, expensive=False, **rates)
+    assert worth_persisting(seconds=5.0, nbytes=frame, expensive=False, **rates)
+
+
+def test_keep_all_setting_persists_cheap_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway_studio.engine.limits import SettingError
+
+    graph = chain_graph(3)
+    Evaluator(SlotCache(tmp_path / "auto")).evaluate(graph)
+    monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "all")
+    Evaluator(SlotCache(tmp_path / "all")).evaluate(graph)
+    count = {d: len(list((tmp_path / d).rglob("*.slot"))) for d in ("auto", "all")}
+    assert count == {"auto": 3, "all": 3}  # 8x8 fields are small: kept either way
+    monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "sometimes")
+    with pytest.raises(SettingError, match="GATEWAY_STUDIO_CACHE_KEEP"):
+        SlotCache(tmp_path / "bad")

@@ -25,6 +25,13 @@ from gateway_studio.engine.cache import STALE_TEMP_SECONDS
 from .conftest import EXE, IMAGES, limit_file_size, run_cli, write_patch
 
 
+@pytest.fixture(autouse=True)
+def _keep_every_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests damage, swap and count entries: keep every node's result on disk
+    (by default cheap nodes stay in memory only, see ``cache.worth_persisting``)."""
+    monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "all")
+
+
 def fog_patch(folder: Path, export: str = "fog.png") -> Path:
     """photo + depth → band → atmosphere → export: four cached nodes of three slot types."""
     return write_patch(
