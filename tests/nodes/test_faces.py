@@ -346,6 +346,7 @@ def test_example_patch_runs_offline(tmp_path: Path) -> None:
     graph = load_patch(ROOT / "resources" / "patches" / "faces.json", default_registry())
     graph.set_param("export_faces", "path", str(tmp_path / "faces.json"))
     graph.set_param("export_nearest", "path", str(tmp_path / "nearest.png"))
+    graph.write_consent = graph.write_consent.allow_folder(tmp_path)  # as --set would
     evaluation = Evaluator().evaluate(graph, strict=True)
     assert evaluation.ok, evaluation.report()
     doc = json.loads((tmp_path / "faces.json").read_text())

@@ -209,6 +209,7 @@ def test_point_cloud_of_the_sample_scene_is_metric(tmp_path: Path) -> None:
     graph = load_patch(PATCHES / "point_cloud.json")
     target = tmp_path / "scene.ply"
     graph.set_param("export", "path", str(target))
+    graph.write_consent = graph.write_consent.allow_file(target)  # as --set would
     result = Evaluator(SlotCache(None)).evaluate(graph, strict=True)
     assert result.ok, result.report()
     records = read_ply(target)
@@ -282,6 +283,7 @@ def test_example_patches_render(tmp_path: Path, name: str) -> None:
     graph = load_patch(PATCHES / f"{name}.json")
     target = tmp_path / f"{name}.png"
     graph.set_param("export", "path", str(target))
+    graph.write_consent = graph.write_consent.allow_file(target)  # as --set would
     result = Evaluator(SlotCache(None)).evaluate(graph, strict=True)
     assert result.ok, result.report()
     out = read_image(target)

@@ -444,6 +444,7 @@ def test_example_patch_renders(name: str, tmp_path: Any) -> None:
     graph = load_patch(RESOURCES / "patches" / f"{name}.json")
     target = tmp_path / f"{name}.png"
     graph.set_param("export", "path", str(target))
+    graph.write_consent = graph.write_consent.allow_file(target)  # as --set would
     result = Evaluator(SlotCache(None)).evaluate(graph, strict=True)
     assert result.ok, result.report()
     out = read_image(target)
