@@ -301,12 +301,16 @@ class SlotCache:
         self.memory.put(key, slot)
         if not persist or self.disk is None:
             return
-        if seconds is not None and not self.disk.keep_all and not worth_persisting(
-            seconds=seconds,
-            nbytes=slot.nbytes,
-            expensive=expensive,
-            write_rate=self.disk.write_rate,
-            read_rate=self.disk.read_rate,
+        if (
+            seconds is not None
+            and not self.disk.keep_all
+            and not worth_persisting(
+                seconds=seconds,
+                nbytes=slot.nbytes,
+                expensive=expensive,
+                write_rate=self.disk.write_rate,
+                read_rate=self.disk.read_rate,
+            )
         ):
             return
         self.disk.put(key, slot)

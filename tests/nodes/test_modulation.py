@@ -169,7 +169,8 @@ def test_tiny_images(size: tuple[int, int]) -> None:
 def test_field_of_other_size_is_refused_naming_both_sizes() -> None:
     image, depth = two_planes()
     small = Depth(cv2.resize(depth.values, (W // 2, H // 2), interpolation=cv2.INTER_NEAREST))
-    with pytest.raises(GatewayError, match=rf"{W // 2}x{H // 2} but the image is {W}x{H}.*size_from"):
+    sizes = rf"{W // 2}x{H // 2} but the image is {W}x{H}.*size_from"
+    with pytest.raises(GatewayError, match=sizes):
         mod.atmosphere(image, small)
     with pytest.raises(GatewayError, match="sizes must match"):
         mod.atmosphere(image, Depth(np.zeros((H, H), np.float32)))
