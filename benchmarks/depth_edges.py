@@ -6,15 +6,15 @@ Middlebury *motorcycle* with ground-truth disparity):
 
 1. the ground truth goes through the Depth constructors (metric → ``Depth.from_metric``,
    disparity → ``Depth.from_disparity``), so errors are in Depth units ([0, 1], 1 = near);
-2. invalid pixels are filled with their nearest valid neighbour (only to simulate the
-   model; they are never scored);
+2. invalid pixels (the Depth's ``valid`` mask) are filled with their nearest valid
+   neighbour (only to simulate the model; they are never scored);
 3. a model's soft output is simulated: area-downsample by ``--factor`` (4), then upsample
    back to full size — plain bicubic vs ``nodes.depth.refine_edges`` (what
    ``depth.estimate(edge_refine=True)`` runs) guided by the photo;
 4. mean absolute error within 4 px of a ground-truth discontinuity (a 3x3 depth range
    above 0.03 among valid pixels) and everywhere else (valid pixels).
 
-    .venv/bin/python benchmarks/depth_edges.py [--factor 4] [--shared ../shared]
+    .venv/bin/python benchmarks/depth_edges.py [--factor 4] [--blur 1.5] [--shared ../shared]
 
 Note: the NYU frame's raw Kinect depth is not registered to its colour image (edge
 correlation peaks at a shift of about 5 px), and TUM's is off by ~2 px; the table scores
@@ -101,10 +101,18 @@ def main() -> int:
     parser.add_argument("--factor", type=int, default=4, help="simulated downsampling factor")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--band", type=int, default=4, help="edge band half-width in px")
+    parser.add_argument(
+        "--blur",
+        type=float,
+        default=0.0,
+        help="also blur the simulated model output (Gaussian sigma in its own pixels; "
+        "1.5 is closer to a real network's softness than area-downsampling alone)",
+    )
     args = parser.parse_args()
 
     f = args.factor
-    print(f"soft model output: area-downsample x{f}, upsample back; errors = mean |Δ| in Depth")
+    blur = f", Gaussian blur sigma {args.blur:g}" if args.blur > 0 else ""
+    print(f"soft model output: area-downsample x{f}{blur}, upsample back; errors = mean |Δ|")
     print(f"units; edge band = within {args.band} px of a ground-truth discontinuity\n")
     header = (
         f"{'frame':<22}{'size':>9}  {'edge px':>7}  {'edge: plain':>11} {'refined':>8} "
@@ -114,11 +122,13 @@ def main() -> int:
     print("-" * len(header))
     edge_ratios, else_ratios = [], []
     for name, rgb, depth in frames(args.shared):
-        valid = depth.values > 0  # the constructors set invalid pixels to 0
+        valid = depth.valid if depth.valid is not None else np.ones(depth.size, bool)
         truth = fill_invalid(np.asarray(depth.values), valid).astype(np.float32)
         band = edge_band(truth, valid, 0.03, args.band)
         h, w = truth.shape
         low = cv2.resize(truth, (w // f, h // f), interpolation=cv2.INTER_AREA)
+        if args.blur > 0:  # a network's output is softer than an area average
+            low = cv2.GaussianBlur(low, (0, 0), args.blur)
         plain = np.clip(upsample(low, (h, w)), low.min(), low.max())
         guide = rgb.astype(np.float32) / 255.0
         t0 = time.perf_counter()
