@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from gateway_studio.engine import Depth, GatewayError
+from gateway_studio.engine import Depth, GatewayError, Image
 
 from ._filters import box_mean
 
@@ -91,32 +91,31 @@ def refine_edges(
 
 
 def refine_edges_in_strips(
-    upsampled: NDArray[np.float32], guide: NDArray[np.float32], factor: float
+    upsampled: NDArray[np.float32], guide: Image, factor: float
 ) -> NDArray[np.float32]:
-    """``refine_edges`` over horizontal strips with the halo its kernels need, so a 45 MP
-    map costs a strip's temporaries, not twenty full frames. The result equals the
-    whole-frame call except for float rounding."""
+    """``refine_edges`` over horizontal strips with the halo its kernels need, guided by
+    the photo's sRGB rows converted strip by strip, so a 45 MP map costs a strip's
+    temporaries, not twenty full frames. Equal to the whole-frame call but for rounding."""
     values = np.asarray(upsampled, dtype=np.float32)
     height = values.shape[0]
-    if height <= 2 * STRIP_ROWS:
-        return refine_edges(values, guide, factor)
     lo, hi = float(values.min()), float(values.max())
     halo = 4 * max(1, round(factor / 2)) + 4  # dilate r + guided filter 2r, and margin
     out = np.empty_like(values)
     for top in range(0, height, STRIP_ROWS):
         bottom = min(height, top + STRIP_ROWS)
         a, b = max(0, top - halo), min(height, bottom + halo)
-        part = refine_edges(values[a:b], guide[a:b], factor, value_range=(lo, hi))
+        rows = guide.srgb_rows(a, b)
+        part = refine_edges(values[a:b], rows, factor, value_range=(lo, hi))
         out[top:bottom] = part[top - a : top - a + bottom - top]
     return out
 
 
 def resize_depth(
-    depth: Depth, size: tuple[int, int], why: str, guide: NDArray[np.float32] | None = None
+    depth: Depth, size: tuple[int, int], why: str, guide: Image | None = None
 ) -> Depth:
     """``depth`` at ``size`` (H, W): the step is recorded in its provenance. Upsampling is
-    bicubic (clipped to the map's range), refined against ``guide`` (the photo, sRGB)
-    when given; validity is resampled by nearest neighbour, so holes stay holes. A
+    bicubic (clipped to the map's range), refined against ``guide`` (the photo) when
+    given; validity is resampled by nearest neighbour, so holes stay holes. A
     different aspect ratio is refused: stretching would put depth on the wrong pixels."""
     import cv2
 

@@ -193,7 +193,7 @@ def embedded(
     photo = read_image(file)
     ctx.check_cancelled()
     ctx.progress(0.6, "upsampling to the photo")
-    guide = photo.srgb_pixels() if edge_refine else None
+    guide = photo if edge_refine else None
     depth = depth.derived(depth.values, found.how)
     depth = resize_depth(depth, photo.size, "upsampled to the photo", guide)
     ctx.progress(1.0, "; ".join(depth.notes()) or "done")

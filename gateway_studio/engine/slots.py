@@ -184,6 +184,12 @@ class Image(Slot):
             alpha = np.clip(_resize_array(self.alpha, height, width, nearest=False), 0, 1)
         return Image(data, alpha, self.colorspace, self.bit_depth)
 
+    def srgb_rows(self, top: int, bottom: int) -> FloatArray:
+        """Rows ``top:bottom`` of ``srgb_pixels()``, converting only those (strip work)."""
+        data = self.data[top:bottom]
+        rows = _unit_float(data) if data.dtype in _NATIVE_PEAK else data
+        return srgb_encode(rows) if self.colorspace == "linear" else rows
+
     def srgb_pixels(self) -> FloatArray:
         """The pixels sRGB-encoded (as they are, when the image already is sRGB)."""
         return srgb_encode(self.pixels) if self.colorspace == "linear" else self.pixels
