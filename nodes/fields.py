@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from gateway_studio.engine import Depth, Field, GatewayError, Help, Image, Range, Slot, node
+from gateway_studio.engine import Depth, Field, GatewayError, Help, Image, Picks, Range, Slot, node
 
 from ._filters import gaussian_by_radius, guided_filter, luminance, scaled_radius, smoothstep
 
@@ -20,7 +20,10 @@ def remap(
     source: Field,
     *,
     band_centre: Annotated[
-        float, Range(0, 1, 0.01), Help("With a band width > 0: the value that maps to 1")
+        float,
+        Range(0, 1, 0.01),
+        Help("With a band width > 0: the value that maps to 1"),
+        Picks("source"),
     ] = 0.5,
     band_width: Annotated[
         float, Range(0, 1, 0.01), Help("0 = off; else a triangle peak of this half-width")
@@ -81,6 +84,7 @@ def from_depth(
         float,
         Range(0, 1, 0.01),
         Help("decay: the depth (1 = nearest, 0 = farthest) where the field is 1"),
+        Picks("depth"),
     ] = 0.5,
     falloff: Annotated[
         float,
@@ -88,7 +92,7 @@ def from_depth(
         Help("decay: depth distance from the focus at which the field has halved"),
     ] = 0.15,
     centre: Annotated[
-        float, Range(0, 1, 0.01), Help("band: the depth at the middle of the band")
+        float, Range(0, 1, 0.01), Help("band: the depth at the middle of the band"), Picks("depth")
     ] = 0.5,
     width: Annotated[
         float,

@@ -33,6 +33,7 @@ from gateway_studio.engine import (
     GatewayError,
     Help,
     Image,
+    Picks,
     Range,
     node,
     parse_color,
@@ -161,6 +162,7 @@ def atmosphere(
             "Depth where the air starts (1 = at the camera): anything nearer stays clear; "
             "distance is counted from here"
         ),
+        Picks("depth"),
     ] = 1.0,
     depth_range: Annotated[
         float,
@@ -371,6 +373,7 @@ def isolate(
         float,
         Range(0, 1, 0.005),
         Help("Depth in focus (1 = nearest, 0 = farthest); pick it off the depth map"),
+        Picks("depth"),
     ] = 0.8,
     focus_range: Annotated[
         float,

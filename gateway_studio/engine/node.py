@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from .consent import WriteGuard
 from .errors import Cancelled, GatewayError
-from .params import Choices, Help, Label, ParamKind, ParamSpec, Range, When, _Kind, _Save
+from .params import Choices, Help, Label, ParamKind, ParamSpec, Picks, Range, When, _Kind, _Save
 from .paths import refuse_special, resolve
 from .slots import Slot, slot_type_name
 
@@ -263,6 +263,8 @@ def _param_spec(name: str, annotation: Any, default: Any, where: str) -> ParamSp
             kind, choices, strict = "choice", m.values, False
         elif isinstance(m, When):
             spec["when"] = m
+        elif isinstance(m, Picks):
+            spec["picks"] = m.input
     if kind == "int":
         for bound in ("min", "max"):
             if spec.get(bound) is not None:
@@ -322,6 +324,12 @@ def node(
             else:
                 raise TypeError(f"{where}: *args/**kwargs are not supported")
         _check_conditions(params, where)
+        named = {i.name for i in inputs}
+        for p_spec in params:
+            if p_spec.picks is not None and p_spec.picks not in named:
+                raise TypeError(
+                    f"{where}: param '{p_spec.name}' picks from no input {p_spec.picks!r}"
+                )
         doc = inspect.getdoc(func) or ""
         module_family = func.__module__.rsplit(".", 1)[-1]
         return NodeSpec(

@@ -73,6 +73,17 @@ class When:
 
 
 @dataclass(frozen=True)
+class Picks:
+    """The knob holds a value of one of the node's inputs (a depth, a field), so the
+    app's eyedropper can set it from the pixel the artist clicks:
+
+        focus: Annotated[float, Range(0, 1), Picks("depth")] = 0.8
+    """
+
+    input: str
+
+
+@dataclass(frozen=True)
 class _Kind:
     kind: ParamKind
 
@@ -119,6 +130,8 @@ class ParamSpec:
     save: bool = False
     #: Applies only while this other param has one of these values (``When``).
     when: When | None = None
+    #: The input whose value under a clicked pixel this knob takes (``Picks``).
+    picks: str | None = None
 
     def applies(self, params: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
         """Whether the knob does anything, given the node's current params."""
@@ -206,4 +219,5 @@ class ParamSpec:
             "when": (
                 {"param": self.when.param, "in": list(self.when.values)} if self.when else None
             ),
+            "picks": self.picks,
         }
