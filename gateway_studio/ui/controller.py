@@ -21,6 +21,7 @@ from gateway_studio.engine.evaluator import (
     NodeStarted,
     Progress,
 )
+from gateway_studio.engine.slots import Slot
 
 from . import display
 from .document import Document
@@ -72,6 +73,8 @@ class EvalController(QObject):
         self.worker = worker
         self.auto = True
         self.states: dict[str, NodeState] = {}
+        #: Each node's latest outputs (full resolution or preview proxy).
+        self.outputs: dict[str, dict[str, Slot]] = {}
         self.view_spec: ViewSpec | None = None
         self._interacting: str | None = None
         #: Preview proxy size per dragged node, adapted to how fast the node runs.
@@ -88,6 +91,7 @@ class EvalController(QObject):
         doc.reset.connect(self._on_reset)
         doc.nodeAdded.connect(self._on_node_added)
         doc.nodeRemoved.connect(lambda nid: self.states.pop(nid, None))
+        doc.nodeRemoved.connect(lambda nid: self.outputs.pop(nid, None))
         worker.nodeEvent.connect(self._on_event)
         worker.finished.connect(self._on_finished)
         worker.thumbnail.connect(self._on_thumbnail)
@@ -237,6 +241,8 @@ class EvalController(QObject):
             if result.status == "computed":
                 st.reason = result.reason
             st.notes = tuple(result.notes)
+            if result.outputs:  # what the eyedropper and the histogram read
+                self.outputs[node_id] = dict(result.outputs)
             self.nodeStateChanged.emit(node_id)
         for node_id, image in response.thumbnails.items():
             if node_id in graph:

@@ -33,7 +33,7 @@ from gateway_studio.engine.evaluator import Evaluator
 from gateway_studio.engine.graph import Link, PatchGraph
 from gateway_studio.engine.registry import Registry
 
-from . import jobs
+from . import eyedropper, jobs
 from .batch_dialog import BatchRenderer
 from .cache_pruner import CachePruner
 from .canvas.geometry import HEADER, node_box
@@ -319,6 +319,7 @@ class MainWindow(QMainWindow):
         self.viewer.optionsChanged.connect(self._view_options)
         self.controller.viewChanged.connect(self.viewer.show_view)
         self.controller.nodeStateChanged.connect(self._show_notes)
+        self.viewer.image_view.picked.connect(self._pick)
         self.controller.progressChanged.connect(self._progress)
         self.controller.busyChanged.connect(self._busy)
         self.cancel_button.clicked.connect(self.controller.cancel)
@@ -419,6 +420,14 @@ class MainWindow(QMainWindow):
         self._show_notes(node_id or "")
         if node_id is not None:
             self.view_node(node_id)
+
+    def _pick(self, fx: float, fy: float) -> None:
+        """The eyedropper: the selected node's depth knob from the clicked pixel."""
+        node_id = self.inspector.node_id
+        if node_id is None:
+            self.show_message("select a node (isolate, atmosphere, a band) to pick its depth")
+            return
+        self.show_message(eyedropper.pick(self.doc, node_id, self.controller.outputs, fx, fy))
 
     def _show_notes(self, node_id: str) -> None:
         if node_id == (self.inspector.node_id or ""):

@@ -29,6 +29,9 @@ from .worker import ViewImage
 class ImageView(QGraphicsView):
     hovered = Signal(int, int)  # image pixel under the cursor (-1, -1 outside)
     zoomChanged = Signal(float)
+    #: A pick: relative position (0..1, 0..1) of a click in the picture (eyedropper mode,
+    #: or Ctrl+click).
+    picked = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +48,29 @@ class ImageView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.fit_mode = True
+        #: Eyedropper armed: the next click picks instead of panning.
+        self.picking = False
+
+    def set_picking(self, on: bool) -> None:
+        self.picking = on
+        self.setDragMode(
+            QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag
+        )
+        self.viewport().setCursor(
+            Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor
+        )
+
+    def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        pixmap = self.item.pixmap()
+        if (self.picking or ctrl) and not pixmap.isNull():
+            pos: QPointF = self.mapToScene(event.position().toPoint())
+            fx, fy = pos.x() / pixmap.width(), pos.y() / pixmap.height()
+            if 0.0 <= fx < 1.0 and 0.0 <= fy < 1.0:
+                self.picked.emit(fx, fy)
+                event.accept()
+                return
+        super().mousePressEvent(event)
 
     def set_pixmap(self, pixmap: QPixmap) -> None:
         size_changed = pixmap.size() != self.item.pixmap().size()
@@ -163,6 +189,15 @@ class Viewer(QWidget):
         self.one_button = QToolButton()
         self.one_button.setText("1:1")
         self.one_button.setToolTip("One image pixel per screen pixel")
+        self.pick_button = QToolButton()
+        self.pick_button.setText("Pick")
+        self.pick_button.setCheckable(True)
+        self.pick_button.setShortcut("I")
+        self.pick_button.setToolTip(
+            "Eyedropper (I, or Ctrl+click): click the picture to set the selected node's "
+            "depth knob — isolate's focus, atmosphere's start, a band's centre — to the "
+            "depth under the cursor (one undo step)"
+        )
         self.zoom_label = QLabel("")
         self.zoom_label.setObjectName("muted")
         layout.addWidget(self.caption)
@@ -170,6 +205,7 @@ class Viewer(QWidget):
         bar.addWidget(QLabel("slot"))
         bar.addWidget(self.slot_box)
         bar.addWidget(self.colormap_box)
+        bar.addWidget(self.pick_button)
         bar.addWidget(self.fit_button)
         bar.addWidget(self.one_button)
         bar.addWidget(self.zoom_label)
@@ -195,6 +231,9 @@ class Viewer(QWidget):
         self.readout.setObjectName("muted")
         self.readout.setContentsMargins(8, 2, 8, 4)
         layout.addWidget(self.readout)
+        self.pick_button.toggled.connect(self.image_view.set_picking)
+        # one pick per arming, like a paint program's eyedropper
+        self.image_view.picked.connect(lambda _x, _y: self.pick_button.setChecked(False))
         self.fit_button.clicked.connect(self.image_view.fit)
         self.one_button.clicked.connect(self.image_view.one_to_one)
         self.image_view.hovered.connect(self._hovered)
