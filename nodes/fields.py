@@ -23,7 +23,7 @@ def remap(
         float,
         Range(0, 1, 0.01),
         Help("With a band width > 0: the value that maps to 1"),
-        Picks("source"),
+        Picks("source", spread="band_width"),
     ] = 0.5,
     band_width: Annotated[
         float, Range(0, 1, 0.01), Help("0 = off; else a triangle peak of this half-width")
@@ -92,7 +92,10 @@ def from_depth(
         Help("decay: depth distance from the focus at which the field has halved"),
     ] = 0.15,
     centre: Annotated[
-        float, Range(0, 1, 0.01), Help("band: the depth at the middle of the band"), Picks("depth")
+        float,
+        Range(0, 1, 0.01),
+        Help("band: the depth at the middle of the band"),
+        Picks("depth", spread="width"),
     ] = 0.5,
     width: Annotated[
         float,

@@ -373,7 +373,7 @@ def isolate(
         float,
         Range(0, 1, 0.005),
         Help("Depth in focus (1 = nearest, 0 = farthest); pick it off the depth map"),
-        Picks("depth"),
+        Picks("depth", spread="focus_range"),
     ] = 0.8,
     focus_range: Annotated[
         float,

@@ -264,7 +264,7 @@ def _param_spec(name: str, annotation: Any, default: Any, where: str) -> ParamSp
         elif isinstance(m, When):
             spec["when"] = m
         elif isinstance(m, Picks):
-            spec["picks"] = m.input
+            spec.update(picks=m.input, spread=m.spread)
     if kind == "int":
         for bound in ("min", "max"):
             if spec.get(bound) is not None:
@@ -329,6 +329,10 @@ def node(
             if p_spec.picks is not None and p_spec.picks not in named:
                 raise TypeError(
                     f"{where}: param '{p_spec.name}' picks from no input {p_spec.picks!r}"
+                )
+            if p_spec.spread is not None and p_spec.spread not in {q.name for q in params}:
+                raise TypeError(
+                    f"{where}: param '{p_spec.name}' spreads by no param {p_spec.spread!r}"
                 )
         doc = inspect.getdoc(func) or ""
         module_family = func.__module__.rsplit(".", 1)[-1]

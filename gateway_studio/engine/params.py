@@ -81,6 +81,9 @@ class Picks:
     """
 
     input: str
+    #: The param holding the half-width of the range around this value that the knob
+    #: defines (isolate's ``focus_range``), drawn on the app's depth histogram.
+    spread: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,10 @@ class ParamSpec:
     save: bool = False
     #: Applies only while this other param has one of these values (``When``).
     when: When | None = None
-    #: The input whose value under a clicked pixel this knob takes (``Picks``).
+    #: The input whose value under a clicked pixel this knob takes (``Picks``), and the
+    #: param giving the half-width of its range.
     picks: str | None = None
+    spread: str | None = None
 
     def applies(self, params: Mapping[str, Any], defaults: Mapping[str, Any]) -> bool:
         """Whether the knob does anything, given the node's current params."""
@@ -220,4 +225,5 @@ class ParamSpec:
                 {"param": self.when.param, "in": list(self.when.values)} if self.when else None
             ),
             "picks": self.picks,
+            "spread": self.spread,
         }

@@ -43,6 +43,7 @@ from .controller import EvalController
 from .document import CLIPBOARD_MIME, Document
 from .exporter import Exporter
 from .file_actions import FileActions
+from .histogram import HistogramBinding
 from .inspector import Inspector
 from .palette import NodeSearchPopup, Palette
 from .render_consent import PatchRenderer
@@ -320,6 +321,7 @@ class MainWindow(QMainWindow):
         self.controller.viewChanged.connect(self.viewer.show_view)
         self.controller.nodeStateChanged.connect(self._show_notes)
         self.viewer.image_view.picked.connect(self._pick)
+        self.histogram = HistogramBinding(self.viewer.histogram, self.doc, self.controller)
         self.controller.progressChanged.connect(self._progress)
         self.controller.busyChanged.connect(self._busy)
         self.cancel_button.clicked.connect(self.controller.cancel)
@@ -418,6 +420,7 @@ class MainWindow(QMainWindow):
         node_id = ids[0] if len(ids) == 1 else None
         self.inspector.set_node(node_id, len(ids))
         self._show_notes(node_id or "")
+        self.histogram.show_node(node_id)
         if node_id is not None:
             self.view_node(node_id)
 

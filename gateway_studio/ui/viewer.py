@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 from gateway_studio.engine.slots import Depth, Field, Slot
 
 from . import display
+from .histogram import DepthHistogram
 from .worker import ViewImage
 
 
@@ -231,6 +232,9 @@ class Viewer(QWidget):
         self.readout.setObjectName("muted")
         self.readout.setContentsMargins(8, 2, 8, 4)
         layout.addWidget(self.readout)
+        #: The selected node's depth, binned, with its focus / band (the window binds it).
+        self.histogram = DepthHistogram()
+        layout.addWidget(self.histogram)
         self.pick_button.toggled.connect(self.image_view.set_picking)
         # one pick per arming, like a paint program's eyedropper
         self.image_view.picked.connect(lambda _x, _y: self.pick_button.setChecked(False))

@@ -86,3 +86,32 @@ def test_a_hole_is_refused(qtbot, window, tmp_path: Path) -> None:  # type: igno
     assert w.doc.graph.node("fog").params["start"] == 1.0  # unchanged
     said = eyedropper.pick(w.doc, "fog", w.controller.outputs, 0.9, 0.5)
     assert said.startswith("picked fog.start")
+
+
+def test_histogram_shows_the_focus_band_and_follows_the_knob(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from qtpy.QtCore import QPoint, Qt
+
+    w = window
+    isolate_scene(w)
+    w.scene.select_nodes(["iso"])
+    wait_idle(qtbot, w)
+    hist = w.viewer.histogram
+    assert hist.isVisible() and hist.counts is not None and hist.counts.max() == 1.0
+    (marker,) = hist.markers
+    assert (marker.param, marker.value) == ("focus", 0.2)
+    w.doc.set_param("iso", "focus_range", 0.1)  # the band follows the knob
+    assert hist.markers[0].spread == 0.1
+    w.doc.set_param("iso", "focus", 0.6)
+    assert hist.markers[0].value == 0.6
+    # drag the marker from 0.6 to about 0.3: one undo step back to 0.6
+    hist.resize(400, 60)
+    y = 30
+    qtbot.mousePress(hist, Qt.MouseButton.LeftButton, pos=QPoint(round(hist.x_of(0.6)), y))
+    qtbot.mouseMove(hist, QPoint(round(hist.x_of(0.45)), y))
+    qtbot.mouseMove(hist, QPoint(round(hist.x_of(0.3)), y))
+    qtbot.mouseRelease(hist, Qt.MouseButton.LeftButton, pos=QPoint(round(hist.x_of(0.3)), y))
+    assert abs(w.doc.graph.node("iso").params["focus"] - 0.3) < 0.01
+    w.doc.undo_stack.undo()
+    assert w.doc.graph.node("iso").params["focus"] == 0.6
+    w.scene.select_nodes(["photo"])  # no depth knob: no histogram
+    qtbot.waitUntil(lambda: not hist.isVisible())
