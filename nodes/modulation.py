@@ -29,6 +29,7 @@ from gateway_studio.engine import (
     RELATIVE_FAR,
     Color,
     Depth,
+    Faces,
     Field,
     GatewayError,
     Help,
@@ -362,19 +363,40 @@ def _layered_defocus(light: F32, coc: F32, max_radius: float) -> F32:
     return np.asarray(out)
 
 
+def _face_focus(faces: Faces, which: int) -> float | None:
+    """The mean depth of face ``which`` (0 = nearest; faces come sorted near → far), or
+    None when there is no such face or it has no measured depth."""
+    if not 0 <= which < len(faces.faces):
+        return None
+    return faces.faces[which].depth
+
+
 # version 2: with alpha, transparent pixels' colour no longer bleeds into visible ones
-@node("modulate.isolate", outputs={"image": Image}, version=2)
+# version 3: focus can follow a face (the faces input)
+@node("modulate.isolate", outputs={"image": Image}, version=3)
 def isolate(
     image: Image,
     depth: Field,
     subject: Field | None = None,
+    faces: Faces | None = None,
     *,
     focus: Annotated[
         float,
         Range(0, 1, 0.005),
-        Help("Depth in focus (1 = nearest, 0 = farthest); pick it off the depth map"),
+        Help(
+            "Depth in focus (1 = nearest, 0 = farthest); pick it off the depth map. With "
+            "faces connected, the chosen face's depth is the focus instead"
+        ),
         Picks("depth", spread="focus_range"),
     ] = 0.8,
+    face: Annotated[
+        int,
+        Range(0, 20, 1),
+        Help(
+            "With faces connected: which face the focus follows (0 = the nearest, 1 = the "
+            "next…); with no such face, the focus knob holds"
+        ),
+    ] = 0,
     focus_range: Annotated[
         float,
         Range(0, 1, 0.005),
@@ -397,7 +419,9 @@ def isolate(
 ) -> Image:
     """Subject isolation: lens blur that grows with distance from the focus depth.
 
-    Layered gather (see ``_layered_defocus``): no halo of the sharp subject in the
+    The focus is the knob, or — with ``faces.detect`` connected — the mean depth of the
+    chosen face, so it follows the face from photo to photo (an input, not a copied
+    number). Layered gather (see ``_layered_defocus``): no halo of the sharp subject in the
     background and no background smeared over the subject. An optional subject mask (or
     soft matte) is kept sharp whatever its depth. With alpha, only visible pixels are
     gathered (no dark fringe from transparent ones); the alpha itself is kept."""
@@ -407,7 +431,8 @@ def isolate(
     radius = scaled_radius(max_radius, v.shape)
     if radius < 0.5 or aperture <= 0.0 or mix <= 0.0:
         return image
-    offset = v - np.float32(focus)
+    followed = _face_focus(faces, face) if faces is not None else None
+    offset = v - np.float32(focus if followed is None else followed)
     blur = np.clip((np.abs(offset) - np.float32(focus_range)) * np.float32(aperture), 0.0, 1.0)
     coc = np.copysign(blur, offset).astype(np.float32)
     if subject is not None:
