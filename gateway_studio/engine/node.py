@@ -226,50 +226,51 @@ def _slot_types(annotation: Any, where: str) -> tuple[tuple[type[Slot], ...], bo
     return slot_types, optional
 
 
+#: A param's kind from its plain Python type (``Literal[...]`` is a choice).
+_KINDS: dict[Any, ParamKind] = {bool: "bool", int: "int", float: "float", str: "str"}
+
+
+def _marker_fields(marker: Any) -> dict[str, Any]:
+    """What one ``Annotated`` marker says about a param, as ``ParamSpec`` fields."""
+    if isinstance(marker, _Kind):
+        return {"kind": marker.kind}
+    if isinstance(marker, Range):
+        return {"min": marker.min, "max": marker.max, "step": marker.step}
+    if isinstance(marker, Help):
+        return {"help": marker.text}
+    if isinstance(marker, Label):
+        return {"label": marker.text}
+    if isinstance(marker, _Save):
+        return {"save": True}
+    if isinstance(marker, Choices):
+        return {"kind": "choice", "choices": marker.values, "strict": False}
+    if isinstance(marker, When):
+        return {"when": marker}
+    if isinstance(marker, Picks):
+        return {"picks": marker.input, "spread": marker.spread}
+    return {}
+
+
 def _param_spec(name: str, annotation: Any, default: Any, where: str) -> ParamSpec:
     if default is inspect.Parameter.empty:
         raise TypeError(f"{where}: param '{name}' needs a default")
     markers: list[Any] = []
     if typing.get_origin(annotation) is typing.Annotated:
         annotation, *markers = typing.get_args(annotation)
-    kind: ParamKind
-    choices: tuple[str, ...] = ()
-    strict = True
+    spec: dict[str, Any] = {}
     if typing.get_origin(annotation) is Literal:
-        kind, choices = "choice", tuple(str(a) for a in typing.get_args(annotation))
-    elif annotation is bool:
-        kind = "bool"
-    elif annotation is int:
-        kind = "int"
-    elif annotation is float:
-        kind = "float"
-    elif annotation is str:
-        kind = "str"
+        spec.update(kind="choice", choices=tuple(str(a) for a in typing.get_args(annotation)))
+    elif annotation in _KINDS:
+        spec["kind"] = _KINDS[annotation]
     else:
         raise TypeError(f"{where}: param '{name}' has unsupported type {annotation!r}")
-    spec: dict[str, Any] = {}
     for m in markers:
-        if isinstance(m, _Kind):
-            kind = m.kind
-        elif isinstance(m, Range):
-            spec.update(min=m.min, max=m.max, step=m.step)
-        elif isinstance(m, Help):
-            spec["help"] = m.text
-        elif isinstance(m, Label):
-            spec["label"] = m.text
-        elif isinstance(m, _Save):
-            spec["save"] = True
-        elif isinstance(m, Choices):
-            kind, choices, strict = "choice", m.values, False
-        elif isinstance(m, When):
-            spec["when"] = m
-        elif isinstance(m, Picks):
-            spec.update(picks=m.input, spread=m.spread)
-    if kind == "int":
+        spec.update(_marker_fields(m))
+    if spec["kind"] == "int":
         for bound in ("min", "max"):
             if spec.get(bound) is not None:
                 spec[bound] = int(spec[bound])
-    param = ParamSpec(name, kind, default, choices=choices, strict=strict, **spec)
+    param = ParamSpec(name, default=default, **spec)
     param.validate(default)  # a bad default is a bug in the node: fail at import
     return param
 
