@@ -44,6 +44,7 @@ from gateway_studio.engine import (
     default_cache_dir,
     default_registry,
     load_patch,
+    provenance,
 )
 from gateway_studio.engine.consent import outside_writes
 from gateway_studio.engine.evaluator import Event
@@ -287,10 +288,13 @@ def _write_report(target: str | None, report: dict[str, Any]) -> None:
 
 
 def _load(path: str) -> PatchGraph:
-    """``load_patch``, with the few ways a hostile file can still break Python's own JSON
-    or number handling (over-long integers, huge numbers, deep nesting) reported as a bad
-    patch instead of a traceback."""
+    """``load_patch`` (or the patch a picture exported by Gateway Studio carries), with
+    the few ways a hostile file can still break Python's own JSON or number handling
+    (over-long integers, huge numbers, deep nesting) reported as a bad patch instead of a
+    traceback."""
     try:
+        if Path(path).is_file() and batch.is_image_file(path):
+            return _load_from_image(path)
         return load_patch(path)
     except (ValueError, OverflowError, RecursionError) as exc:
         if isinstance(exc, GatewayError):
@@ -298,9 +302,34 @@ def _load(path: str) -> PatchGraph:
         raise PatchError(f"cannot read the patch ({type(exc).__name__}: {exc})", path) from None
 
 
+def _load_from_image(path: str) -> PatchGraph:
+    """The patch a picture carries (``engine/provenance.py``), validated as a patch file."""
+    return provenance.patch_from_image(path)
+
+
+def _check_image_sources(path: str, graph: PatchGraph, given: frozenset[str]) -> None:
+    """A picture's patch renders again only from the files it was made from: a missing
+    one is refused, naming each; one with other bytes is rendered, with a note."""
+    envelope = provenance.read_envelope(path)
+    if envelope is None:
+        return
+    missing, changed = provenance.missing_sources(envelope, graph, given)
+    for line in changed:
+        print(f"gateway-studio: note: {line}", file=sys.stderr)
+    if missing:
+        raise UsageError(
+            f"{path}: its patch cannot be rendered again, a file it was made from is "
+            "missing:\n  " + "\n  ".join(missing) + "\nPut the files back (paths are "
+            "relative to the picture), or give them with --input NODE=FILE."
+        )
+
+
 def _refuse_images(path: str) -> None:
-    """``render photo.jpg``: say in one line that a patch is wanted, not a decode error."""
+    """``render photo.jpg``: say in one line that a patch is wanted, not a decode error
+    (a picture Gateway Studio exported carries its patch and renders)."""
     if Path(path).is_file() and batch.is_image_file(path):
+        if provenance.read_envelope(path) is not None:
+            return
         name = Path(path).name
         raise UsageError(
             f"{path} is an image, not a patch: open it in the app (gateway-studio {name}) "
@@ -324,6 +353,9 @@ def cmd_render(args: argparse.Namespace) -> int:
             missing = "is a folder, not a file" if path.is_dir() else "no such file"
             raise UsageError(f"--input {item}: {path}: {missing}")
         graph.set_param(node_id, param, str(path))
+    if Path(args.patch).is_file() and batch.is_image_file(args.patch):
+        given = frozenset(_split(item, "=", "NODE=IMAGE")[0] for item in args.input)
+        _check_image_sources(args.patch, graph, given)
     for item in args.set:
         ref, text = _split(item, "=", "NODE.PARAM=VALUE")
         node_id, name = _split(ref, ".", "NODE.PARAM=VALUE")

@@ -27,8 +27,11 @@ from gateway_studio.engine import (
 )
 from gateway_studio.engine.files import atomic_write
 from gateway_studio.engine.imageio import encode_array
+from gateway_studio.engine.provenance import embed as embed_provenance
 
 _RASTER = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: The files that carry their patch (``gateway_studio.engine.provenance``).
+_CARRIERS = _RASTER
 #: Which file kinds each slot type can be written as.
 FORMATS: dict[str, tuple[str, ...]] = {
     "Image": _RASTER,
@@ -102,7 +105,8 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
 
 # version 2: linear-light Images are sRGB-encoded when written (were written as-is: dark)
 # version 3: Depth holes are written as 0 (PNG) / NaN (.npy); valid depth as 1 … 65535
-@node("output.export", outputs={"files": Files}, proxy=False, version=3)
+# version 4: PNG / JPEG / TIFF carry the patch that made them (``provenance``)
+@node("output.export", outputs={"files": Files}, proxy=False, version=4)
 def export(
     source: Image | Depth | Field | Normals | Faces | PointCloud,
     *,
@@ -120,6 +124,15 @@ def export(
         Help("auto: 16 bit for Depth and 16-bit sources, else 8 (JPEG is always 8)"),
     ] = "auto",
     quality: Annotated[int, Range(1, 100, 1), Help("JPEG quality")] = 95,
+    provenance: Annotated[
+        Literal["full", "minimal", "none"],
+        Help(
+            "What PNG / JPEG / TIFF files carry of how they were made: full (the patch, "
+            "paths relative to the file, the sources' content keys, the models and their "
+            "licences), minimal (the same without the source paths), or none. Opening the "
+            "file in Gateway Studio reopens its patch"
+        ),
+    ] = "full",
     ctx: Context,
 ) -> Files:
     """Write the connected slot to a file (format from the extension)."""
@@ -128,7 +141,11 @@ def export(
     # outside the patch's folder only with the user's consent; never onto its own input
     target: Path = ctx.resolve_save_path(path)
     bits = 0 if bit_depth == "auto" else int(bit_depth)
-    data = slot_file_bytes(source, target.suffix.lower(), bits=bits, quality=quality)
+    suffix = target.suffix.lower()
+    data = slot_file_bytes(source, suffix, bits=bits, quality=quality)
+    envelope = ctx.provenance(target, provenance) if suffix in _CARRIERS else None
+    if envelope is not None:
+        data = embed_provenance(data, suffix, envelope)
     try:
         atomic_write(target, data)
     except OSError as exc:

@@ -23,6 +23,7 @@ Execution spec
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import traceback
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import provenance
 from .cache import SlotCache
 from .consent import WriteGuard
 from .errors import Cancelled, GatewayError, GraphError
@@ -185,6 +187,15 @@ class _Run:
     pull: bool
     #: Each node's place in the run's order (lazily run nodes report progress by it).
     index: dict[str, int] = field(default_factory=dict)
+    #: A digest of the patch JSON, made when a writer first needs it: writers embed the
+    #: patch in what they write (``provenance.py``), so it is part of their keys.
+    patch_key: str | None = None
+
+    def patch_digest(self) -> str:
+        if self.patch_key is None:
+            data = provenance.patch_digest_data(self.graph)
+            self.patch_key = digest(json.dumps(data, sort_keys=True, default=str))
+        return self.patch_key
 
 
 def _wanted(graph: PatchGraph, order: list[str]) -> list[str]:
@@ -294,6 +305,8 @@ class Evaluator:
             )
         except GatewayError as exc:  # Cancelled is one too
             return fail(str(exc), "cancelled" if isinstance(exc, Cancelled) else "failed")
+        if spec.writes_files:  # what it writes carries the patch (provenance)
+            key = digest(key, "patch", run.patch_digest())
         proxy = run.preview is not None and spec.proxy
         if proxy:
             key = digest(key, "proxy", str(run.preview))
@@ -339,6 +352,7 @@ class Evaluator:
             report=report,
             cancelled=cancelled,
             writes=run.writes,
+            provenance=self._provenance(run, node_id, base_dir),
         )
         try:
             outputs = spec.compute(inputs, inst.params, ctx)
@@ -373,6 +387,18 @@ class Evaluator:
             preview=proxy or from_preview,
             reason=reason,
         )
+
+    def _provenance(
+        self, run: _Run, node_id: str, base_dir: Path | None
+    ) -> Callable[[Path, str], dict[str, Any]]:
+        def make(target: Path, mode: str) -> dict[str, Any]:
+            graph = run.graph
+            if base_dir != graph.base_dir:  # evaluated against another folder
+                graph = graph.snapshot()
+                graph.base_dir = base_dir
+            return provenance.build(graph, node_id, target, mode, self.fingerprints.of)  # type: ignore[arg-type]
+
+        return make
 
     def _hit(
         self, run: _Run, spec: NodeSpec, out_keys: dict[str, str], lazy_ok: bool

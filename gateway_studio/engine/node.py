@@ -45,6 +45,7 @@ class Context:
         report: Callable[[float, str], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         writes: WriteGuard | None = None,
+        provenance: Callable[[Path, str], dict[str, Any]] | None = None,
     ) -> None:
         self.node_id = node_id
         self.base_dir = base_dir
@@ -55,6 +56,15 @@ class Context:
         #: Checks write targets against the graph's consent (None: a caller in code, such
         #: as a test or a script, that writes where it says).
         self._writes = writes
+        self._provenance = provenance
+
+    def provenance(self, target: Path, mode: str) -> dict[str, Any] | None:
+        """The envelope (``provenance.py``) a node that writes ``target`` embeds: the
+        patch that made it, its sources' content keys, its models. None when the node
+        runs outside a patch (a direct call) or ``mode`` is "none"."""
+        if self._provenance is None or mode == "none":
+            return None
+        return self._provenance(target, mode)
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report progress within this node (0..1), e.g. "loading model", "inference"."""

@@ -22,6 +22,7 @@ from gateway_studio.engine.batch import is_image_file
 from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.imageio import READ_SUFFIXES
 from gateway_studio.engine.patch import patch_to_dict
+from gateway_studio.engine.provenance import patch_from_image, read_envelope
 
 from .photo import photo_patch
 from .session import Recovery
@@ -171,7 +172,15 @@ class FileActions(QObject):
 
     def open_photo(self, path: Path, ask: bool = True) -> bool:
         """A photo opens as a new, untitled patch: the photo, its depth when there is a way
-        to get it, and the viewer on the result (``photo.py``)."""
+        to get it, and the viewer on the result (``photo.py``). A picture Gateway Studio
+        exported reopens the patch it carries instead."""
+        try:
+            carries = read_envelope(path) is not None
+        except GatewayError as exc:  # damaged or oversized: refused, as a bad patch is
+            self.window.show_error("Cannot open the patch in the picture", str(exc))
+            return False
+        if carries:
+            return self.open_picture_patch(path, ask=ask)
         if ask and not self.maybe_save():
             return False
         try:
@@ -185,6 +194,29 @@ class FileActions(QObject):
         self.session.discard_autosave()
         self.window.show_note(made.note)
         self.window.show_message(f"new patch on {path.name}: {made.summary}")
+        return True
+
+    def open_picture_patch(self, path: Path, ask: bool = True) -> bool:
+        """The patch an exported picture carries, validated as a patch file is, as a new
+        untitled patch based in the picture's folder; its export writes a new file beside
+        the picture, never over it."""
+        if ask and not self.maybe_save():
+            return False
+        try:
+            graph = patch_from_image(path, self.doc.registry)
+            data = patch_to_dict(graph)
+            for entry in data["nodes"]:
+                writer = graph.spec(entry["id"]).writes_files
+                if writer and entry["params"].get("path") == path.name:
+                    entry["params"]["path"] = _free_name(path)
+            self.doc.load_dict(data, None, base_dir=path.resolve().parent)
+        except (GatewayError, OSError) as exc:
+            self.window.show_error("Cannot open the patch in the picture", str(exc))
+            return False
+        self.origin = f"{path.stem} (from {path.name})"
+        self.window.refresh_title()
+        self.session.discard_autosave()
+        self.window.show_message(f"opened the patch that made {path.name}")
         return True
 
     # -- save -----------------------------------------------------------------------------
@@ -314,6 +346,14 @@ class FileActions(QObject):
             item.file.unlink(missing_ok=True)
         self.pending = []
         self.bar.setVisible(False)
+
+
+def _free_name(picture: Path) -> str:
+    """``fog-2.png`` (or -3, …): a name beside ``picture`` that is not taken."""
+    n = 2
+    while (picture.parent / f"{picture.stem}-{n}{picture.suffix}").exists():
+        n += 1
+    return f"{picture.stem}-{n}{picture.suffix}"
 
 
 def recovery_name(recovery: Recovery) -> str:

@@ -45,7 +45,12 @@ def fog_patch(folder: Path, export: str = "fog.png") -> Path:
             },
             {"id": "band", "type": "field.remap", "params": {"band_centre": 0.4}},
             {"id": "fog", "type": "modulate.atmosphere", "params": {}},
-            {"id": "export", "type": "output.export", "params": {"path": export}},
+            # the pixels' bytes, not the patch each folder embeds (paths relative to it)
+            {
+                "id": "export",
+                "type": "output.export",
+                "params": {"path": export, "provenance": "none"},
+            },
         ],
         [
             ("depth.depth", "band.source"),
