@@ -43,7 +43,8 @@ def test_every_export_carries_its_patch_and_the_pixels_are_unchanged(
 ) -> None:
     patch = fog_patch(tmp_path, "fog" + suffix)
     assert render(patch) == 0
-    assert render(patch, "--set", "export.provenance=none", "--output", str(tmp_path / f"bare{suffix}")) == 0
+    bare = str(tmp_path / f"bare{suffix}")
+    assert render(patch, "--set", "export.provenance=none", "--output", bare) == 0
     envelope = prov.read_envelope(tmp_path / f"fog{suffix}")
     assert envelope is not None and envelope["format"] == prov.FORMAT
     assert envelope["written_by"] == "export" and envelope["mode"] == "full"
@@ -200,7 +201,8 @@ def test_damaged_or_bombed_envelopes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(PatchError, match="damaged"):
         prov.read_envelope(picture)
     text = zlib.compress(b'{"format": "something else"}')
-    picture.write_bytes(plain[:end] + prov._png_chunk(b"iTXt", body[: len(prov.KEYWORD) + 5] + text) + plain[end:])
+    chunk = prov._png_chunk(b"iTXt", body[: len(prov.KEYWORD) + 5] + text)
+    picture.write_bytes(plain[:end] + chunk + plain[end:])
     with pytest.raises(PatchError, match="envelope"):
         prov.read_envelope(picture)
 
