@@ -1,0 +1,198 @@
+"""Resampling and blurring a band of rows at a time, with OpenCV's full-frame results.
+
+``cv2.resize`` is separable: each output row is a weighted sum of a few input rows that
+were resampled along x alone. So the rows [top, bottom) of a resize need only the input
+rows ``Taps.span(top, bottom)``: resize those along x with cv2 (the same weights as the
+full-frame call) and sum them with OpenCV's own row weights (``area_taps`` is
+``computeResizeAreaTab``, ``linear_taps`` the bilinear coordinate map). The result equals
+the full-frame ``cv2.resize`` to float rounding (≤ 2e-7; the tests check it), at any
+scale, odd sizes included.
+
+``BandedGaussian`` is ``nodes._filters.gaussian_blur`` band by band: small sigmas blur
+each band with the rows of halo the kernel reaches; large ones downscale once (band by
+band), blur the small copy, and upsample each band from it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._strips import BAND_PIXELS, halo_span
+
+F32 = NDArray[np.float32]
+#: rows_fn(top, bottom) -> float32 rows [top, bottom) of a frame (a view or a new array).
+Rows = Callable[[int, int], F32]
+
+#: Above this sigma, blurs run on a downscaled copy (same as ``nodes._filters``).
+DIRECT_SIGMA = 6.0
+
+
+@dataclass(frozen=True)
+class Taps:
+    """For each output row, the input rows it sums and their weights (padded with 0)."""
+
+    index: NDArray[np.intp]  # (out_rows, T)
+    weight: F32  # (out_rows, T)
+
+    def span(self, top: int, bottom: int) -> tuple[int, int]:
+        """The input rows [lo, hi) that output rows [top, bottom) read."""
+        used = self.index[top:bottom]
+        return int(used.min()), int(used.max()) + 1
+
+    def rows(self, src: F32, lo: int, top: int, bottom: int) -> F32:
+        """Output rows [top, bottom) from ``src``, the input rows starting at row ``lo``
+        (already resampled along x)."""
+        index = self.index[top:bottom] - lo
+        weight = self.weight[top:bottom]
+        tail = (1,) * (src.ndim - 1)
+        out = src[index[:, 0]] * weight[:, 0].reshape(-1, *tail)
+        for t in range(1, index.shape[1]):
+            out += src[index[:, t]] * weight[:, t].reshape(-1, *tail)
+        return out
+
+
+def _taps(rows: Sequence[Sequence[tuple[int, float]]]) -> Taps:
+    width = max(len(r) for r in rows)
+    index = np.zeros((len(rows), width), np.intp)
+    weight = np.zeros((len(rows), width), np.float32)
+    for i, r in enumerate(rows):
+        index[i] = r[0][0]  # padding reads a row already read, with weight 0
+        for t, (src, w) in enumerate(r):
+            index[i, t], weight[i, t] = src, w
+    return Taps(index, weight)
+
+
+@lru_cache(maxsize=64)
+def area_taps(src: int, dst: int) -> Taps:
+    """``cv2.INTER_AREA``'s weights from ``src`` rows down to ``dst`` (computeResizeAreaTab)."""
+    scale = src / dst
+    rows = []
+    for d in range(dst):
+        f1 = d * scale
+        f2 = f1 + scale
+        cell = min(scale, src - f1)
+        s2 = min(math.floor(f2), src - 1)
+        s1 = min(math.ceil(f1), s2)
+        r: list[tuple[int, float]] = []
+        if s1 - f1 > 1e-3:
+            r.append((s1 - 1, (s1 - f1) / cell))
+        r.extend((s, 1.0 / cell) for s in range(s1, s2))
+        if f2 - s2 > 1e-3:
+            r.append((s2, min(min(f2 - s2, 1.0), cell) / cell))
+        rows.append(r)
+    return _taps(rows)
+
+
+@lru_cache(maxsize=64)
+def linear_taps(src: int, dst: int) -> Taps:
+    """``cv2.INTER_LINEAR``'s weights from ``src`` rows to ``dst`` (pixel centres aligned,
+    edges clamped)."""
+    scale = src / dst
+    rows = []
+    for d in range(dst):
+        f = (d + 0.5) * scale - 0.5
+        s = math.floor(f)
+        f -= s
+        if s < 0:
+            f, s = 0.0, 0
+        if s >= src - 1:
+            f, s = 0.0, src - 1
+        rows.append([(s, 1.0 - f), (min(s + 1, src - 1), f)])
+    return _taps(rows)
+
+
+def _along_x(rows: F32, width: int, interpolation: int) -> F32:
+    import cv2
+
+    if rows.shape[1] == width:
+        return rows
+    return np.asarray(cv2.resize(rows, (width, rows.shape[0]), interpolation=interpolation))
+
+
+def resize_rows(
+    src: F32, size: tuple[int, int], top: int, bottom: int, *, area: bool = False
+) -> F32:
+    """Rows [top, bottom) of ``cv2.resize(src, (w, h))`` for ``size`` = (h, w), bilinear
+    (``area``: INTER_AREA, for downscaling), reading only the rows of ``src`` they need."""
+    import cv2
+
+    taps = (area_taps if area else linear_taps)(src.shape[0], size[0])
+    lo, hi = taps.span(top, bottom)
+    x = _along_x(src[lo:hi], size[1], cv2.INTER_AREA if area else cv2.INTER_LINEAR)
+    return taps.rows(x, lo, top, bottom)
+
+
+def area_down(
+    rows_fn: Callable[[int, int], Sequence[F32]], shape: tuple[int, int], size: tuple[int, int]
+) -> list[F32]:
+    """``cv2.resize(a, (w, h), INTER_AREA)`` of each array ``rows_fn`` makes, for a frame
+    of ``shape`` (H, W) down to ``size`` (h, w), computing the frame a band of rows at a
+    time (only the low-resolution results are ever whole)."""
+    import cv2
+
+    (src_h, src_w), (h, w) = shape, size
+    taps = area_taps(src_h, h)
+    step = max(1, int(BAND_PIXELS // max(src_w, 1) * h / src_h))
+    outs: list[F32] = []
+    for top in range(0, h, step):
+        bottom = min(top + step, h)
+        lo, hi = taps.span(top, bottom)
+        parts = [
+            taps.rows(_along_x(a, w, cv2.INTER_AREA), lo, top, bottom) for a in rows_fn(lo, hi)
+        ]
+        if not outs:
+            outs = [np.empty((h, *p.shape[1:]), np.float32) for p in parts]
+        for out, part in zip(outs, parts, strict=True):
+            out[top:bottom] = part
+    return outs
+
+
+def gaussian_halo(sigma: float) -> int:
+    """Rows a ``cv2.GaussianBlur`` of float data reads on each side (its kernel radius,
+    ``round(8 sigma + 1) | 1`` wide), plus one for safety."""
+    return (round(sigma * 8 + 1) | 1) // 2 + 1
+
+
+class BandedGaussian:
+    """``gaussian_blur(frame, sigma)`` (``nodes._filters``) read band by band.
+
+    ``rows_fn(top, bottom)`` gives rows of the frame to blur, of ``shape`` (H, W); it is
+    called with halo rows (direct blurs) or once over the frame in bands (to build the
+    small copy of a wide blur). ``rows(top, bottom)`` returns the blurred rows; ``reach``
+    is how many halo rows each call reads on either side (0 for a wide blur)."""
+
+    def __init__(self, rows_fn: Rows, shape: tuple[int, int], sigma: float) -> None:
+        import cv2
+
+        self.rows_fn, self.shape, self.sigma = rows_fn, shape, float(sigma)
+        self.small: F32 | None = None
+        self.reach = gaussian_halo(self.sigma) if 0.05 < self.sigma <= DIRECT_SIGMA else 0
+        if self.sigma <= DIRECT_SIGMA:
+            return
+        h, w = shape
+        factor = self.sigma / (DIRECT_SIGMA * 0.75)
+        size = (max(1, round(h / factor)), max(1, round(w / factor)))
+        (small,) = area_down(lambda a, b: [rows_fn(a, b)], shape, size)
+        # INTER_AREA already box-averaged ``factor`` pixels (variance factor²/12): blur the rest.
+        rest = math.sqrt(max(self.sigma**2 - factor**2 / 12.0, 0.0)) / factor
+        if rest > 0.05:
+            small = np.asarray(cv2.GaussianBlur(small, (0, 0), rest, borderType=cv2.BORDER_REFLECT))
+        self.small = small
+
+    def rows(self, top: int, bottom: int) -> F32:
+        import cv2
+
+        if self.small is not None:
+            return resize_rows(self.small, self.shape, top, bottom)
+        if self.sigma <= 0.05:
+            return np.array(self.rows_fn(top, bottom), dtype=np.float32)
+        lo, hi = halo_span(top, bottom, self.reach, self.shape[0])
+        src = self.rows_fn(lo, hi)
+        blurred = cv2.GaussianBlur(src, (0, 0), self.sigma, borderType=cv2.BORDER_REFLECT)
+        return np.asarray(blurred[top - lo : bottom - lo])

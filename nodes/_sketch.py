@@ -1,0 +1,111 @@
+"""The marks ``modulate.drawing`` makes, band by band: pencil tone, ink lines, hatching.
+
+Ink lines are XDoG: a difference of two Gaussians of the photo (σ and 1.6 σ, per colour
+channel, the strongest wins), positive on the dark side of an edge. σ is the line weight
+in pixels of a 1080-pixel frame, so on a big photo the blurs would grow with it (a 33 MP
+frame: σ 3.2 and 5.1 px, 4× the work per pixel of 1080p). ``Lines`` therefore computes
+the difference of Gaussians on the photo area-downscaled by 2^k, the level where the
+frame's short side is 1080–2159 px (k = 0 below 2160 px: the full frame, exactly as
+before), with the σ of that level, and upsamples it (bilinear) band by band; the lines are
+thresholded at full size, so their edges stay crisp. The cost per pixel no longer grows
+with the resolution, and the lines of a big photo are those of the same photo at 1–2 K,
+which is what "the same look at every resolution" asks: a line weight means the same
+strokes whatever the size of the file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._filters import REFERENCE_SHORT_SIDE, luminance
+from ._resample import area_down, gaussian_halo, resize_rows
+from ._strips import halo_span
+
+F32 = NDArray[np.float32]
+Rows = Callable[[int, int], F32]
+
+#: The coarse Gaussian of the difference of Gaussians, in units of the fine one.
+COARSE = 1.6
+
+
+def line_level(shape: tuple[int, int]) -> int:
+    """The pyramid level the ink lines are drawn at: 2^k ≤ short side / 1080 < 2^(k+1)."""
+    ratio = min(shape) / REFERENCE_SHORT_SIDE
+    return max(0, math.floor(math.log2(ratio))) if ratio >= 1.0 else 0
+
+
+class Lines:
+    """Difference of Gaussians (max over channels) and the fine blur's luma, rows on demand.
+
+    ``src`` gives rows of the (H, W, 3) frame the marks follow; ``line_weight`` is σ / 0.5
+    in pixels of a 1080-pixel frame (``scale`` actual pixels each). ``reach`` is how many
+    halo rows of ``src`` a full-size band reads on either side (0 when the lines are drawn
+    on a downscaled copy)."""
+
+    def __init__(self, src: Rows, shape: tuple[int, int], line_weight: float, scale: float):
+        self.shape = shape
+        self.level = line_level(shape)
+        factor = 2**self.level
+        self.sigma = max(line_weight * 0.5 * scale / factor, 0.3)
+        self.halo = gaussian_halo(self.sigma * COARSE)
+        self.src, self.low_shape = src, shape
+        self.low: tuple[F32, F32] | None = None
+        self.reach = self.halo if self.level == 0 else 0
+        if self.level == 0:
+            return
+        h, w = shape
+        low_shape = (-(-h // factor), -(-w // factor))
+        (small,) = area_down(lambda a, b: [src(a, b)], shape, low_shape)
+        self.src, self.low_shape = (lambda a, b: small[a:b]), low_shape
+        dog = np.empty(low_shape, np.float32)
+        fine = np.empty(low_shape, np.float32)
+        for top in range(0, low_shape[0], max(64, 2 * self.halo)):
+            bottom = min(top + max(64, 2 * self.halo), low_shape[0])
+            dog[top:bottom], fine[top:bottom] = self._dog(top, bottom)
+        self.low = dog, fine
+
+    def _dog(self, top: int, bottom: int) -> tuple[F32, F32]:
+        """Rows [top, bottom) of the DoG and the fine luma at the working level."""
+        import cv2
+
+        lo, hi = halo_span(top, bottom, self.halo, self.low_shape[0])
+        s = self.src(lo, hi)
+        fine3 = cv2.GaussianBlur(s, (0, 0), self.sigma, borderType=cv2.BORDER_REFLECT)
+        coarse3 = cv2.GaussianBlur(s, (0, 0), self.sigma * COARSE, borderType=cv2.BORDER_REFLECT)
+        a, b = top - lo, bottom - lo
+        dog3 = np.asarray(cv2.subtract(coarse3[a:b], fine3[a:b]))
+        # max over channels; cv2.reduce is ~20x faster than numpy's max(axis=2) here
+        dog = cv2.reduce(dog3.reshape(-1, 3), 1, cv2.REDUCE_MAX).reshape(b - a, -1)
+        return np.asarray(dog), luminance(fine3[a:b])
+
+    def rows(self, top: int, bottom: int) -> tuple[F32, F32]:
+        """Full-size rows [top, bottom) of (DoG, fine luma)."""
+        if self.low is None:
+            return self._dog(top, bottom)
+        dog, fine = self.low
+        return resize_rows(dog, self.shape, top, bottom), resize_rows(fine, self.shape, top, bottom)
+
+
+def hatch(top: int, bottom: int, width: int, period: float, darkness: F32, slope: int) -> F32:
+    """Ink coverage (0..1) of rows [top, bottom) of 45° strokes whose width grows with
+    ``darkness`` (those rows, 0..1).
+
+    Strokes run along x + slope·y = const, ``period`` pixels apart (rounded so the pattern
+    tiles); a stroke's half-width is darkness · period / 2, anti-aliased over a pixel."""
+    import cv2
+
+    step = max(round(period * np.sqrt(2.0)), 3)  # along x; perpendicular ≈ period
+    t = np.arange(step, dtype=np.float32)
+    phase = (t[None, :] + slope * t[:, None]) % step / step  # one tile
+    # distance (px, perpendicular) to the stroke centre, negated: -(period/2 - |.|)
+    dist = np.abs(phase - 0.5) * np.float32(step / np.sqrt(2.0))
+    neg_edge = (dist - np.float32(step / np.sqrt(2.0) / 2)).astype(np.float32)
+    rows = neg_edge[np.arange(top, bottom) % step]
+    tiled = np.tile(rows, (1, width // step + 1))[:, :width]
+    half_period = float(step / np.sqrt(2.0) / 2)
+    ink = cv2.scaleAdd(darkness, half_period, np.ascontiguousarray(tiled))
+    return np.clip(ink, 0.0, 1.0, out=ink)
