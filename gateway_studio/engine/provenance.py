@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import base64
 import json
+import mmap
 import os
 import re
 import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from .errors import GatewayError, PatchError
 from .graph import PatchGraph
@@ -273,9 +274,9 @@ def _png_payload(data: bytes, where: str) -> bytes | None:
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos : pos + 4])
         kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"iTXt" and body.startswith(KEYWORD + b"\x00"):
-            rest = body[len(KEYWORD) + 1 :]
+        head = pos + 8
+        if kind == b"iTXt" and data[head : head + len(KEYWORD) + 1] == KEYWORD + b"\x00":
+            rest = data[head + len(KEYWORD) + 1 : head + length]
             compressed = rest[:1] == b"\x01"
             parts = rest[2:].split(b"\x00", 2)  # language, translated keyword, text
             if len(parts) < 3:
@@ -303,7 +304,7 @@ def _jpeg_payload(data: bytes, where: str) -> bytes | None:
         if marker in (0xD9, 0xDA):  # end of image, start of scan: no more metadata
             break
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        body = data[pos + 4 : pos + 2 + length]
+        body = data[pos + 4 : pos + 2 + length] if marker in (0xE1, 0xFE) else b""
         if marker == 0xE1 and body.startswith(_XMP_HEADER):
             found = _XMP_RE.search(body)
             if found:
@@ -327,9 +328,25 @@ def _tiff_payload(data: bytes, where: str) -> bytes | None:
         if len(entry) < 12:
             break
         tag, _kind, n, offset = struct.unpack(order + "HHII", entry)
-        if tag == 700 and n > 4:
+        if tag == 700 and 4 < n <= 2 * MAX_ENVELOPE_BYTES:
             found = _XMP_RE.search(data[offset : offset + n])
             return _b64_inflate(found.group(1), where) if found else None
+    return None
+
+
+def _payload(f: BinaryIO, where: str) -> bytes | None:
+    """The envelope's bytes in an open picture, or None; the file is mapped, not read:
+    only the chunks and segments walked are paged in (a 2 GB TIFF costs its IFD)."""
+    if os.fstat(f.fileno()).st_size < 8:
+        return None
+    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        data = cast(bytes, mapped)  # sliced and searched like bytes
+        if data[:4] == b"\x89PNG":
+            return _png_payload(data, where)
+        if data[:2] == b"\xff\xd8":
+            return _jpeg_payload(data, where)
+        if _tiff_order(data) is not None:
+            return _tiff_payload(data, where)
     return None
 
 
@@ -340,18 +357,11 @@ def read_envelope(path: str | Path) -> dict[str, Any] | None:
     where = f"{path} (embedded patch)"
     try:
         with open_regular(path) as f:
-            data = f.read()
+            text = _payload(f, where)
     except FileNotFoundError:
         raise PatchError("no such file", str(path)) from None
     except (PathRefused, OSError) as exc:
         raise PatchError(f"cannot read the file: {exc}", str(path)) from None
-    text: bytes | None = None
-    if data.startswith(b"\x89PNG"):
-        text = _png_payload(data, where)
-    elif data.startswith(b"\xff\xd8"):
-        text = _jpeg_payload(data, where)
-    elif _tiff_order(data) is not None:
-        text = _tiff_payload(data, where)
     if text is None:
         return None
     try:
