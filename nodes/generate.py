@@ -116,7 +116,9 @@ def condition_image(control: Depth | Normals) -> NDArray[np.uint8]:
     Depth: the slot's values (1.0 = nearest, holes filled from their nearest measured
     pixel) as grey, near = white: what ControlNet depth models were trained on (MiDaS
     relative inverse depth). No sign is flipped: it is the slot's own convention.
-    Normals: rgb = (n + 1) / 2 in the slot's camera frame (``Normals.to_rgb``)."""
+    Normals: rgb = (n + 1) / 2 in the slot's camera frame (``Normals.to_rgb``: +X right,
+    +Y up, +Z toward the camera). The BAE-trained normal ControlNet's own frame has not
+    been checked against this one yet (a red-channel flip is reported by others)."""
     if isinstance(control, Depth):
         grey = np.rint(np.clip(control.values, 0.0, 1.0) * 255.0).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
@@ -177,7 +179,19 @@ def _resolve(name: str, ctx: Context, check: Any) -> Path:
     where = "\n".join(f"  - {place}" for place in looked)
     raise ModelMissingError(
         f"model '{name}' is not available locally. Looked in:\n{where}\n"
-        f"Get it on a connected machine with: {models.pull_command(name)}"
+        f"Get it on a connected machine with: {download_command(repo_id)}\n"
+        f"and set {models.MODELS_ENV} (or --models-dir) to the folder holding it"
+    )
+
+
+def download_command(repo_id: str) -> str:
+    """The download of a diffusers repo's configs and safetensors weights only (SD 1.5's
+    repo also holds multi-GB .ckpt / full-checkpoint files nothing here reads)."""
+    name = repo_id.rsplit("/", 1)[-1]
+    return (
+        f"hf download {repo_id} --local-dir {name} --include '*.json' '*.txt' "
+        "'*/model.safetensors' '*/diffusion_pytorch_model.safetensors' "
+        "'diffusion_pytorch_model.safetensors'"
     )
 
 
@@ -269,8 +283,8 @@ def controlnet(
         Choices(BASE_MODELS),
         Help(
             "Stable Diffusion pipeline: a catalogue name, hub id or folder (SD 1.5: "
-            "CreativeML OpenRAIL-M; SDXL: OpenRAIL++-M; both restrict some uses). "
-            "gateway-studio models pull NAME"
+            "CreativeML OpenRAIL-M; SDXL: OpenRAIL++-M; both restrict some uses). Weights "
+            "must be local: a models folder or the Hugging Face cache"
         ),
     ] = "stable-diffusion-v1-5",
     controlnet: Annotated[
@@ -296,8 +310,8 @@ def controlnet(
         int,
         Range(64, 2048, 8),
         Help(
-            "Long side the model paints at (SD 1.5: 512, SDXL: 1024); the picture is then "
-            "scaled to the input's size, which the status says. Preview: half"
+            "Long side the model paints at (SD 1.5: 512, SDXL: 1024), in multiples of 8; "
+            "the picture is then scaled to the input's size (bicubic). Preview: half"
         ),
     ] = 512,
     ctx: Context,
@@ -348,5 +362,6 @@ def controlnet(
     if out.shape[:2] != (ch, cw):  # painted at the model's size, returned at the input's
         import cv2
 
+        ctx.progress(1.0, f"painted at {w}x{h}, scaled to {cw}x{ch}")
         out = cv2.resize(out, (cw, ch), interpolation=cv2.INTER_CUBIC)
     return Image(np.clip(out, 0.0, 1.0).astype(np.float32))

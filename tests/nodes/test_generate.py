@@ -114,7 +114,7 @@ def test_missing_weights_and_unsafe_folders_are_refused(
     monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(tmp_path / "empty"))
     run = Evaluator(SlotCache(None)).evaluate(graph(tmp_path))
     error = run.results["gen"].error or ""
-    assert "stable-diffusion-v1-5" in error and "models pull" in error
+    assert "stable-diffusion-v1-5" in error and "hf download" in error
     # a pipeline naming a class outside diffusers/transformers is never loaded
     hostile = tmp_path / "hostile"
     hostile.mkdir()
