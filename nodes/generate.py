@@ -256,6 +256,22 @@ def load_pipeline(base: Path, controlnet: Path) -> Any:
         return pipe
 
 
+def _pil(rgb: NDArray[np.uint8], w: int, h: int) -> Any:
+    from PIL import Image as PILImage
+
+    return PILImage.fromarray(rgb).resize((w, h), PILImage.Resampling.BICUBIC)
+
+
+def img2img(pipe: Any) -> Any:
+    """The img2img ControlNet pipeline sharing ``pipe``'s loaded components."""
+    import diffusers
+
+    name = type(pipe).__name__.replace("ControlNetPipeline", "ControlNetImg2ImgPipeline")
+    made = getattr(diffusers, name)(**pipe.components, requires_safety_checker=False)
+    made.set_progress_bar_config(disable=True)
+    return made
+
+
 def _work_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
     """(height, width) with the control's aspect, the long side ``long_side``, both
     multiples of 8 (what the VAE needs)."""
@@ -275,6 +291,7 @@ def _work_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
 )
 def controlnet(
     control: Depth | Normals,
+    image: Image | None = None,
     *,
     prompt: Annotated[str, Help("What to paint over the scene's layout")] = "",
     negative_prompt: Annotated[str, Help("What to steer away from")] = "",
@@ -305,6 +322,11 @@ def controlnet(
     control_end: Annotated[
         float, Range(0.0, 1.0, 0.01), Help("Fraction of the steps where the control stops")
     ] = 1.0,
+    strength: Annotated[
+        float,
+        Range(0.01, 1.0, 0.01),
+        Help("With an image connected (img2img): how much of it is repainted (1 = all)"),
+    ] = 0.8,
     seed: Annotated[int, Range(0, 2**31 - 1, 1), Help("Same seed, same picture")] = 0,
     resolution: Annotated[
         int,
@@ -316,12 +338,18 @@ def controlnet(
     ] = 512,
     ctx: Context,
 ) -> Image:
-    """Paint a new picture that keeps the input's depth (or normals) layout."""
+    """Paint a new picture that keeps the input's depth (or normals) layout; with an
+    image connected, repaint that image (img2img) under the same control."""
     import torch
 
     if control_start >= control_end:
         raise GatewayError(
             f"control_start ({control_start}) must be below control_end ({control_end})"
+        )
+    if image is not None and image.size != control.size:
+        raise GatewayError(
+            f"the image ({image.size[1]}x{image.size[0]}) and the control "
+            f"({control.size[1]}x{control.size[0]}) differ in size: they must be of one picture"
         )
     ctx.progress(0.0, "loading the pipeline")
     base = _resolve(base_model, ctx, _pipeline_problem)
@@ -330,14 +358,17 @@ def controlnet(
     run_steps = max(1, steps // 4) if ctx.preview else steps
     side = max(64, resolution // 2) if ctx.preview else resolution
     h, w = _work_size(control.size, side)
-    cond = condition_image(control)
-    from PIL import Image as PILImage
-
-    picture = PILImage.fromarray(cond).resize((w, h), PILImage.Resampling.BICUBIC)
+    args: dict[str, Any] = {"image": _pil(condition_image(control), w, h)}
+    denoised = run_steps
+    if image is not None:  # img2img: the same components, the img2img pipeline
+        pipe = img2img(pipe)
+        photo = np.rint(np.clip(image.srgb_pixels(), 0, 1) * 255).astype(np.uint8)
+        args = {"image": _pil(photo, w, h), "control_image": args["image"], "strength": strength}
+        denoised = max(1, int(run_steps * strength))
 
     def on_step(_pipe: Any, step: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         ctx.check_cancelled()  # between steps: a cancel ends the node here
-        ctx.progress((step + 1) / run_steps, f"step {step + 1}/{run_steps}")
+        ctx.progress((step + 1) / denoised, f"step {step + 1}/{denoised}")
         return kwargs
 
     generator = torch.Generator("cpu").manual_seed(seed)
@@ -345,7 +376,6 @@ def controlnet(
         result = pipe(
             prompt=prompt,
             negative_prompt=negative_prompt or None,
-            image=picture,
             num_inference_steps=run_steps,
             guidance_scale=guidance,
             controlnet_conditioning_scale=conditioning_scale,
@@ -356,6 +386,7 @@ def controlnet(
             generator=generator,
             output_type="np",
             callback_on_step_end=on_step,
+            **args,
         )
     out = np.asarray(result.images[0], dtype=np.float32)
     ch, cw = control.size

@@ -128,3 +128,32 @@ def test_missing_weights_and_unsafe_folders_are_refused(
         from gateway_studio.engine import Context
 
         _resolve(str(hostile), Context(base_dir=tmp_path), _pipeline_problem)
+
+
+def test_img2img_repaints_the_photo_under_the_control(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image as PILImage
+
+    from gateway_studio.engine import Link
+
+    monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(weights))
+    rng = np.random.default_rng(0)
+    PILImage.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(tmp_path / "p.png")
+    g = graph(tmp_path, steps=4, strength=0.5)
+    g.add_node("source.image", {"path": "p.png"}, node_id="photo")
+    g.connect(Link("photo", "image", "gen", "image"))
+    events: list[object] = []
+    a = Evaluator(SlotCache(None)).evaluate(g, listener=events.append, strict=True)
+    assert a.ok, a.report()
+    steps = [e.message for e in events if isinstance(e, NodeProgress) and e.node_id == "gen"]
+    assert [m for m in steps if m.startswith("step")] == ["step 1/2", "step 2/2"]  # 4 x 0.5
+    b = Evaluator(SlotCache(None)).evaluate(g, strict=True)
+    assert np.array_equal(a.output("gen", "image").data, b.output("gen", "image").data)
+    g.set_param("gen", "strength", 1.0)
+    c = Evaluator(SlotCache(None)).evaluate(g, strict=True)
+    assert not np.array_equal(a.output("gen", "image").data, c.output("gen", "image").data)
+    # a photo of another size is refused, naming both sizes
+    PILImage.fromarray(rng.integers(0, 255, (40, 64, 3), dtype=np.uint8)).save(tmp_path / "p.png")
+    d = Evaluator(SlotCache(None)).evaluate(g)
+    assert "64x40" in (d.results["gen"].error or "") and "64x48" in (d.results["gen"].error or "")
