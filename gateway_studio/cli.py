@@ -37,6 +37,8 @@ from gateway_studio.engine import (
     Files,
     GatewayError,
     NodeFailed,
+    NodeFinished,
+    NodeProgress,
     PatchError,
     PatchGraph,
     SlotCache,
@@ -261,7 +263,14 @@ def _configure_models(args: argparse.Namespace) -> None:
 
 
 def _stderr_listener(debug: bool) -> Any:
+    live = sys.stderr.isatty()  # a terminal: each node's own progress on one line
+
     def listen(event: Event) -> None:
+        if live and isinstance(event, NodeProgress) and event.message:
+            text = f"{event.node_id}: {event.message}"[:100]
+            print(f"\r{text}\x1b[K", end="", file=sys.stderr, flush=True)
+        elif live and isinstance(event, (NodeFinished, NodeFailed)):
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
         if isinstance(event, NodeFailed) and event.status == "failed":
             print(f"gateway-studio: node '{event.node_id}' failed: {event.error}", file=sys.stderr)
 

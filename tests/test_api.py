@@ -187,3 +187,17 @@ def test_the_example_script_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "density 3.0: mean" in done.stdout and "computed ['fog']" in done.stdout
     assert (tmp_path / "fog.json").is_file() and (tmp_path / "fog.png").is_file()
+
+
+def test_a_terminal_sees_each_nodes_progress(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway_studio import cli
+    from gateway_studio.engine import NodeProgress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    listen = cli._stderr_listener(False)
+    listen(NodeProgress("gen", 0.5, "step 10/20"))
+    listen(NodeFinished("gen", 1.0, False))
+    err = capsys.readouterr().err
+    assert err.startswith("\rgen: step 10/20") and err.endswith("\r\x1b[K")
