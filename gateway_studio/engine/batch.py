@@ -18,16 +18,25 @@ The rules, in one place:
   when all of that succeeded do the writers run. A failed image writes nothing.
 * Exports that do not depend on the batch input write the same picture for every image;
   the plan names them (``same_each_time``) so the CLI and the app can say so.
+* **Paired inputs.** Other source nodes can take a partner file per image by a naming rule
+  (``depth='shots/{stem}_depth.png'``); a missing partner is a ``BatchError`` naming the
+  image, before anything runs.
+
+Jobs and reports cross process and machine boundaries as JSON text (``job_to_text`` /
+``job_from_text``, ``report_to_text`` / ``report_from_text``): engine/farm.py runs them on
+Dask without pickling anything of ours.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .batch_pairs import PairingError, pair_inputs
 from .errors import GatewayError
 from .evaluator import CancelToken, Evaluator, Listener, NodeResult
 from .graph import Link, PatchGraph
@@ -200,6 +209,71 @@ class JobReport:
         }
 
 
+def job_to_text(job: BatchJob) -> str:
+    """The job as JSON text (what crosses to another process or machine)."""
+    return json.dumps(
+        {
+            "name": job.name,
+            "patch": job.patch,
+            "base_dir": job.base_dir,
+            "inputs": dict(job.inputs),
+            "outputs": dict(job.outputs),
+        }
+    )  # keys in their order: the patch a picture embeds is the same text as a serial run
+
+
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise BatchError(f"a batch job's {what} must map node ids to file paths")
+    return dict(value)
+
+
+def job_from_text(text: str) -> BatchJob:
+    """``job_to_text`` read back, checked as data (``BatchError`` naming what is wrong)."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise BatchError("a batch job must be a JSON object with a name")
+    if not isinstance(data.get("patch"), dict):
+        raise BatchError(f"batch job {data['name']}: its patch must be a JSON object")
+    base = data.get("base_dir")
+    if base is not None and not isinstance(base, str):
+        raise BatchError(f"batch job {data['name']}: base_dir must be a path or null")
+    return BatchJob(
+        data["name"],
+        data["patch"],
+        base,
+        _str_map(data.get("inputs"), "inputs"),
+        _str_map(data.get("outputs"), "outputs"),
+    )
+
+
+def report_to_text(report: JobReport) -> str:
+    return json.dumps(
+        {
+            "name": report.name,
+            "status": report.status,
+            "written": report.written,
+            "errors": report.errors,
+            "report": report.report,
+        }
+    )
+
+
+def report_from_text(text: str) -> JobReport:
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("status") not in ("ok", "failed", "cancelled"):
+        raise BatchError("a batch job's report must be a JSON object with a status")
+    return JobReport(
+        str(data["name"]),
+        data["status"],
+        [str(p) for p in data.get("written", [])],
+        [str(e) for e in data.get("errors", [])],
+        dict(data.get("report", {})),
+    )
+
+
 @dataclass
 class BatchPlan:
     jobs: list[BatchJob]
@@ -233,14 +307,24 @@ def plan_batch(
     source: str | None = None,
     suffix: str = ".png",
     node: str | None = None,
+    partners: Mapping[str, str] | None = None,
 ) -> BatchPlan:
     """One job per image, named and checked by the rules above (``BatchError`` before
     anything runs). ``node``: what to write when the patch has no export node (default:
-    its final node). ``graph`` is not changed."""
-    if not images:
-        raise BatchError("no images to render")
+    its final node). ``partners``: node id → naming rule of the file it reads for each
+    image (``pair_inputs``). ``graph`` is not changed."""
     g = graph.snapshot()
     source = batch_source(g, source)
+    for other in partners or {}:
+        if other == source:
+            raise BatchError(f"'{other}' is fed the batch images; it cannot also take partners")
+        batch_source(g, other)  # exists and reads a file
+    try:
+        images, paired = pair_inputs(images, partners or {})
+    except PairingError as exc:
+        raise BatchError(str(exc)) from None
+    if not images:
+        raise BatchError("no images to render")
     exports = writers(g)
     if not exports:
         target = node or final_node(g)
@@ -261,7 +345,7 @@ def plan_batch(
             tag = "" if len(exports) == 1 else f"_{e}"
             name = f"{names[str(image)]}{tag}{template.suffix or suffix}"
             outputs[e] = str(out_dir / name)
-        inputs = {source: os.path.abspath(image)}
+        inputs = {source: os.path.abspath(image), **paired[str(image)]}
         jobs.append(BatchJob(str(image), data, base, inputs, outputs))
     plan = BatchPlan(jobs, out_dir, same)
     check_plan(plan, graph.registry)
