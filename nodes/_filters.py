@@ -15,12 +15,16 @@ cv2 is imported inside the functions (ruff TID253): importing ``nodes`` stays ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gateway_studio.engine import GatewayError
+
+from ._resample import area_down, resize_rows
+from ._strips import halo_span
 
 F32 = NDArray[np.float32]
 
@@ -102,6 +106,18 @@ def box_mean(values: NDArray[Any], radius: int) -> F32:
     )
 
 
+def _guided_coefficients(g: F32, p: F32, r: int, eps: float) -> tuple[F32, F32]:
+    """The guided filter's box-averaged linear coefficients (mean a, mean b) of a guide
+    ``g`` and a field ``p`` of the same size, window radius ``r``."""
+    mean_g = box_mean(g, r)
+    mean_p = box_mean(p, r)
+    var_g = box_mean(g * g, r) - mean_g * mean_g
+    cov_gp = box_mean(g * p, r) - mean_g * mean_p
+    a = cov_gp / (np.maximum(var_g, 0.0) + np.float32(eps))
+    b = mean_p - a * mean_g
+    return box_mean(a, r), box_mean(b, r)
+
+
 def guided_filter(guide: NDArray[Any], src: NDArray[Any], radius: float, eps: float) -> F32:
     """Edge-preserving smoothing of ``src`` (H, W) steered by a grey ``guide`` (H, W).
 
@@ -124,18 +140,48 @@ def guided_filter(guide: NDArray[Any], src: NDArray[Any], radius: float, eps: fl
     else:
         g_s, p_s = g, p
     r = max(1, round(radius / step))
-    mean_g = box_mean(g_s, r)
-    mean_p = box_mean(p_s, r)
-    var_g = box_mean(g_s * g_s, r) - mean_g * mean_g
-    cov_gp = box_mean(g_s * p_s, r) - mean_g * mean_p
-    a = cov_gp / (np.maximum(var_g, 0.0) + np.float32(eps))
-    b = mean_p - a * mean_g
-    mean_a = box_mean(a, r)
-    mean_b = box_mean(b, r)
+    mean_a, mean_b = _guided_coefficients(g_s, p_s, r, eps)
     if step > 1:
         mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
         mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
     return (mean_a * g + mean_b).astype(np.float32, copy=False)
+
+
+def guided_rows(
+    guide: Callable[[int, int], F32],
+    src: Callable[[int, int], F32],
+    shape: tuple[int, int],
+    radius: float,
+    eps: float,
+) -> Callable[[int, int], F32]:
+    """``guided_filter`` read a band of rows at a time: ``guide(top, bottom)`` and
+    ``src(top, bottom)`` give rows of the (H, W) guide and field of ``shape``; the result
+    gives rows of the filtered field (the same numbers as ``guided_filter``, to float
+    rounding). Wide radii build the subsampled copies band by band and keep only those;
+    narrow ones run every box filter on the band and the ``2 r + 1`` rows of halo the two
+    rounds of box means reach."""
+    h, w = shape
+    step = max(1, int(radius // 4))
+    r = max(1, round(radius / step))
+    if step == 1:
+
+        def direct(top: int, bottom: int) -> F32:
+            lo, hi = halo_span(top, bottom, 2 * r + 1, h)
+            g = guide(lo, hi)
+            filtered = guided_filter(g, src(lo, hi), radius, eps)
+            return filtered[top - lo : bottom - lo]
+
+        return direct
+    size = (max(1, h // step), max(1, w // step))
+    g_s, p_s = area_down(lambda a, b: [guide(a, b), src(a, b)], shape, size)
+    mean_a, mean_b = _guided_coefficients(g_s, p_s, r, eps)
+
+    def upsampled(top: int, bottom: int) -> F32:
+        a = resize_rows(mean_a, shape, top, bottom)
+        b = resize_rows(mean_b, shape, top, bottom)
+        return (a * guide(top, bottom) + b).astype(np.float32, copy=False)
+
+    return upsampled
 
 
 def same_size(values: NDArray[Any], size: tuple[int, int], what: str) -> NDArray[np.float32]:

@@ -59,6 +59,14 @@ def mixed(source: F32, effect: F32, weight: F32 | float) -> F32:
     return lerp(source, effect, weight)
 
 
+def onto(image: Image, top: int, bottom: int, effect: F32, mix: float) -> F32:
+    """``mixed`` of the image's rows [top, bottom) and ``effect`` by the ``mix`` knob,
+    converting the image's rows only when they show."""
+    if mix >= 1.0:
+        return effect
+    return mixed(image_rows(image, top, bottom), effect, mix)
+
+
 def render(image: Image, band: Callable[[int, int], F32], *, min_rows: int = 1) -> Image:
     """An Image like ``image`` (alpha, colorspace, bit depth kept) whose rows [top, bottom)
     are ``band(top, bottom)`` clipped to [0, 1]: one output frame, band temporaries."""

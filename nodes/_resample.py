@@ -29,6 +29,7 @@ F32 = NDArray[np.float32]
 #: rows_fn(top, bottom) -> float32 rows [top, bottom) of a frame (a view or a new array).
 Rows = Callable[[int, int], F32]
 
+_AREA = 3  # cv2.INTER_AREA (cv2 itself is imported where it is used)
 #: Above this sigma, blurs run on a downscaled copy (same as ``nodes._filters``).
 DIRECT_SIGMA = 6.0
 
@@ -115,6 +116,12 @@ def _along_x(rows: F32, width: int, interpolation: int) -> F32:
     return np.asarray(cv2.resize(rows, (width, rows.shape[0]), interpolation=interpolation))
 
 
+def _ratio(big: int, small: int) -> int:
+    """big / small when it is a whole number, else 0."""
+    r = big // small
+    return r if r * small == big else 0
+
+
 def resize_rows(
     src: F32, size: tuple[int, int], top: int, bottom: int, *, area: bool = False
 ) -> F32:
@@ -122,10 +129,22 @@ def resize_rows(
     (``area``: INTER_AREA, for downscaling), reading only the rows of ``src`` they need."""
     import cv2
 
-    taps = (area_taps if area else linear_taps)(src.shape[0], size[0])
+    (h, w), src_h = size, src.shape[0]
+    interpolation = cv2.INTER_AREA if area else cv2.INTER_LINEAR
+    r = _ratio(src_h, h) if area else _ratio(h, src_h)
+    if r and area:  # whole source rows per output row: cv2 on the band gives the same sums
+        return np.asarray(
+            cv2.resize(src[r * top : r * bottom], (w, bottom - top), interpolation=interpolation)
+        )
+    if r:  # a whole upscale: cv2 on the band and a row either side, whose edge rows we drop
+        lo, hi = max(top // r - 1, 0), min((bottom - 1) // r + 2, src_h)
+        block = cv2.resize(src[lo:hi], (w, r * (hi - lo)), interpolation=interpolation)
+        return np.asarray(block[top - r * lo : bottom - r * lo])
+    taps = (area_taps if area else linear_taps)(src_h, h)
     lo, hi = taps.span(top, bottom)
-    x = _along_x(src[lo:hi], size[1], cv2.INTER_AREA if area else cv2.INTER_LINEAR)
-    return taps.rows(x, lo, top, bottom)
+    if w > src.shape[1]:  # sum the narrow rows, then widen them
+        return _along_x(taps.rows(src[lo:hi], lo, top, bottom), w, interpolation)
+    return taps.rows(_along_x(src[lo:hi], w, interpolation), lo, top, bottom)
 
 
 def area_down(
@@ -134,8 +153,6 @@ def area_down(
     """``cv2.resize(a, (w, h), INTER_AREA)`` of each array ``rows_fn`` makes, for a frame
     of ``shape`` (H, W) down to ``size`` (h, w), computing the frame a band of rows at a
     time (only the low-resolution results are ever whole)."""
-    import cv2
-
     (src_h, src_w), (h, w) = shape, size
     taps = area_taps(src_h, h)
     step = max(1, int(BAND_PIXELS // max(src_w, 1) * h / src_h))
@@ -144,7 +161,10 @@ def area_down(
         bottom = min(top + step, h)
         lo, hi = taps.span(top, bottom)
         parts = [
-            taps.rows(_along_x(a, w, cv2.INTER_AREA), lo, top, bottom) for a in rows_fn(lo, hi)
+            resize_rows(a, (bottom - top, w), 0, bottom - top, area=True)
+            if _ratio(src_h, h)
+            else taps.rows(_along_x(a, w, _AREA), lo, top, bottom)
+            for a in rows_fn(lo, hi)
         ]
         if not outs:
             outs = [np.empty((h, *p.shape[1:]), np.float32) for p in parts]

@@ -32,7 +32,6 @@ F32 = NDArray[np.float32]
 BAND_PIXELS = 1 << 17
 
 _PEAKS: dict[Any, int] = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
-_UNIT: dict[Any, F32] = {}
 
 
 def bands(
@@ -53,18 +52,14 @@ def halo_span(top: int, bottom: int, halo: int, height: int) -> tuple[int, int]:
 
 def image_rows(image: Image, top: int, bottom: int) -> F32:
     """Rows ``top:bottom`` of ``image.pixels`` (float32, [0, 1]) converting only those rows
-    from an 8/16-bit photo: the values ``pixels`` holds, bit for bit (the same v / peak
-    table), without a full-frame float copy. Read-only: never write into the result."""
+    from an 8/16-bit photo: the values ``pixels`` holds, bit for bit (v / peak, divided in
+    float32; the tests check every sample value), without a full-frame float copy.
+    Read-only: never write into the result."""
     data = image.data[top:bottom]
     peak = _PEAKS.get(data.dtype)
     if peak is None:
         return np.asarray(data, dtype=np.float32)
-    table = _UNIT.get(data.dtype)
-    if table is None:
-        table = np.arange(peak + 1, dtype=np.float32) / np.float32(peak)
-        _UNIT[data.dtype] = table
-    rows: F32 = table[data]
-    return rows
+    return np.divide(data, np.float32(peak), dtype=np.float32)
 
 
 def new_frame(height: int, width: int, channels: int = 0) -> F32:

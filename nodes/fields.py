@@ -5,6 +5,7 @@ so a preview proxy and the full-size render look alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -12,7 +13,11 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import Depth, Field, GatewayError, Help, Image, Picks, Range, Slot, node
 
-from ._filters import gaussian_by_radius, guided_filter, luminance, scaled_radius, smoothstep
+from ._filters import guided_rows, luminance, scaled_radius, smoothstep
+from ._resample import BandedGaussian
+from ._strips import bands, halo_span, image_rows, new_frame
+
+F32 = NDArray[np.float32]
 
 
 @node("field.remap", outputs={"field": Field})
@@ -35,18 +40,23 @@ def remap(
     invert: Annotated[bool, Help("Flip the result (1 - v)")] = False,
 ) -> Field:
     """Reshape a field or depth map through a curve: band, levels, gamma, gain, invert."""
-    v = source.values
-    if band_width > 0:
-        v = 1.0 - np.minimum(np.abs(v - band_centre) / max(band_width, 1e-6), 1.0)
-    span = max(high - low, 1e-6)
-    v = np.clip((v - low) / span, 0.0, 1.0)
-    if gamma != 1.0:
-        v = np.power(v, gamma)
-    if gain != 1.0:
-        v = np.clip(v * gain, 0.0, 1.0)
-    if invert:
-        v = 1.0 - v
-    return Field(np.asarray(v, dtype=np.float32))
+    values = source.values
+
+    def band(top: int, bottom: int) -> NDArray[Any]:
+        v = values[top:bottom]
+        if band_width > 0:
+            v = 1.0 - np.minimum(np.abs(v - band_centre) / max(band_width, 1e-6), 1.0)
+        span = max(high - low, 1e-6)
+        v = np.clip((v - low) / span, 0.0, 1.0)
+        if gamma != 1.0:
+            v = np.power(v, gamma)
+        if gain != 1.0:
+            v = np.clip(v * gain, 0.0, 1.0)
+        if invert:
+            v = 1.0 - v
+        return v
+
+    return _banded(values.shape, band)
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -64,8 +74,17 @@ def _same_size(where: str, *slots: Slot | None) -> tuple[int, int]:
     return first
 
 
-def _field(values: NDArray[Any]) -> Field:
-    return Field(np.clip(values, 0.0, 1.0).astype(np.float32, copy=False))
+def _banded(
+    shape: tuple[int, ...], band: Callable[[int, int], NDArray[Any]], *, min_rows: int = 1
+) -> Field:
+    """A Field of ``shape`` whose rows [top, bottom) are ``band(top, bottom)`` clipped to
+    [0, 1], made a band of rows at a time (``nodes._strips``): the output frame and
+    band-sized temporaries, at any resolution."""
+    h, w = int(shape[0]), int(shape[1])
+    out = new_frame(h, w)
+    for top, bottom in bands(h, w, min_rows=min_rows):
+        np.clip(band(top, bottom), 0.0, 1.0, out=out[top:bottom])
+    return Field(out)
 
 
 # -- from depth -------------------------------------------------------------------------
@@ -113,14 +132,19 @@ def from_depth(
     Depth is inverse depth (1 = nearest), so "depth distance" is measured in those units:
     equal steps are equal steps of disparity, finer near the camera than far away."""
     d = depth.values
-    if shape == "invert":
-        return _field(1.0 - d)
-    if shape == "band":
-        dist = np.abs(d - np.float32(centre))
-        return _field(1.0 - smoothstep(width, width + softness, dist))
-    # decay: exponential, so it is 1 exactly at the focus and strictly falls away from it
     rate = np.float32(np.log(2.0) / falloff)
-    return _field(np.exp(-rate * np.abs(d - np.float32(focus))))
+
+    def band(top: int, bottom: int) -> NDArray[Any]:
+        rows = d[top:bottom]
+        if shape == "invert":
+            return 1.0 - rows
+        if shape == "band":
+            dist = np.abs(rows - np.float32(centre))
+            return 1.0 - smoothstep(width, width + softness, dist)
+        # decay: exponential, so it is 1 exactly at the focus and strictly falls away from it
+        return np.exp(-rate * np.abs(rows - np.float32(focus)))
+
+    return _banded(d.shape, band)
 
 
 # -- combine ----------------------------------------------------------------------------
@@ -146,18 +170,21 @@ def combine(
     """Combine two fields (or depth maps / masks) pixel by pixel."""
     _same_size("field.combine", a, b, factor)
     va, vb = a.values, b.values
-    if op == "multiply":
-        out = va * vb
-    elif op == "max":
-        out = np.maximum(va, vb)
-    elif op == "min":
-        out = np.minimum(va, vb)
-    elif op == "screen":
-        out = 1.0 - (1.0 - va) * (1.0 - vb)
-    else:
-        k = factor.values if factor is not None else np.float32(t)
-        out = va + (vb - va) * k
-    return _field(out)
+
+    def band(top: int, bottom: int) -> NDArray[Any]:
+        ra, rb = va[top:bottom], vb[top:bottom]
+        if op == "multiply":
+            return ra * rb
+        if op == "max":
+            return np.maximum(ra, rb)
+        if op == "min":
+            return np.minimum(ra, rb)
+        if op == "screen":
+            return 1.0 - (1.0 - ra) * (1.0 - rb)
+        k = factor.values[top:bottom] if factor is not None else np.float32(t)
+        return ra + (rb - ra) * k
+
+    return _banded(va.shape, band)
 
 
 # -- blur -------------------------------------------------------------------------------
@@ -197,11 +224,21 @@ def blur(
     r = scaled_radius(radius, v.shape)
     if r < 0.1:
         return Field(v)
+    shape = (int(v.shape[0]), int(v.shape[1]))
+
+    def field_rows(top: int, bottom: int) -> F32:
+        return v[top:bottom]
+
     if not edge_preserving:
-        return _field(gaussian_by_radius(v, r))
-    g = luminance(guide.pixels) if guide is not None else v
+        blurred = BandedGaussian(field_rows, shape, r / 2.0)
+        return _banded(shape, blurred.rows, min_rows=2 * blurred.reach)
+
+    def guide_rows(top: int, bottom: int) -> F32:
+        return luminance(image_rows(guide, top, bottom)) if guide is not None else v[top:bottom]
+
     # eps is a variance: the threshold is a brightness step, so square it.
-    return _field(guided_filter(g, v, r, edge_threshold**2))
+    filtered = guided_rows(guide_rows, field_rows, shape, r, edge_threshold**2)
+    return _banded(shape, filtered, min_rows=4 * max(1, round(r)) + 2)
 
 
 # -- from mask --------------------------------------------------------------------------
@@ -233,17 +270,28 @@ def from_mask(
     if inside.all() or not inside.any():
         return Field(inside.astype(np.float32))
     shape = inside.shape
-    inside_u8 = inside.astype(np.uint8)
-    # Distance of every inside pixel to the nearest outside pixel and vice versa; the
-    # half-pixel offsets put the edge between the last inside and first outside pixel.
-    d_in = cv2.distanceTransform(inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    d_out = cv2.distanceTransform(1 - inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    signed = np.where(inside, d_in - 0.5, 0.5 - d_out).astype(np.float32)
-    signed += np.float32(scaled_radius(grow, shape))
+    h = shape[0]
+    grow_px = np.float32(scaled_radius(grow, shape))
     half = scaled_radius(feather, shape) / 2.0
-    if half < 0.5:
-        return Field((signed > 0).astype(np.float32))
-    return _field(smoothstep(-half, half, signed))
+    # A band reads the rows within the distances that still matter: beyond |grow| + half
+    # from the edge the ramp is flat, so a nearer edge than that is all a pixel needs.
+    halo = int(np.ceil(abs(float(grow_px)) + max(half, 0.5))) + 2
+
+    def band(top: int, bottom: int) -> NDArray[Any]:
+        lo, hi = halo_span(top, bottom, halo, h)
+        inside_u8 = inside[lo:hi].astype(np.uint8)
+        # Distance of every inside pixel to the nearest outside pixel and vice versa; the
+        # half-pixel offsets put the edge between the last inside and first outside pixel.
+        d_in = cv2.distanceTransform(inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        d_out = cv2.distanceTransform(1 - inside_u8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        rows = slice(top - lo, bottom - lo)
+        signed = np.where(inside[top:bottom], d_in[rows] - 0.5, 0.5 - d_out[rows])
+        signed = signed.astype(np.float32) + grow_px
+        if half < 0.5:
+            return (signed > 0).astype(np.float32)
+        return smoothstep(-half, half, signed)
+
+    return _banded(shape, band, min_rows=2 * halo)
 
 
 # -- from point -------------------------------------------------------------------------
@@ -279,6 +327,10 @@ def from_point(
     short = float(min(h, w))
     cols = (np.arange(w, dtype=np.float32) + 0.5 - np.float32(x * w)) / np.float32(short)
     rows = (np.arange(h, dtype=np.float32) + 0.5 - np.float32(y * h)) / np.float32(short)
-    dist = np.sqrt(rows[:, None] ** 2 + cols[None, :] ** 2)
     inner = radius * (1.0 - falloff)
-    return _field(1.0 - smoothstep(inner, radius, dist))
+
+    def band(top: int, bottom: int) -> NDArray[Any]:
+        dist = np.sqrt(rows[top:bottom, None] ** 2 + cols[None, :] ** 2)
+        return 1.0 - smoothstep(inner, radius, dist)
+
+    return _banded((h, w), band)

@@ -31,7 +31,9 @@ from gateway_studio.engine import (
 )
 from gateway_studio.engine.slots import srgb_encode
 
-from ._filters import gaussian_by_radius, scaled_radius
+from ._filters import scaled_radius
+from ._resample import BandedGaussian
+from ._strips import BAND_PIXELS, bands, halo_span, image_rows, new_frame
 
 
 # -- normals ----------------------------------------------------------------------------
@@ -56,41 +58,77 @@ def normals(
         ),
     ] = 2.0,
 ) -> Normals:
-    """Surface normals from depth (+X right, +Y up, +Z toward the camera), as a normal map."""
+    """Surface normals from depth (+X right, +Y up, +Z toward the camera), as a normal map.
+
+    Computed a band of rows at a time (the smoothing and the Sobel read the rows of halo
+    they need), so the node holds the output and band-sized temporaries only."""
     import cv2
 
     d = depth.values
-    r = scaled_radius(smooth, d.shape)
-    if r >= 0.1:
-        d = gaussian_by_radius(d, r)
+    h, w = d.shape
     # Per-pixel slope scaled by the long side: the relief does not depend on resolution.
     k = np.float32(strength * max(d.shape) / 8.0)  # Sobel 3x3 sums 8 × the slope
-    # Extend the border linearly (odd reflection): a plane keeps its slope up to the edge.
-    padded = np.pad(d, 1, mode="reflect", reflect_type="odd") if min(d.shape) > 1 else d
-    d_col = cv2.Sobel(padded, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    d_row = cv2.Sobel(padded, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    if padded is not d:
-        d_col, d_row = d_col[1:-1, 1:-1], d_row[1:-1, 1:-1]
-    # x = column (right); y = up = −row, so ∂h/∂y = −∂h/∂row and n_y = −∂h/∂y = +∂h/∂row.
-    nx = -k * d_col
-    ny = k * d_row
-    nz = 1.0 / np.sqrt(nx * nx + ny * ny + 1.0)  # normalise (nx, ny, 1) plane by plane
-    return Normals(cv2.merge([nx * nz, ny * nz, nz]))
+    r = scaled_radius(smooth, d.shape)
+    smoothed = BandedGaussian(lambda top, bottom: d[top:bottom], (h, w), r / 2.0 if r >= 0.1 else 0)
+    out = new_frame(h, w, 3)
+    for top, bottom in bands(h, w, min_rows=2 * smoothed.reach + 2):
+        lo, hi = halo_span(top, bottom, 1, h)
+        block = smoothed.rows(lo, hi)
+        if min(h, w) > 1:
+            # Extend the border linearly (odd reflection): a plane keeps its slope up to the
+            # edge. Only the frame's own edges are padded; inner band edges read real rows.
+            pad_rows = (1 if lo == 0 else 0, 1 if hi == h else 0)
+            block = np.pad(block, (pad_rows, (1, 1)), mode="reflect", reflect_type="odd")
+            lo -= pad_rows[0]
+        d_col = cv2.Sobel(block, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+        d_row = cv2.Sobel(block, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+        cols = slice(1, -1) if min(h, w) > 1 else slice(None)
+        rows = slice(top - lo, bottom - lo)
+        # x = column (right); y = up = −row, so ∂h/∂y = −∂h/∂row and n_y = −∂h/∂y = +∂h/∂row.
+        nx = -k * d_col[rows, cols]
+        ny = k * d_row[rows, cols]
+        nz = 1.0 / np.sqrt(nx * nx + ny * ny + 1.0)  # normalise (nx, ny, 1) plane by plane
+        out[top:bottom] = cv2.merge([nx * nz, ny * nz, nz])
+    return Normals(out)
 
 
 # -- point cloud ------------------------------------------------------------------------
-def _distances(depth: Depth, near: float, far: float) -> tuple[np.ndarray, str]:
+def _distances(
+    depth: Depth, near: float, far: float, values: np.ndarray | None = None
+) -> tuple[np.ndarray, str]:
     """Distance per pixel and its unit: the depth's metres when both knobs are 0 and it
-    is calibrated; else near/far pin depth 1 and 0 (relative 1 … 10 when both are 0)."""
+    is calibrated; else near/far pin depth 1 and 0 (relative 1 … 10 when both are 0).
+    ``values`` (rows or samples of ``depth.values``) limits the work to those pixels."""
+    part = depth if values is None else depth.derived(values, "", valid=None)
     if near == 0.0 and far == 0.0:
-        dist = depth.to_distance()
+        dist = part.to_distance()
         return dist.values, "m" if dist.unit == "m" else "relative (nearest = 1)"
     if near <= 0.0 or far <= near:
         raise GatewayError(
             f"near ({near:g}) and far ({far:g}): set both, with far > near (or both 0 to "
             "use the depth's own metres when it has them)"
         )
-    return depth.to_distance(near, far).values, "near/far units"
+    return part.to_distance(near, far).values, "near/far units"
+
+
+def _jumps(depth: Depth, near: float, far: float, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Relative distance jump to the 3x3 neighbours, (z_max - z_min) / z_min, at the
+    sampled pixels ``rows`` x ``cols``, a band of rows (and one row of halo) at a time."""
+    import cv2
+
+    h, w = depth.size
+    box = np.ones((3, 3), np.uint8)
+    out = np.empty((len(rows), len(cols)), np.float32)
+    step = max(
+        1, BAND_PIXELS // max(w, 1) // max(int(rows[1] - rows[0]) if len(rows) > 1 else 1, 1)
+    )
+    for g0 in range(0, len(rows), step):
+        g1 = min(g0 + step, len(rows))
+        lo, hi = halo_span(int(rows[g0]), int(rows[g1 - 1]) + 1, 1, h)
+        dist = _distances(depth, near, far, depth.values[lo:hi])[0]
+        jump = cv2.dilate(dist, box) / cv2.erode(dist, box) - 1.0
+        out[g0:g1] = jump[np.ix_(rows[g0:g1] - lo, cols)]
+    return out
 
 
 # version 3: no point where the depth has none; the depth's metres by default
@@ -140,37 +178,33 @@ def point_cloud(
     the camera frame (+X right, +Y up, +Z toward the camera), so they lie at negative z.
     Pixels without depth (holes) and transparent pixels (alpha < 0.5) give no point.
     Export with output.export to a .ply file."""
-    import cv2
 
     if image is not None and image.size != depth.size:
         raise GatewayError(
             f"image {image.size[1]}x{image.size[0]} and depth "
             f"{depth.size[1]}x{depth.size[0]} differ in size; connect the depth of this image"
         )
-    dist_full, unit = _distances(depth, near, far)
     h, w = depth.size
     rows = np.arange(0, h, stride)
     cols = np.arange(0, w, stride)
     grid = np.ix_(rows, cols)
     d = depth.values[grid]
+    dist, unit = _distances(depth, near, far, d)  # only the sampled pixels
     keep = d >= np.float32(min_depth) if min_depth > 0 else np.ones(d.shape, dtype=bool)
     if depth.valid is not None:
         keep &= depth.valid[grid]
     if image is not None and image.alpha is not None:
         keep &= image.alpha[grid] >= 0.5
     if cut_edges > 0:
-        # Relative jump to the 3x3 neighbours: (z_max - z_min) / z_min.
-        box = np.ones((3, 3), np.uint8)
-        jump = cv2.dilate(dist_full, box) / cv2.erode(dist_full, box) - 1.0
-        keep &= jump[grid] <= cut_edges
-    z = dist_full[grid][keep].astype(np.float64)
+        keep &= _jumps(depth, near, far, rows, cols) <= cut_edges
+    z = dist[keep].astype(np.float64)
     f = 0.5 * w / np.tan(np.deg2rad(fov) / 2.0)
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     u = (cc[keep] + 0.5 - w / 2.0) / f  # pixel centres, principal point at the centre
     v = (rr[keep] + 0.5 - h / 2.0) / f
     points = np.stack([u * z, -v * z, -z], axis=1).astype(np.float32)
     if image is not None:
-        colors = image.pixels[np.ix_(rows, cols)][keep]
+        colors = image.strided(stride)[keep]  # converts only the sampled pixels
         if image.colorspace == "linear":  # PLY colours are display (sRGB) colours
             colors = srgb_encode(colors)
     else:
@@ -221,11 +255,15 @@ def relight(
     light = np.array(
         [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], dtype=np.float32
     )
-    lambert = np.maximum(normals.vectors @ light, 0.0).astype(np.float32)
     tint = np.asarray(parse_color(color), dtype=np.float32)
-    shade = np.float32(ambient) + np.float32(intensity) * lambert[..., None] * tint
-    if image.colorspace == "srgb":
-        shade = cv2.pow(shade, 1.0 / 2.2)
-    relit = image.pixels * shade
-    out = image.pixels + np.float32(mix) * (relit - image.pixels)
-    return image.with_pixels(out)
+    h, w = image.size
+    out = new_frame(h, w, 3)
+    for top, bottom in bands(h, w):
+        lambert = np.maximum(normals.vectors[top:bottom] @ light, 0.0).astype(np.float32)
+        shade = np.float32(ambient) + np.float32(intensity) * lambert[..., None] * tint
+        if image.colorspace == "srgb":
+            shade = cv2.pow(shade, 1.0 / 2.2)
+        pixels = image_rows(image, top, bottom)
+        relit = pixels * shade
+        np.clip(pixels + np.float32(mix) * (relit - pixels), 0.0, 1.0, out=out[top:bottom])
+    return Image(out, image.alpha, image.colorspace, image.bit_depth)

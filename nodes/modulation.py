@@ -56,7 +56,7 @@ from ._filters import (
     smoothstep,
 )
 from ._lens import blurred_share, composite, gather
-from ._pixels import bcast, from_light, lerp, mixed, render, saturation_lerp, to_light
+from ._pixels import bcast, from_light, lerp, mixed, onto, render, saturation_lerp, to_light
 from ._pixels import blend as blend_rows
 from ._pixels import colour as knob_colour
 from ._resample import BandedGaussian, area_down, resize_rows
@@ -254,7 +254,7 @@ def isolate(
         def band(top: int, bottom: int) -> F32:
             rest = blurred_share(coc(top, bottom))
             out = composite(light(top, bottom), rest, gathered, shape, top, bottom)
-            return mixed(image_rows(image, top, bottom), from_light(image, out), float(mix))
+            return onto(image, top, bottom, from_light(image, out), float(mix))
 
         return render(image, band)
 
@@ -277,7 +277,7 @@ def isolate(
         cover = composite(a3, rest, covers, shape, top, bottom)
         out = np.asarray(cv2.divide(summed, np.maximum(cover, np.float32(1e-6))))
         out = np.where(cover > 1e-4, out, lit)  # nothing visible gathered here
-        return mixed(image_rows(image, top, bottom), from_light(image, out), float(mix))
+        return onto(image, top, bottom, from_light(image, out), float(mix))
 
     return render(image, cut_out_band)
 
@@ -362,7 +362,7 @@ def halo(
         g = resize_rows(glow, shape, top, bottom)
         # screen: 1 - (1 - a)(1 - b) = a + b - a·b
         screened = np.asarray(cv2.subtract(cv2.add(lit, g), cv2.multiply(lit, g)))
-        return mixed(image_rows(image, top, bottom), from_light(image, screened), float(mix))
+        return onto(image, top, bottom, from_light(image, screened), float(mix))
 
     return render(image, band)
 
@@ -462,7 +462,8 @@ def depth_band(
 
 
 # -- drawing ----------------------------------------------------------------------------
-@node("modulate.drawing", outputs={"image": Image})
+# version 2: above 2160 px the ink lines are drawn on a downscaled copy (see nodes._sketch)
+@node("modulate.drawing", outputs={"image": Image}, version=2)
 def drawing(
     image: Image,
     amount: Field,
