@@ -6,19 +6,17 @@ it is imported on first use, so ``import gateway_studio`` stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import Any
 
 from ._version import __version__
-
-if TYPE_CHECKING:
-    from .api import NodeError, Output, Patch, PatchNode, Rendered
 
 __all__ = ["NodeError", "Output", "Patch", "PatchNode", "Rendered", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name in ("NodeError", "Output", "Patch", "PatchNode", "Rendered"):
-        from . import api
-
-        return getattr(api, name)
+        # imported by name: type checkers of the engine (which names ``_version``, so
+        # this package) do not walk into the API and the viewer code it draws with
+        return getattr(importlib.import_module("gateway_studio.api"), name)
     raise AttributeError(f"module 'gateway_studio' has no attribute {name!r}")

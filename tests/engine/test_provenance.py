@@ -14,7 +14,14 @@ import pytest
 from PIL import Image as PILImage
 
 from gateway_studio.cli import main
-from gateway_studio.engine import Evaluator, PatchError, SlotCache, load_patch, patch_from_dict
+from gateway_studio.engine import (
+    Evaluator,
+    GatewayError,
+    PatchError,
+    SlotCache,
+    load_patch,
+    patch_from_dict,
+)
 from gateway_studio.engine import provenance as prov
 from tests.conftest import RESOURCES
 
@@ -217,3 +224,69 @@ def test_a_big_patch_in_a_jpeg_is_split_into_segments(tmp_path: Path) -> None:
     assert prov.read_envelope(picture) == envelope
     with PILImage.open(picture) as im:
         assert im.size == (8, 8)
+
+
+def test_the_envelope_names_models_with_their_licence(tmp_path: Path, store: Path) -> None:
+    from gateway_studio.engine import Link, PatchGraph, default_registry
+
+    graph = PatchGraph(default_registry(), base_dir=tmp_path)
+    graph.add_node("source.image", {"path": "gone.png"}, node_id="photo")
+    graph.add_node("depth.estimate", {"model": "depth-anything-v2-large"}, node_id="depth")
+    graph.add_node("output.export", {"path": "d.png"}, node_id="export")
+    graph.connect(Link("photo", "image", "depth", "image"))
+    graph.connect(Link("depth", "depth", "export", "source"))
+
+    def fingerprint(path: Path) -> str:
+        from gateway_studio.engine import GatewayError
+
+        raise GatewayError(f"{path}: no such file")
+
+    envelope = prov.build(graph, "export", tmp_path / "d.png", "full", fingerprint)
+    (model,) = envelope["models"]
+    assert model["model"] == "depth-anything-v2-large" and model["licence"] == "CC-BY-NC-4.0"
+    assert model["identity"].startswith("missing:")
+    assert envelope["sources"][0]["fingerprint"].startswith("unreadable: ")
+
+
+def test_what_is_not_a_carrier_is_left_alone_or_refused(tmp_path: Path) -> None:
+    envelope = {"format": prov.FORMAT, "version": 1, "patch": {}}
+    assert prov.embed(b"PLY", ".ply", envelope) == b"PLY"
+    for suffix in (".png", ".jpg", ".tif"):
+        with pytest.raises(GatewayError, match="not a"):
+            prov.embed(b"garbage bytes", suffix, envelope)
+    (tmp_path / "tiny.png").write_bytes(b"\x89PNG")
+    assert prov.read_envelope(tmp_path / "tiny.png") is None
+    (tmp_path / "notes.txt").write_text("not a picture at all")
+    assert prov.read_envelope(tmp_path / "notes.txt") is None
+    with pytest.raises(PatchError, match="no such file"):
+        prov.read_envelope(tmp_path / "missing.png")
+    with pytest.raises(PatchError, match="cannot read"):
+        prov.read_envelope(tmp_path)
+    # a big-endian TIFF carries it too
+    picture = tmp_path / "be.tif"
+    header = b"MM\x00*" + (8).to_bytes(4, "big")
+    ifd = (1).to_bytes(2, "big") + (256).to_bytes(2, "big") + (3).to_bytes(2, "big")
+    ifd += (1).to_bytes(4, "big") + (4).to_bytes(2, "big") + b"\x00\x00" + b"\x00" * 4
+    picture.write_bytes(prov.embed(header + ifd + b"\x00", ".tif", envelope))
+    assert prov.read_envelope(picture) == envelope
+    # a malformed chunk or damaged stream of ours is refused
+    plain = tmp_path / "p.png"
+    PILImage.new("RGB", (2, 2)).save(plain)
+    data = plain.read_bytes()
+    end = data.rfind(b"IEND") - 4
+    for body in (prov.KEYWORD + b"\x00\x01\x00", prov.KEYWORD + b"\x00\x01\x00\x00\x00junk"):
+        plain.write_bytes(data[:end] + prov._png_chunk(b"iTXt", body) + data[end:])
+        with pytest.raises(PatchError, match=r"malformed|damaged"):
+            prov.read_envelope(plain)
+    jpeg = tmp_path / "j.jpg"
+    PILImage.new("RGB", (2, 2)).save(jpeg)
+    raw = jpeg.read_bytes()
+    bad = b"http://ns.adobe.com/xap/1.0/\x00<gs:Provenance>!!notbase64</gs:Provenance>"
+    segment = b"\xff\xe1" + (len(bad) + 2).to_bytes(2, "big") + bad
+    jpeg.write_bytes(raw[:2] + segment + raw[2:])
+    assert prov.read_envelope(jpeg) is None  # not our element: not ours
+    bad = bad.replace(b"!!notbase64", b"QUJD")  # base64 of "ABC": not zlib
+    segment = b"\xff\xe1" + (len(bad) + 2).to_bytes(2, "big") + bad
+    jpeg.write_bytes(raw[:2] + segment + raw[2:])
+    with pytest.raises(PatchError, match="damaged"):
+        prov.read_envelope(jpeg)
