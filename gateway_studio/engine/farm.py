@@ -171,7 +171,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never another cluster's 8787
         )
     try:
         with d.Client(cluster) as client:

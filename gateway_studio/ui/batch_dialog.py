@@ -2,11 +2,14 @@
 
 The rules (which node is written, how outputs are named, what may not be overwritten, that
 a failed image writes nothing) are the engine's (``engine/batch.py``), the same as
-``gateway-studio render --batch``; this module only asks and reports.
+``gateway-studio render --batch``; this module only asks and reports. With more than one
+worker the jobs run on a Dask LocalCluster of that many processes (``engine/farm.py``,
+as ``render --batch --workers N``), sharing the app's disk cache folder.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +24,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressDialog,
     QPushButton,
+    QSpinBox,
     QWidget,
 )
 
@@ -68,6 +72,12 @@ class BatchRenderer(QObject):
         fmt.setEnabled(not batch.writers(graph))
         fmt.setToolTip("Used when the patch has no export node (its final node is written)")
         form.addRow("Format", fmt)
+        workers = QSpinBox()
+        workers.setRange(1, max(os.cpu_count() or 1, 1))
+        workers.setToolTip(
+            "Worker processes rendering images side by side (1: in the app's own process)"
+        )
+        form.addRow("Workers", workers)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -84,6 +94,7 @@ class BatchRenderer(QObject):
             out.text() or out.placeholderText(),
             source.currentText(),
             fmt.currentText(),
+            workers=workers.value(),
         )
 
     def _browse_row(self, line: QLineEdit, title: str) -> QWidget:
@@ -102,7 +113,14 @@ class BatchRenderer(QObject):
 
     # -- planning -----------------------------------------------------------------------
     def start(
-        self, folder: str, out: str, source_id: str, suffix: str = ".png", *, modal: bool = True
+        self,
+        folder: str,
+        out: str,
+        source_id: str,
+        suffix: str = ".png",
+        *,
+        modal: bool = True,
+        workers: int = 1,
     ) -> Job | None:
         """Check the dialog's answers and plan the jobs (the engine's checks, before any
         render), then render; None (and a message saying why) if they cannot work."""
@@ -129,10 +147,10 @@ class BatchRenderer(QObject):
         except BatchError as exc:
             w.show_message(f"batch: {exc}")
             return None
-        return self.render(plan, modal=modal)
+        return self.render(plan, modal=modal, workers=workers)
 
     # -- running ------------------------------------------------------------------------
-    def render(self, plan: BatchPlan, *, modal: bool = True) -> Job:
+    def render(self, plan: BatchPlan, *, modal: bool = True, workers: int = 1) -> Job:
         w = self.window
         total = len(plan.jobs)
         progress = QProgressDialog("Rendering…", "Cancel", 0, total, w)
@@ -145,6 +163,19 @@ class BatchRenderer(QObject):
 
         def run(token: object) -> list[JobReport]:
             plan.out_dir.mkdir(parents=True, exist_ok=True)
+            if workers > 1:  # per image as each finishes; cancel reaches running images
+                from gateway_studio.engine import farm
+
+                disk = evaluator.cache.disk
+                return farm.run_jobs_on_dask(
+                    plan.jobs,
+                    workers=workers,
+                    settings=farm.FarmSettings(
+                        str(disk.root) if disk is not None else None, disk is None
+                    ),
+                    cancel=token,  # type: ignore[arg-type]
+                    progress=lambda i, n, name: job.progress.emit(i, n, name),
+                )
             return batch.run_jobs(
                 plan.jobs,
                 evaluator,
@@ -158,7 +189,10 @@ class BatchRenderer(QObject):
         def step(i: int, n: int, name: str) -> None:
             progress.setMaximum(n)
             progress.setValue(i)
-            progress.setLabelText(f"{i + 1 if i < n else n} of {n}: {name}")
+            if workers > 1:  # images finish in any order: name the one that just did
+                progress.setLabelText(f"{i} of {n} done ({workers} workers): {name}")
+            else:
+                progress.setLabelText(f"{i + 1 if i < n else n} of {n}: {name}")
 
         def done(result: object, error: str) -> None:
             progress.close()
