@@ -155,8 +155,9 @@ def test_render_asks_once_before_writing_outside_the_patch_folder(
     assert blocker.args[1] == "", blocker.args[1]
     assert target.is_file() and (tmp_path / "patch" / "inside.png").is_file()
     job = window.renderer.render()  # the same patch again: not asked twice
-    with qtbot.waitSignal(job.done, timeout=20_000):
-        pass
+    # all cached, the job may finish before a waitSignal could connect: join its thread
+    job.wait(20.0)
+    assert not job.is_alive()
     assert len(asked) == 2
     assert window.renderer.action in window.menuBar().actions()[0].menu().actions()
 
