@@ -54,3 +54,21 @@ def test_a_hostile_embedded_patch_is_refused(qtbot, window, tmp_path) -> None:  
     assert not window.files.open_path(picture, ask=False)
     assert window.errors and "unknown node type 'os.system'" in window.errors[0][1]
     assert "x" not in window.doc.graph
+
+
+def test_file_export_carries_the_patch_and_reopens_it(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    picture = exported(tmp_path)
+    assert window.files.open_path(picture, ask=False)
+    done: list = []
+    job = window.exporter.export("fog", None, tmp_path / "from_app.png")
+    job.done.connect(lambda r, e: done.append((r, e)))
+    job.wait(30)
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+    assert done[0][1] == ""
+    envelope = provenance.read_envelope(tmp_path / "from_app.png")
+    assert envelope is not None
+    ids = {n["id"] for n in envelope["patch"]["nodes"]}
+    assert {"photo", "depth", "fog"} <= ids and envelope["written_by"] in ids
+    window.files.new_patch()
+    assert window.files.open_path(tmp_path / "from_app.png", ask=False)
+    assert window.doc.graph.node("fog").params["density"] == 1.0
