@@ -91,6 +91,10 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="6 images at 320x180 (CI)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
     args = parser.parse_args()
+    from gateway_studio.malloc import keep_freed_buffers
+
+    # this process as `gateway-studio render` runs (the workers tune themselves the same way)
+    print(f"# allocator tuned like the CLI (gateway_studio/malloc.py): {keep_freed_buffers()}")
     n, (h, w) = (6, (180, 320)) if args.smoke else (40, (1080, 1920))
     rounds = 1 if args.smoke else max(args.rounds, 1)
     tmp = Path(tempfile.mkdtemp(prefix="gws-bench-batch-"))

@@ -3,6 +3,9 @@ every report present, a failed image reported without stopping the others, cance
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,3 +92,51 @@ def test_a_job_crosses_as_json_text_and_a_bad_one_is_reported(tmp_path: Path) ->
     assert report.ok and report.written == [str(tmp_path / "out" / "shot00.png")]
     bad = report_from_text(render_job_text('{"name": 3}', FarmSettings().to_text()))
     assert bad.status == "failed" and "name" in bad.errors[0]
+
+
+def test_a_lost_worker_s_image_is_rendered_again(tmp_path: Path, client: Any) -> None:
+    images = photos(tmp_path / "in", 12)
+    graph = load_patch(FOG)
+    run_jobs(plan_batch(graph, images, tmp_path / "serial").jobs, Evaluator(SlotCache(None)))
+    plan = plan_batch(graph, images, tmp_path / "farm")
+    killed: list[str] = []
+
+    def kill_a_busy_worker(i: int, _n: int, _name: str) -> None:
+        busy = [w for w, keys in client.processing().items() if keys]
+        if i >= 1 and not killed and busy:
+            killed.append(busy[0])
+            pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+            os.kill(pid, signal.SIGKILL)  # the machine is gone, as far as Dask can tell
+
+    reports = run_on_client(
+        client, plan.jobs, FarmSettings(memory_only=True), None, kill_a_busy_worker
+    )
+    assert killed
+    assert [r.status for r in reports] == ["ok"] * 12
+    assert any(r.report.get("attempts") == 2 for r in reports)
+    assert files(tmp_path / "farm") == files(tmp_path / "serial")
+    client.wait_for_workers(2, timeout=60)  # the nanny brings the worker back
+
+
+def test_the_cancel_event_reaches_a_job(client: Any) -> None:
+    from distributed import Event
+
+    from gateway_studio.engine import farm
+
+    token = farm._EventToken("gateway-studio-test-cancel")
+    assert not token.cancelled
+    Event("gateway-studio-test-cancel", client=client).set()
+    time.sleep(farm.CANCEL_POLL + 0.05)
+    assert token.cancelled
+
+
+def test_cluster_errors_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway_studio.engine import farm
+    from gateway_studio.engine.farm import FarmError
+
+    monkeypatch.setattr(farm, "CONNECT_TIMEOUT", 1.0)
+    with pytest.raises(FarmError, match="at least one worker"), dask_client(workers=0):
+        pass
+    unreachable = pytest.raises(FarmError, match=r"cannot reach the Dask scheduler at tcp://")
+    with unreachable, dask_client(scheduler="tcp://127.0.0.1:9"):
+        pass
