@@ -123,8 +123,13 @@ class NodeItem(QGraphicsItem):
     def is_port_connected(self, port: PortItem) -> bool:
         return self.node_scene.port_connected(port)
 
+    #: What lands on a grid line when snapping (a node's corner; a dot's centre).
+    snap_offset = 0.0
+
     def itemChange(self, change, value):  # type: ignore[no-untyped-def]
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange:
+            value = self.node_scene.snapped(self, value)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self.node_scene.node_moved(self)
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             # the selected node is drawn above the ones it overlaps (and grabs clicks there)

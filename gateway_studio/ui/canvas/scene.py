@@ -21,6 +21,7 @@ from gateway_studio.ui.document import Document
 from .backdrop_item import BackdropItem
 from .node_item import NodeItem
 from .port_item import PortItem
+from .reroute_item import RerouteItem, is_reroute
 from .routing import Rect
 from .wire_item import DragWire, WireItem
 
@@ -43,6 +44,8 @@ class NodeScene(QGraphicsScene):
         self.wires: dict[tuple[str, str], WireItem] = {}
         self.backdrop_items: list[BackdropItem] = []
         self._drag: DragWire | None = None
+        #: Nodes the user drags land on the grid (View ▸ Snap to grid).
+        self.snap_to_grid = True
         self._detached: Link | None = None
         #: Wires not attached to a moved node re-route once the event loop is free
         #: (a drag moves a node many times a second).
@@ -83,7 +86,9 @@ class NodeScene(QGraphicsScene):
 
     def _on_node_added(self, node_id: str) -> None:
         inst = self.doc.graph.node(node_id)
-        item = NodeItem(self, node_id, self.doc.graph.spec(node_id))
+        spec = self.doc.graph.spec(node_id)
+        kind = RerouteItem if is_reroute(spec.type_id) else NodeItem
+        item = kind(self, node_id, spec)
         item.set_title(inst.title)
         item.set_bypass(inst.bypass)
         x, y = inst.position or (0.0, 0.0)
@@ -169,6 +174,16 @@ class NodeScene(QGraphicsScene):
             r = item.scene_body()
             out.append(Rect(r.left(), r.top(), r.right(), r.bottom()))
         return out
+
+    def snapped(self, item: NodeItem, pos: QPointF) -> QPointF:
+        """Where a node the user is dragging lands: on the grid when snapping is on. Only
+        a drag snaps; a patch's own positions (open, undo, layout) are kept as they are."""
+        if not self.snap_to_grid or self.mouseGrabberItem() is None:
+            return pos
+        off = item.snap_offset
+        x = round((pos.x() + off) / GRID) * GRID - off
+        y = round((pos.y() + off) / GRID) * GRID - off
+        return QPointF(x, y)
 
     def node_moved(self, item: NodeItem) -> None:
         bodies = self.bodies()
@@ -273,6 +288,9 @@ class NodeScene(QGraphicsScene):
         for item in self.items(pos):
             if isinstance(item, PortItem):
                 return item
+            if isinstance(item, RerouteItem):  # a dot's hidden ports: the dot is the port
+                from_output = self._drag is not None and not self._drag.anchor.is_input
+                return item.inputs["value"] if from_output else item.outputs["value"]
         # forgiving drop: the nearest port within a few pixels
         near = [
             i

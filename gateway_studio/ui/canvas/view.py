@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QGraphicsView, QMenu, QWidget
 from gateway_studio.engine.imageio import READ_SUFFIXES
 
 from .geometry import LEGIBLE_ZOOM
+from .minimap import Minimap
 from .scene import NodeScene
 
 NODE_MIME = "application/x-gateway-studio-node"
@@ -93,6 +94,15 @@ class NodeView(QGraphicsView):
         scene.doc.reset.connect(self._refresh_hint)
         #: Builds the right-click menu for a node id (None: empty canvas); set by the window.
         self.context_menu: Callable[[str | None, QPointF], QMenu | None] | None = None
+        self.minimap = Minimap(self)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.minimap.refresh()
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self.minimap.refresh()
 
     # -- zoom and pan -------------------------------------------------------------------
     @property
@@ -104,6 +114,7 @@ class NodeView(QGraphicsView):
         factor = target / self.zoom
         if abs(factor - 1.0) > 1e-6:
             self.scale(factor, factor)
+            self.minimap.refresh()
 
     def wheelEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         delta = event.angleDelta().y() or event.angleDelta().x()
@@ -134,6 +145,7 @@ class NodeView(QGraphicsView):
         if rect.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
+            self.minimap.refresh()
             return
         zoom = min(self.fit_zoom(rect), MAX_FIT_ZOOM)
         centre = rect.center()
@@ -152,6 +164,7 @@ class NodeView(QGraphicsView):
             zoom = MIN_ZOOM
         self.setTransform(QTransform.fromScale(zoom, zoom))
         self.centerOn(centre)
+        self.minimap.refresh()
 
     def _start_pan(self, pos: QPoint) -> None:
         self._pan_from = pos

@@ -75,6 +75,17 @@ class WireItem(QGraphicsPathItem):
             self._apply_pen()
         return super().itemChange(change, value)
 
+    def mouseDoubleClickEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        """Double-click a wire: a reroute dot there."""
+        from .reroute_item import insert_reroute
+
+        scene = self.scene()
+        if event.button() == Qt.MouseButton.LeftButton and scene is not None:
+            insert_reroute(scene, self.link, event.scenePos())  # type: ignore[arg-type]
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
     def hoverEnterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self._hover = True
         self._apply_pen()
