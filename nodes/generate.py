@@ -19,6 +19,7 @@ encoded as the slot encodes them for export, rgb = (n + 1) / 2 in its camera fra
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 from collections.abc import Mapping
@@ -164,6 +165,11 @@ def _resolve(name: str, ctx: Context, check: Any) -> Path:
         raise ModelMissingError(f"model folder {folder} cannot be used: {problem}")
     info = models.lookup(name)
     repo_id = info.repo_id if info else name
+    if info is None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
+        raise ModelMissingError(
+            f"unknown model '{name}': not a catalogue name ({', '.join(_names())}), not a "
+            "hub id of the form org/name, and not a folder (./name or an absolute path)"
+        )
     org, _, repo = repo_id.partition("/")
     looked: list[str] = []
     for root in models.models_dirs():
@@ -193,6 +199,10 @@ def download_command(repo_id: str) -> str:
         "'*/model.safetensors' '*/diffusion_pytorch_model.safetensors' "
         "'diffusion_pytorch_model.safetensors'"
     )
+
+
+def _names() -> list[str]:
+    return [*BASE_MODELS, *CONTROLNETS]
 
 
 def _controlnet_problem(folder: Path) -> str | None:
@@ -237,11 +247,13 @@ def load_pipeline(base: Path, controlnet: Path) -> Any:
             return _loaded[key]
         import diffusers
         from diffusers.utils import logging as df_logging
+        from transformers.utils import logging as hf_logging
 
-        df_logging.disable_progress_bar()
+        df_logging.disable_progress_bar()  # progress goes through ctx.progress
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         index = json.loads((base / "model_index.json").read_text(encoding="utf-8"))
         cls = getattr(diffusers, _PIPELINES[index["_class_name"]])
-        options = {"use_safetensors": True, "local_files_only": True}
+        options = {"use_safetensors": True, "local_files_only": True, "low_cpu_mem_usage": False}
         net = diffusers.ControlNetModel.from_pretrained(str(controlnet), **options)
         extra = {}
         if "safety_checker" in index:  # SD 1.5 folders: the filter is the user's call
@@ -267,7 +279,11 @@ def img2img(pipe: Any) -> Any:
     import diffusers
 
     name = type(pipe).__name__.replace("ControlNetPipeline", "ControlNetImg2ImgPipeline")
-    made = getattr(diffusers, name)(**pipe.components, requires_safety_checker=False)
+    cls = getattr(diffusers, name)
+    extra = {}
+    if "requires_safety_checker" in inspect.signature(cls.__init__).parameters:  # SD 1.5
+        extra["requires_safety_checker"] = False
+    made = cls(**pipe.components, **extra)
     made.set_progress_bar_config(disable=True)
     return made
 

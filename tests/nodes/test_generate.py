@@ -157,3 +157,24 @@ def test_img2img_repaints_the_photo_under_the_control(
     PILImage.fromarray(rng.integers(0, 255, (40, 64, 3), dtype=np.uint8)).save(tmp_path / "p.png")
     d = Evaluator(SlotCache(None)).evaluate(g)
     assert "64x40" in (d.results["gen"].error or "") and "64x48" in (d.results["gen"].error or "")
+
+
+def test_an_sdxl_pipeline_renders_through_the_same_node(tmp_path: Path) -> None:
+    from gateway_studio.engine import Context
+    from nodes.generate import controlnet
+    from tests.nodes.tiny_diffusion import save_tiny_sdxl
+
+    save_tiny_sdxl(tmp_path / "sdxl", tmp_path / "sdxl-depth")
+    knobs = {
+        "prompt": "a hall",
+        "base_model": "./sdxl",
+        "controlnet": "./sdxl-depth",
+        "steps": 2,
+        "resolution": 64,
+        "ctx": Context(base_dir=tmp_path),
+    }
+    a = controlnet(ramp(), **knobs)
+    b = controlnet(ramp(), **knobs)
+    assert a.size == (48, 64)
+    assert np.asarray(a.data).tobytes() == np.asarray(b.data).tobytes()
+    assert float(np.asarray(a.data).std()) > 0.01

@@ -135,3 +135,89 @@ def save_tiny_controlnet(folder: Path, *, seed: int = 1) -> Path:
             p.add_(torch.randn_like(p) * 0.05)
     net.save_pretrained(str(folder), safe_serialization=True)
     return Path(folder)
+
+
+def save_tiny_sdxl(folder: Path, controlnet: Path, *, seed: int = 0) -> Path:
+    """A random SDXL-shaped pipeline (two text encoders, text_time embedding) in
+    ``folder`` and a matching random SDXL ControlNet in ``controlnet``."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        ControlNetModel,
+        DDIMScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
+
+    torch.manual_seed(seed)
+    common = {
+        "block_out_channels": BLOCKS,
+        "layers_per_block": 1,
+        "in_channels": 4,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+        "attention_head_dim": 2,
+        "use_linear_projection": True,
+        "addition_embed_type": "text_time",
+        "addition_time_embed_dim": 8,
+        "projection_class_embeddings_input_dim": 8 * 6 + CROSS,  # 6 time ids + pooled text
+        "cross_attention_dim": 2 * CROSS,  # both text encoders' hidden states
+        "norm_num_groups": 4,
+    }
+    unet = UNet2DConditionModel(
+        sample_size=16, out_channels=4, up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), **common
+    )
+    net = ControlNetModel(conditioning_embedding_out_channels=(4, 8), **common)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    vae = AutoencoderKL(
+        block_out_channels=BLOCKS,
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=4,
+    )
+    n = len(_bytes_to_unicode()) * 2
+    config = CLIPTextConfig(
+        bos_token_id=n,
+        eos_token_id=n + 1,
+        hidden_size=CROSS,
+        intermediate_size=32,
+        num_attention_heads=2,
+        num_hidden_layers=2,
+        vocab_size=n + 2,
+        max_position_embeddings=32,
+        projection_dim=CROSS,
+    )
+    folder = Path(folder)
+    for sub in ("tokenizer", "tokenizer_2"):
+        _save_tokenizer(folder / sub)
+    tokenizer = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"))
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(config),
+        text_encoder_2=CLIPTextModelWithProjection(config),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+    )
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    net.save_pretrained(str(controlnet), safe_serialization=True)
+    return folder
