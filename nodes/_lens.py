@@ -73,12 +73,11 @@ def _resize(values: F32, size: tuple[int, int]) -> F32:
     return np.asarray(cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
-def _over(front: F32, back: F32) -> F32:
-    """Premultiplied RGBA ``front`` over ``back`` (same size): front + back·(1 − αf)."""
-    import cv2
-
-    cover = bcast(1.0 - front[..., 3], 4)
-    return np.asarray(cv2.add(front, cv2.multiply(back, cover)))
+def _over_into(front: F32, back: F32) -> F32:
+    """Premultiplied RGBA ``front`` over ``back`` (same size): front + back·(1 − αf),
+    written into ``back`` (an array of the caller's own), which is returned."""
+    np.multiply(back, (1.0 - front[..., 3])[..., None], out=back)
+    return np.add(front, back, out=back)
 
 
 def blurred_share(coc: F32) -> F32:
@@ -125,7 +124,8 @@ def _side(
         sizes.append(((ph + 1) // 2, (pw + 1) // 2))
     # the half-size colour is shared between the sides in proportion to coverage
     share = alpha / np.maximum(a1, 1e-6)
-    rgba = np.asarray(cv2.cvtColor(cv2.multiply(rgb1, bcast(share, 3)), cv2.COLOR_RGB2RGBA))
+    rgba = np.empty((*rgb1.shape[:2], 4), np.float32)
+    np.multiply(rgb1, share[..., None], out=rgba[..., :3])
     del share
     rgba[..., 3] = alpha
     pyramid = [(rgba, weighted_index)]
@@ -145,7 +145,7 @@ def _side(
         tent = np.maximum(1.0 - cv2.absdiff(idx, float(i)), 0.0)
         if float(tent.max()) <= 0.0:
             continue
-        layer = np.asarray(cv2.multiply(premult, bcast(tent, 4)))
+        layer = np.multiply(premult, tent[..., None])
         r_low = radius / 2**level
         if r_low >= 0.25:
             layer = np.asarray(
@@ -157,7 +157,7 @@ def _side(
         if level < acc_level:  # sizes[k] is level k's size; level 1 is rgb1's
             acc, acc_level = _resize(acc, sizes[level - 1]), level
         # behind the focus each nearer layer goes over; in front, each farther under
-        acc = _over(layer, acc) if behind else _over(acc, layer)
+        acc = _over_into(layer, acc) if behind else _over_into(acc, layer)
     if acc is None:
         return None
     coverage = np.ascontiguousarray(acc[..., 3])
@@ -190,8 +190,7 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
     rgb1, stats = area_down(products, shape, ((h + 1) // 2, (w + 1) // 2))
     if not any_blur:
         return Gathered(False)
-    a1, af1, i1, if1 = (np.ascontiguousarray(stats[..., k]) for k in range(4))
-    del stats
+    a1, af1, i1, if1 = (stats[..., k] for k in range(4))  # views: no copies
     far = _side(rgb1, a1, af1, if1, True, max_radius)
     near = _side(rgb1, a1, np.maximum(a1 - af1, 0.0), i1 - if1, False, max_radius)
     return Gathered(True, far, near)

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from ._strips import BAND_PIXELS, halo_span
+from ._strips import band_rows, halo_span
 
 F32 = NDArray[np.float32]
 #: rows_fn(top, bottom) -> float32 rows [top, bottom) of a frame (a view or a new array).
@@ -155,7 +155,7 @@ def area_down(
     time (only the low-resolution results are ever whole)."""
     (src_h, src_w), (h, w) = shape, size
     taps = area_taps(src_h, h)
-    step = max(1, int(BAND_PIXELS // max(src_w, 1) * h / src_h))
+    step = max(1, band_rows(src_w) * h // src_h)
     outs: list[F32] = []
     for top in range(0, h, step):
         bottom = min(top + step, h)

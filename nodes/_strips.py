@@ -34,12 +34,17 @@ BAND_PIXELS = 1 << 17
 _PEAKS: dict[Any, int] = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
 
+def band_rows(width: int, min_rows: int = 1) -> int:
+    """How many rows of a frame ``width`` pixels wide make a band (at least ``min_rows``)."""
+    return max(BAND_PIXELS // max(int(width), 1), int(min_rows), 1)
+
+
 def bands(
     height: int, width: int, *, align: int = 1, min_rows: int = 1
 ) -> Iterator[tuple[int, int]]:
     """Row ranges [top, bottom) covering ``height`` rows, about ``BAND_PIXELS`` pixels each,
     at least ``min_rows`` tall and starting at multiples of ``align``."""
-    rows = max(BAND_PIXELS // max(int(width), 1), int(min_rows), 1)
+    rows = band_rows(width, min_rows)
     rows = -(-rows // align) * align
     for top in range(0, int(height), rows):
         yield top, min(top + rows, int(height))

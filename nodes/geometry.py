@@ -33,7 +33,7 @@ from gateway_studio.engine.slots import srgb_encode
 
 from ._filters import scaled_radius
 from ._resample import BandedGaussian
-from ._strips import BAND_PIXELS, bands, halo_span, image_rows, new_frame
+from ._strips import band_rows, bands, halo_span, image_rows, new_frame
 
 
 # -- normals ----------------------------------------------------------------------------
@@ -119,9 +119,8 @@ def _jumps(depth: Depth, near: float, far: float, rows: np.ndarray, cols: np.nda
     h, w = depth.size
     box = np.ones((3, 3), np.uint8)
     out = np.empty((len(rows), len(cols)), np.float32)
-    step = max(
-        1, BAND_PIXELS // max(w, 1) // max(int(rows[1] - rows[0]) if len(rows) > 1 else 1, 1)
-    )
+    stride = int(rows[1] - rows[0]) if len(rows) > 1 else 1
+    step = max(1, band_rows(w) // stride)  # sampled rows per band
     for g0 in range(0, len(rows), step):
         g1 = min(g0 + step, len(rows))
         lo, hi = halo_span(int(rows[g0]), int(rows[g1 - 1]) + 1, 1, h)
