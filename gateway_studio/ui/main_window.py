@@ -1,24 +1,22 @@
-"""The main window: canvas in the centre; palette, viewer and inspector in docks; menus
-and shortcuts. The File menu's work lives in its own classes: ``FileActions`` (open, save,
-recent, examples, photos, autosave and recovery), ``Exporter`` and ``BatchRenderer``.
+"""The main window: canvas in the centre; palette, viewer and inspector in docks; the
+status bar. Its menus are built in ``menus.py`` and each menu's work lives in its own
+class: File — ``FileActions`` (open, save, recent, examples, photos, autosave and
+recovery), ``Exporter``, ``BatchRenderer``; Edit — ``EditActions``; Node —
+``NodeActions``; View — ``ViewActions``.
 
 Questions to the user go through ``ask_*`` methods so tests can answer them.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import QByteArray, QPointF, Qt, QTimer
-from qtpy.QtGui import QAction, QCloseEvent, QKeySequence
+from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import (
-    QApplication,
     QDockWidget,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QProgressBar,
     QToolButton,
@@ -28,26 +26,27 @@ from qtpy.QtWidgets import (
 
 import gateway_studio
 from gateway_studio.engine.batch import final_node
-from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.evaluator import Evaluator
-from gateway_studio.engine.graph import Link, PatchGraph
 from gateway_studio.engine.registry import Registry
 
 from . import eyedropper, jobs
 from .batch_dialog import BatchRenderer
 from .cache_pruner import CachePruner
-from .canvas.geometry import HEADER, node_box
 from .canvas.scene import NodeScene
 from .canvas.view import NodeView
 from .controller import EvalController
-from .document import CLIPBOARD_MIME, Document
+from .document import Document
+from .edit_actions import EditActions
 from .exporter import Exporter
 from .file_actions import FileActions
 from .histogram import HistogramBinding
 from .inspector import Inspector
+from .menus import build_actions, build_menus, context_menu
+from .node_actions import NodeActions
 from .palette import NodeSearchPopup, Palette
 from .render_consent import PatchRenderer
 from .session import Session
+from .view_actions import ViewActions
 from .viewer import ElidedLabel, Viewer
 from .warmup import MODULES, WarmImporter
 from .worker import EvalWorker, ViewSpec, make_evaluator
@@ -96,6 +95,10 @@ class MainWindow(QMainWindow):
         # File › Render (the patch's own exports, with consent) and the cache's size limit
         self.renderer = PatchRenderer(self)
         self.pruner = CachePruner(self.worker.evaluator.cache, parent=self)
+        # the Edit, Node and View menus' work
+        self.edit = EditActions(self)
+        self.node_actions = NodeActions(self)
+        self.view_actions = ViewActions(self)
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -106,8 +109,8 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self._docks()
         self._status_bar()
-        self._actions()
-        self._menus()
+        build_actions(self)
+        build_menus(self)
         self._connect()
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(int(autosave_seconds * 1000))
@@ -189,128 +192,6 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
 
-    def _action(
-        self,
-        text: str,
-        slot: Any,
-        shortcut: Any = None,
-        *,
-        tip: str = "",
-        canvas_only: bool = False,
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        if canvas_only:  # single keys must not fire while typing in a text field
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.view.addAction(action)
-        else:
-            self.addAction(action)
-        return action
-
-    def _actions(self) -> None:
-        seq = QKeySequence.StandardKey
-        files = self.files
-        self.act_new = self._action("&New", files.new_patch, seq.New)
-        self.act_open = self._action(
-            "&Open…", files.open_dialog, seq.Open, tip="Open a patch, or a photo as a new patch"
-        )
-        self.act_save = self._action("&Save", files.save, seq.Save)
-        self.act_save_as = self._action("Save &As…", files.save_as, "Ctrl+Shift+S")
-        self.act_export = self._action(
-            "&Export…",
-            self.exporter.dialog,
-            "Ctrl+E",
-            tip="Render the selected (or final) node to a file",
-        )
-        self.act_batch = self._action(
-            "Render &batch…",
-            self.batch.dialog,
-            "Ctrl+Shift+R",
-            tip="Render the patch over every image in a folder",
-        )
-        self.act_quit = self._action("&Quit", self.close, seq.Quit)
-        self.act_undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcuts([QKeySequence("Ctrl+Z")])
-        self.act_redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.addAction(self.act_undo)
-        self.addAction(self.act_redo)
-        self.act_cut = self._action("Cu&t", self.cut, seq.Cut, canvas_only=True)
-        self.act_copy = self._action("&Copy", self.copy, seq.Copy, canvas_only=True)
-        self.act_paste = self._action("&Paste", self.paste, seq.Paste, canvas_only=True)
-        self.act_duplicate = self._action("&Duplicate", self.duplicate, "Ctrl+D", canvas_only=True)
-        self.act_delete = self._action(
-            "De&lete", self.scene.delete_selection, ["Delete", "Backspace"], canvas_only=True
-        )
-        self.act_select_all = self._action(
-            "Select &all", self.select_all, seq.SelectAll, canvas_only=True
-        )
-        self.act_bypass = self._action(
-            "&Bypass selected", self.toggle_bypass, "B", canvas_only=True
-        )
-        self.act_frame = self._action("&Frame selected / all", self.frame, "F", canvas_only=True)
-        self.act_layout = self._action(
-            "Auto &layout",
-            self.auto_layout,
-            "L",
-            canvas_only=True,
-            tip="Arrange the selected (or all) nodes by depth",
-        )
-        self.act_backdrop = self._action(
-            "Add &backdrop",
-            self.add_backdrop,
-            "Ctrl+B",
-            tip="A titled frame around the selected nodes",
-        )
-        self.act_search = self._action("Add node…", self.open_search, None, tip="Tab on the canvas")
-        self.act_search.setShortcutVisibleInContextMenu(True)
-        self.act_search.setText("Add node…\tTab")
-        self.act_evaluate = self._action("&Re-evaluate", self.controller.evaluate_now, "F5")
-        self.act_cancel = self._action("&Cancel evaluation", self.escape, "Esc")
-
-    def _menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        file.addActions([self.act_new, self.act_open])
-        self.recent_menu = file.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self.files.fill_recent)
-        self.examples_menu = file.addMenu("E&xamples")
-        self.files.fill_examples()
-        file.addSeparator()
-        file.addActions([self.act_save, self.act_save_as])
-        file.addSeparator()
-        file.addActions([self.act_export, self.renderer.action, self.act_batch])
-        file.addSeparator()
-        file.addAction(self.act_quit)
-        edit = bar.addMenu("&Edit")
-        edit.addActions([self.act_undo, self.act_redo])
-        edit.addSeparator()
-        edit.addActions(
-            [
-                self.act_cut,
-                self.act_copy,
-                self.act_paste,
-                self.act_duplicate,
-                self.act_delete,
-                self.act_select_all,
-            ]
-        )
-        node = bar.addMenu("&Node")
-        node.addActions([self.act_search, self.act_bypass, self.act_backdrop, self.act_layout])
-        view = bar.addMenu("&View")
-        view.addActions([self.act_frame, self.act_evaluate, self.act_cancel])
-        view.addSeparator()
-        for dock in (self.palette_dock, self.viewer_dock, self.inspector_dock):
-            view.addAction(dock.toggleViewAction())
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction("&About", self._about)
-
     def _connect(self) -> None:
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.rubberBandChanged.connect(self._rubber_band_changed)
@@ -330,31 +211,17 @@ class MainWindow(QMainWindow):
         self.doc.reset.connect(self._after_reset)
         self.doc.titleChanged.connect(lambda nid, _t: self.viewer.retitle(nid))
         self.view.searchRequested.connect(self.open_search_at)
-        self.view.nodeDropped.connect(lambda t, pos: self.add_node_at(t, pos))
-        self.view.imagesDropped.connect(self.add_images)
+        self.view.nodeDropped.connect(lambda t, pos: self.node_actions.add_node_at(t, pos))
+        self.view.imagesDropped.connect(self.node_actions.add_images)
         self.view.patchDropped.connect(self.files.open_path)
-        self.node_palette.addRequested.connect(lambda t: self.add_node_at(t, None))
-        self.search_popup.chosen.connect(lambda t: self.add_node_at(t, self._search_pos))
-        self.view.context_menu = self._context_menu
+        self.node_palette.addRequested.connect(lambda t: self.node_actions.add_node_at(t, None))
+        self.search_popup.chosen.connect(
+            lambda t: self.node_actions.add_node_at(t, self._search_pos)
+        )
+        self.view.context_menu = lambda node_id, pos: context_menu(self, node_id, pos)
         self.viewer.title_of = lambda nid: (
             self.doc.graph.node(nid).title if nid in self.doc.graph else ""
         )
-
-    def _context_menu(self, node_id: str | None, pos: QPointF) -> QMenu:
-        menu = QMenu(self)
-        if node_id is not None:
-            menu.addAction(self.act_export)
-            menu.addSeparator()
-            menu.addActions(
-                [self.act_bypass, self.act_duplicate, self.act_copy, self.act_cut, self.act_delete]
-            )
-            menu.addSeparator()
-            menu.addActions([self.act_backdrop, self.act_layout])
-        else:
-            add = menu.addAction("Add node…\tTab")
-            add.triggered.connect(lambda: self.open_search_at(pos))
-            menu.addActions([self.act_paste, self.act_backdrop, self.act_layout, self.act_frame])
-        return menu
 
     # -- status -------------------------------------------------------------------------
     def show_message(self, text: str, seconds: float = 0.0) -> None:
@@ -469,92 +336,6 @@ class MainWindow(QMainWindow):
             self.scene.select_nodes([final])
 
     # -- editing ------------------------------------------------------------------------
-    def add_node_at(
-        self,
-        type_id: str,
-        pos: QPointF | None,
-        params: dict[str, Any] | None = None,
-        auto_connect: bool = True,
-    ) -> str | None:
-        """Add a node centred under ``pos``; wire the selected node into it when it fits.
-
-        Without ``pos`` (the palette) the node goes right of the selected node, or in the
-        middle of the view. Either way it is nudged down off any node it would cover."""
-        selected = self.scene.selected_node_ids()
-        try:
-            width = node_box(self.registry.get(type_id)).width
-        except GatewayError as exc:
-            self.show_message(str(exc))
-            return None
-        if pos is None:
-            if len(selected) == 1:
-                rect = self.scene.node_item(selected[0]).scene_body()
-                x, y = rect.right() + 60.0, rect.top()
-            else:
-                c = self.view.centre_scene_pos()
-                x, y = c.x() - width / 2, c.y() - HEADER / 2
-        else:
-            x, y = pos.x() - width / 2, pos.y() - HEADER / 2
-        try:
-            x, y = self.scene.free_spot(x, y, type_id)  # an unknown type raises here
-            # bad params: refuse before the macro, which would stay behind as an empty
-            # undo step and mark the patch modified
-            PatchGraph(self.registry).add_node(type_id, params)
-        except GatewayError as exc:
-            self.show_message(str(exc))
-            return None
-        stack = self.doc.undo_stack
-        stack.beginMacro(f"Add {type_id}")
-        try:
-            node_id = self.doc.add_node(type_id, params, position=(x, y))
-            if auto_connect and len(selected) == 1:
-                self._auto_connect(selected[0], node_id)
-        except GatewayError as exc:
-            self.show_message(str(exc))
-            return None
-        finally:
-            stack.endMacro()
-        self.scene.select_nodes([node_id])
-        self.view.setFocus()  # so Delete, F, B, Ctrl+D act on it (not on the palette list)
-        # right of the selection may be past the view's edge: scroll it into sight
-        self.view.ensureVisible(self.scene.node_item(node_id).sceneBoundingRect(), 40, 40)
-        return node_id
-
-    def _auto_connect(self, src: str, dst: str) -> None:
-        """Wire each input of the new node that a still-unused output of ``src`` can feed:
-        a photo+depth source into isolate fills both image and depth (it used to stop at
-        the first link, leaving the node red until depth was wired by hand)."""
-        graph = self.doc.graph
-        used: set[str] = set()
-        for inp in graph.spec(dst).inputs:
-            for out in graph.spec(src).outputs:
-                if out.name in used:
-                    continue
-                try:
-                    graph.check_link(Link(src, out.name, dst, inp.name))
-                except GatewayError:
-                    continue
-                self.doc.link(src, out.name, dst, inp.name)
-                used.add(out.name)
-                break
-
-    def add_images(self, paths: list[str], pos: QPointF) -> list[str]:
-        """Photos dropped: on an empty canvas the first starts a new patch (photo, depth,
-        viewer); on a patch they are added as source nodes where they were dropped."""
-        if not len(self.doc.graph) and not self.doc.dirty and paths:
-            return ["photo"] if self.files.open_photo(Path(paths[0]), ask=False) else []
-        ids: list[str] = []
-        with self.doc.macro("Add images"):
-            for i, path in enumerate(paths):
-                p = QPointF(pos.x(), pos.y() + i * 240)
-                node_id = self.add_node_at(
-                    "source.image", p, {"path": str(Path(path).resolve())}, auto_connect=False
-                )
-                if node_id:
-                    ids.append(node_id)
-        self.scene.select_nodes(ids[-1:])
-        return ids
-
     def open_search(self) -> None:
         self.open_search_at(self.view.cursor_scene_pos())
 
@@ -563,82 +344,47 @@ class MainWindow(QMainWindow):
         global_pos = self.view.viewport().mapToGlobal(self.view.mapFromScene(scene_pos))
         self.search_popup.popup_at(global_pos)
 
-    def copy(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if not ids:
-            return
-        data = self.doc.copy_nodes(ids)
-        text = json.dumps(data, indent=2)
-        # Plain text (a patch can be pasted into another window or a text editor), set
-        # through setText so Qt owns the QMimeData: a Python-made one outlives the
-        # interpreter in the clipboard and segfaults the process at exit.
-        QApplication.clipboard().setText(text)
-        self.show_message(f"copied {len(ids)} node(s)")
-
-    def cut(self) -> None:
-        self.copy()
-        self.scene.delete_selection()
-
-    def paste(self) -> None:
-        mime = QApplication.clipboard().mimeData()
-        if mime is None:
-            return
-        raw = (
-            bytes(mime.data(CLIPBOARD_MIME).data()).decode("utf-8")
-            if mime.hasFormat(CLIPBOARD_MIME)
-            else mime.text()
-        )
-        try:
-            data = json.loads(raw)
-            pos = self.view.cursor_scene_pos()
-            ids = self.doc.paste(data, at=(pos.x(), pos.y()))
-        except (ValueError, GatewayError) as exc:
-            self.show_message(f"nothing to paste: {str(exc).splitlines()[0][:200]}")
-            return
-        self.scene.select_nodes(ids)
-        self.show_message(f"pasted {len(ids)} node(s)")
-
-    def duplicate(self) -> None:
-        ids = self.doc.duplicate(self.scene.selected_node_ids())
-        self.scene.select_nodes(ids)
-
-    def select_all(self) -> None:
-        self.scene.select_nodes(self.doc.node_ids())
-
-    def toggle_bypass(self) -> None:
-        graph = self.doc.graph
-        selected = self.scene.selected_node_ids()
-        ids = [n for n in selected if graph.spec(n).inputs or graph.node(n).bypass]
-        if not ids:
-            if selected:
-                self.show_message("a source node has no input to pass through: nothing to bypass")
-            return
-        target = not all(graph.node(n).bypass for n in ids)
-        with self.doc.macro("Bypass"):
-            for node_id in ids:
-                self.doc.set_bypass(node_id, target)
-
     def escape(self) -> None:
         """Esc: drop a wire being dragged, else cancel the running evaluation."""
         if not self.scene.abort_drag():
             self.controller.cancel()
 
-    def frame(self) -> None:
-        self.view.frame(selected_only=bool(self.scene.selectedItems()))
+    # the menus' work, by the names tests and scripts call on the window
+    def add_node_at(
+        self,
+        type_id: str,
+        pos: QPointF | None,
+        params: dict[str, Any] | None = None,
+        auto_connect: bool = True,
+    ) -> str | None:
+        return self.node_actions.add_node_at(type_id, pos, params, auto_connect)
 
-    def auto_layout(self) -> None:
-        ids = self.scene.selected_node_ids()
-        self.doc.auto_layout(ids if len(ids) > 1 else None)
-        self.view.frame(selected_only=len(ids) > 1)
+    def add_images(self, paths: list[str], pos: QPointF) -> list[str]:
+        return self.node_actions.add_images(paths, pos)
 
     def add_backdrop(self) -> None:
-        rect = self.scene.items_rect(selected_only=True)
-        if rect.isNull():
-            c = self.view.centre_scene_pos()
-            x, y, w, h = c.x() - 200, c.y() - 150, 400.0, 300.0
-        else:
-            x, y, w, h = rect.x() - 30, rect.y() - 60, rect.width() + 60, rect.height() + 90
-        self.doc.add_backdrop("Backdrop", (x, y, w, h))
+        self.node_actions.add_backdrop()
+
+    def auto_layout(self) -> None:
+        self.node_actions.auto_layout()
+
+    def copy(self) -> None:
+        self.edit.copy()
+
+    def paste(self) -> None:
+        self.edit.paste()
+
+    def duplicate(self) -> None:
+        self.edit.duplicate()
+
+    def select_all(self) -> None:
+        self.edit.select_all()
+
+    def toggle_bypass(self) -> None:
+        self.edit.toggle_bypass()
+
+    def frame(self) -> None:
+        self.view.frame(selected_only=bool(self.scene.selectedItems()))
 
     # -- files --------------------------------------------------------------------------
     def ask_save_changes(self) -> str:

@@ -94,6 +94,31 @@ class Session:
     def clear_recent(self) -> None:
         self._recent_file.unlink(missing_ok=True)
 
+    # -- view settings ------------------------------------------------------------------
+    @property
+    def _settings_file(self) -> Path:
+        return self.root / "settings.json"
+
+    def setting(self, key: str, default: bool) -> bool:
+        """A remembered on/off choice (View ▸ Snap to grid, View ▸ Minimap)."""
+        try:
+            data = json.loads(self._settings_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return default
+        value = data.get(key) if isinstance(data, dict) else None
+        return value if isinstance(value, bool) else default
+
+    def set_setting(self, key: str, value: bool) -> None:
+        try:
+            data = json.loads(self._settings_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        data[key] = bool(value)
+        with contextlib.suppress(OSError):
+            atomic_write(self._settings_file, json.dumps(data, indent=1).encode("utf-8"))
+
     # -- window layout ------------------------------------------------------------------
     @property
     def _layout_file(self) -> Path:

@@ -178,7 +178,8 @@ class NodeScene(QGraphicsScene):
     def snapped(self, item: NodeItem, pos: QPointF) -> QPointF:
         """Where a node the user is dragging lands: on the grid when snapping is on. Only
         a drag snaps; a patch's own positions (open, undo, layout) are kept as they are."""
-        if not self.snap_to_grid or self.mouseGrabberItem() is None:
+        dragging = isinstance(self.mouseGrabberItem(), NodeItem) and item.isSelected()
+        if not self.snap_to_grid or not dragging:
             return pos
         off = item.snap_offset
         x = round((pos.x() + off) / GRID) * GRID - off
