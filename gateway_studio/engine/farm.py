@@ -259,10 +259,13 @@ class _Batch:
         return index, None
 
     def stop(self) -> None:
-        """Cancel: every job not finished sees the event at its first check and ends
-        ``cancelled`` without writing; what still runs after ``CANCEL_GRACE`` is dropped."""
+        """Cancel: jobs not on a worker yet are dropped; running ones see the event
+        between nodes and end ``cancelled`` without writing (waited for, up to
+        ``CANCEL_GRACE``, so no worker is closed in the middle of a file)."""
         self.event_set = True
         self.event.set()
+        running = {key for keys in self.client.processing().values() for key in keys}
+        self.client.cancel([f for f in self.pending if f.key not in running])
         deadline = time.monotonic() + CANCEL_GRACE
         while time.monotonic() < deadline and any(not f.done() for f in self.pending):
             time.sleep(0.05)
