@@ -35,7 +35,7 @@ def _reroute(slot: type[Slot]) -> NodeSpec:
         reroute_type(slot.type_name),
         outputs={"value": slot},
         family="util",
-        label="Reroute",
+        label=f"Reroute {slot.type_name}",
         aliases=("reroute", "dot", "waypoint", "wire point"),
     )(passthrough)
 
