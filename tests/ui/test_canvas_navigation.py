@@ -226,3 +226,27 @@ def test_insert_reroute_needs_one_selected_wire(qtbot, window) -> None:  # type:
     assert len(w.doc.graph) == count
     assert "select one wire" in w.status.full_text  # type: ignore[attr-defined]
     assert w.act_reroute in w.menuBar().actions()[2].menu().actions()
+
+
+def test_deleting_a_reroute_gives_the_wire_back(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from gateway_studio.ui.canvas.reroute_item import insert_reroute
+
+    w = window
+    build_scene(w.doc)
+    link = w.scene.wires[("band", "source")].link
+    first = insert_reroute(w.scene, link, QPointF(200, 300))
+    assert first is not None
+    second = insert_reroute(w.scene, w.scene.wires[("band", "source")].link, QPointF(240, 300))
+    assert second is not None
+    assert w.doc.graph.incoming("band") == {"source": (second, "value")}
+    w.scene.select_nodes([first, second])
+    w.scene.delete_selection()
+    assert first not in w.doc.graph and second not in w.doc.graph
+    assert w.doc.graph.incoming("band") == {"source": ("depth", "depth")}
+    w.doc.undo_stack.undo()  # one step brings both dots back, wired as they were
+    assert w.doc.graph.incoming("band") == {"source": (second, "value")}
+    assert w.doc.graph.incoming(second) == {"value": (first, "value")}
+    # deleting the source with its dot leaves the input unwired (nothing to rejoin)
+    w.scene.select_nodes(["depth", first, second])
+    w.scene.delete_selection()
+    assert w.doc.graph.incoming("band") == {}

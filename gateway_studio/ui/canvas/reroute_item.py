@@ -10,7 +10,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QPainter, QPainterPath, QPen
 from qtpy.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
-from gateway_studio.engine.graph import Link
+from gateway_studio.engine.graph import Link, PatchGraph
 from gateway_studio.engine.node import NodeSpec
 from gateway_studio.ui import theme
 
@@ -103,3 +103,32 @@ def insert_reroute(scene: NodeScene, link: Link, at: QPointF) -> str | None:
         doc.link(node_id, "value", link.dst, link.dst_slot)
     scene.message.emit(f"reroute inserted on {link}")
     return node_id
+
+
+def rejoined_links(graph: PatchGraph, deleted: list[str]) -> list[Link]:
+    """The wires to draw again when ``deleted`` nodes go: each deleted reroute dot's
+    source, followed through a chain of deleted dots, straight to every kept input the
+    dots fed (deleting a dot must not cut the wire it sat on)."""
+    gone = set(deleted)
+
+    def source(node_id: str) -> tuple[str, str] | None:
+        seen: set[str] = set()
+        while node_id in gone and is_reroute(graph.spec(node_id).type_id):
+            if node_id in seen:
+                return None
+            seen.add(node_id)
+            incoming = graph.incoming(node_id).get("value")
+            if incoming is None:
+                return None
+            node_id, slot = incoming
+            if node_id not in gone:
+                return node_id, slot
+        return None
+
+    out: list[Link] = []
+    for link in graph.links():
+        if link.src in gone and link.dst not in gone:
+            src = source(link.src)
+            if src is not None:
+                out.append(Link(src[0], src[1], link.dst, link.dst_slot))
+    return out

@@ -21,7 +21,7 @@ from gateway_studio.ui.document import Document
 from .backdrop_item import BackdropItem
 from .node_item import NodeItem
 from .port_item import PortItem
-from .reroute_item import RerouteItem, is_reroute
+from .reroute_item import RerouteItem, is_reroute, rejoined_links
 from .routing import Rect
 from .wire_item import DragWire, WireItem
 
@@ -277,10 +277,13 @@ class NodeScene(QGraphicsScene):
         )
         if not (nodes or wires or backdrops):
             return
+        rejoin = rejoined_links(self.doc.graph, nodes)
         with self.doc.macro("Delete"):
             for link in wires:
                 self.doc.unlink(link.dst, link.dst_slot)
             self.doc.remove_nodes(nodes)
+            for link in rejoin:  # a deleted reroute dot gives its wire back
+                self.doc.link(link.src, link.src_slot, link.dst, link.dst_slot)
             for index in backdrops:
                 self.doc.remove_backdrop(index)
 
