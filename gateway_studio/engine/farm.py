@@ -259,13 +259,14 @@ class _Batch:
         return index, None
 
     def stop(self) -> None:
-        """Cancel: jobs not on a worker yet are dropped; running ones see the event
-        between nodes and end ``cancelled`` without writing (waited for, up to
-        ``CANCEL_GRACE``, so no worker is closed in the middle of a file)."""
+        """Cancel: every job not finished sees the event (running ones between nodes,
+        queued ones at once) and ends ``cancelled`` without writing. They are waited for,
+        up to ``CANCEL_GRACE``, so no report of a written file is lost and no worker is
+        closed in the middle of a file; what is left after that is dropped. (Dropping
+        queued futures at once would race with ones that just finished: their files
+        would be written with no report.)"""
         self.event_set = True
         self.event.set()
-        running = {key for keys in self.client.processing().values() for key in keys}
-        self.client.cancel([f for f in self.pending if f.key not in running])
         deadline = time.monotonic() + CANCEL_GRACE
         while time.monotonic() < deadline and any(not f.done() for f in self.pending):
             time.sleep(0.05)
