@@ -25,8 +25,11 @@ Size = tuple[float, float]
 
 def content_size(graph: PatchGraph) -> Callable[[str], Size]:
     from .canvas.geometry import node_box
+    from .canvas.reroute_item import SIZE, is_reroute
 
     def size(node_id: str) -> Size:
+        if is_reroute(graph.spec(node_id).type_id):
+            return SIZE, SIZE  # a dot, not a node box
         box = node_box(graph.spec(node_id), graph.node(node_id).title)
         return box.width, box.height
 

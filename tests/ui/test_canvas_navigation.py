@@ -250,3 +250,17 @@ def test_deleting_a_reroute_gives_the_wire_back(qtbot, window) -> None:  # type:
     w.scene.select_nodes(["depth", first, second])
     w.scene.delete_selection()
     assert w.doc.graph.incoming("band") == {}
+
+
+def test_auto_layout_gives_a_reroute_a_dot_sized_column(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from gateway_studio.ui.canvas.reroute_item import SIZE, insert_reroute
+    from gateway_studio.ui.layout import COLUMN_GAP
+
+    w = window
+    build_scene(w.doc)
+    dot = insert_reroute(w.scene, w.scene.wires[("band", "source")].link, QPointF(200, 300))
+    assert dot is not None
+    w.doc.auto_layout(None)
+    dot_x = (w.doc.graph.node(dot).position or (0.0, 0.0))[0]
+    band_x = (w.doc.graph.node("band").position or (0.0, 0.0))[0]
+    assert band_x - dot_x == SIZE + COLUMN_GAP
