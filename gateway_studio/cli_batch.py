@@ -33,6 +33,13 @@ def render_batch(args: argparse.Namespace, graph: PatchGraph, evaluator: Evaluat
 
     if not args.out_dir:
         raise UsageError("--batch needs --out-dir DIR")
+    if args.scheduler and args.workers != 1:
+        raise UsageError(
+            f"--workers {args.workers} goes without --scheduler: the cluster at "
+            f"{args.scheduler} has the workers it has"
+        )
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: need at least one worker")
     pattern, source, partners = _batch_inputs(args, graph)
     images = sorted(
         p for p in glob.glob(os.path.expanduser(pattern), recursive=True) if Path(p).is_file()

@@ -126,3 +126,18 @@ def test_naming_rules(tmp_path: Path) -> None:
     with pytest.raises(PairingError, match="the same file for every image"):
         partner_path("depth.png", image)
     assert pair_inputs([image], {}) == ([str(image)], {str(image): {}})
+
+
+def test_workers_and_a_scheduler_together_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    photos(tmp_path / "shots", 1)
+    args = ["render", str(FOG), "--batch", "shots/*.png", "--batch-input", "photo"]
+    code = main([*args, "--out-dir", "out", "--workers", "2", "--scheduler", "tcp://x:1"])
+    assert code == 2 and "--workers 2 goes without --scheduler" in capsys.readouterr().err
+    code = main([*args, "--out-dir", "out", "--workers", "0"])
+    assert code == 2 and "need at least one worker" in capsys.readouterr().err
+    code = main(["render", str(FOG), "--workers", "2", "--output", "o.png"])
+    assert code == 2 and "go with --batch" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o.png").exists()
