@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from ._filters import REFERENCE_SHORT_SIDE, luminance
 from ._resample import area_down, gaussian_halo, resize_rows
-from ._strips import halo_span
+from ._strips import bands, halo_span, rows_for_halo
 
 F32 = NDArray[np.float32]
 Rows = Callable[[int, int], F32]
@@ -63,8 +63,7 @@ class Lines:
         self.src, self.low_shape = (lambda a, b: small[a:b]), low_shape
         dog = np.empty(low_shape, np.float32)
         fine = np.empty(low_shape, np.float32)
-        for top in range(0, low_shape[0], max(64, 2 * self.halo)):
-            bottom = min(top + max(64, 2 * self.halo), low_shape[0])
+        for top, bottom in bands(*low_shape, min_rows=rows_for_halo(self.halo)):
             dog[top:bottom], fine[top:bottom] = self._dog(top, bottom)
         self.low = dog, fine
 

@@ -15,7 +15,7 @@ from gateway_studio.engine import Depth, Field, GatewayError, Help, Image, Picks
 
 from ._filters import guided_rows, luminance, scaled_radius, smoothstep
 from ._resample import BandedGaussian
-from ._strips import bands, halo_span, image_rows, new_frame
+from ._strips import bands, halo_span, image_rows, new_frame, rows_for_halo
 
 F32 = NDArray[np.float32]
 
@@ -231,14 +231,14 @@ def blur(
 
     if not edge_preserving:
         blurred = BandedGaussian(field_rows, shape, r / 2.0)
-        return _banded(shape, blurred.rows, min_rows=2 * blurred.reach)
+        return _banded(shape, blurred.rows, min_rows=rows_for_halo(blurred.reach))
 
     def guide_rows(top: int, bottom: int) -> F32:
         return luminance(image_rows(guide, top, bottom)) if guide is not None else v[top:bottom]
 
     # eps is a variance: the threshold is a brightness step, so square it.
     filtered = guided_rows(guide_rows, field_rows, shape, r, edge_threshold**2)
-    return _banded(shape, filtered, min_rows=4 * max(1, round(r)) + 2)
+    return _banded(shape, filtered, min_rows=rows_for_halo(2 * max(1, round(r)) + 1))
 
 
 # -- from mask --------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def from_mask(
             return (signed > 0).astype(np.float32)
         return smoothstep(-half, half, signed)
 
-    return _banded(shape, band, min_rows=2 * halo)
+    return _banded(shape, band, min_rows=rows_for_halo(halo))
 
 
 # -- from point -------------------------------------------------------------------------

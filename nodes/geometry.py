@@ -33,7 +33,7 @@ from gateway_studio.engine.slots import srgb_encode
 
 from ._filters import scaled_radius
 from ._resample import BandedGaussian
-from ._strips import band_rows, bands, halo_span, image_rows, new_frame
+from ._strips import band_rows, bands, halo_span, image_rows, new_frame, rows_for_halo
 
 
 # -- normals ----------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def normals(
     r = scaled_radius(smooth, d.shape)
     smoothed = BandedGaussian(lambda top, bottom: d[top:bottom], (h, w), r / 2.0 if r >= 0.1 else 0)
     out = new_frame(h, w, 3)
-    for top, bottom in bands(h, w, min_rows=2 * smoothed.reach + 2):
+    for top, bottom in bands(h, w, min_rows=rows_for_halo(smoothed.reach + 1)):
         lo, hi = halo_span(top, bottom, 1, h)
         block = smoothed.rows(lo, hi)
         if min(h, w) > 1:

@@ -61,7 +61,7 @@ from ._pixels import blend as blend_rows
 from ._pixels import colour as knob_colour
 from ._resample import BandedGaussian, area_down, resize_rows
 from ._sketch import Lines, hatch
-from ._strips import image_rows
+from ._strips import image_rows, rows_for_halo
 
 F32 = NDArray[np.float32]
 
@@ -543,7 +543,7 @@ def drawing(
         weight = amount_v[top:bottom] * np.float32(mix)
         return lerp(image_rows(image, top, bottom), sketch, weight)
 
-    return render(image, band, min_rows=2 * max(lines_of.reach, tone_blur.reach))
+    return render(image, band, min_rows=rows_for_halo(max(lines_of.reach, tone_blur.reach)))
 
 
 # -- blend ------------------------------------------------------------------------------
