@@ -41,7 +41,7 @@ from .exporter import Exporter
 from .file_actions import FileActions
 from .histogram import HistogramBinding
 from .inspector import Inspector
-from .menus import build_actions, build_menus, context_menu
+from .menus import ActionSlots, build_actions, build_menus, context_menu
 from .node_actions import NodeActions
 from .palette import NodeSearchPopup, Palette
 from .render_consent import PatchRenderer
@@ -61,7 +61,7 @@ GESTURE_MESSAGE_SECONDS = 10.0
 JOB_STOP_SECONDS = 5.0
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, ActionSlots):
     def __init__(
         self,
         *,

@@ -17,6 +17,37 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 
+class ActionSlots:
+    """What ``build_actions`` and ``build_menus`` set on the window (MainWindow inherits
+    these declarations, so the window's actions are typed)."""
+
+    act_backdrop: QAction
+    act_batch: QAction
+    act_bypass: QAction
+    act_cancel: QAction
+    act_copy: QAction
+    act_cut: QAction
+    act_delete: QAction
+    act_duplicate: QAction
+    act_evaluate: QAction
+    act_export: QAction
+    act_frame: QAction
+    act_layout: QAction
+    act_new: QAction
+    act_open: QAction
+    act_paste: QAction
+    act_quit: QAction
+    act_redo: QAction
+    act_reroute: QAction
+    act_save: QAction
+    act_save_as: QAction
+    act_search: QAction
+    act_select_all: QAction
+    act_undo: QAction
+    recent_menu: QMenu
+    examples_menu: QMenu
+
+
 def make_action(
     w: MainWindow,
     text: str,

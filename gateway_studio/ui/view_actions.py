@@ -29,7 +29,7 @@ class ViewActions:
         action = QAction(text, self.window)
         action.setCheckable(True)
         action.setChecked(self.session.setting(key, True))
-        action.toggled.connect(slot)  # type: ignore[arg-type]
+        action.toggled.connect(slot)
         return action
 
     def set_snap(self, on: bool, *, remember: bool = True) -> None:
