@@ -10,14 +10,16 @@ from qtpy.QtWidgets import QApplication
 from .conftest import build_scene, wait_idle
 
 
-def _mouse(widget, kind, pos: QPoint, buttons, button=Qt.MouseButton.NoButton) -> None:  # type: ignore[no-untyped-def]
+def _mouse(  # type: ignore[no-untyped-def]
+    widget, kind, pos: QPoint, buttons, button=Qt.MouseButton.NoButton, mods=None
+) -> None:
     event = QMouseEvent(
         kind,
         QPointF(pos),
         QPointF(widget.mapToGlobal(pos)),
         button,
         buttons,
-        Qt.KeyboardModifier.NoModifier,
+        Qt.KeyboardModifier.NoModifier if mods is None else mods,
     )
     QApplication.sendEvent(widget, event)
 
@@ -264,3 +266,25 @@ def test_auto_layout_gives_a_reroute_a_dot_sized_column(qtbot, window) -> None: 
     dot_x = (w.doc.graph.node(dot).position or (0.0, 0.0))[0]
     band_x = (w.doc.graph.node("band").position or (0.0, 0.0))[0]
     assert band_x - dot_x == SIZE + COLUMN_GAP
+
+
+def test_alt_drag_from_a_reroute_wires_its_value_to_another_input(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from gateway_studio.ui.canvas.reroute_item import insert_reroute
+
+    w = window
+    build_scene(w.doc)
+    w.doc.add_node("field.remap", node_id="band2", position=(280, 560))
+    dot = insert_reroute(w.scene, w.scene.wires[("band", "source")].link, QPointF(220, 300))
+    assert dot is not None
+    w.view.frame()
+    left, alt = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier
+    vp = w.view.viewport()
+    start = w.view.mapFromScene(w.scene.node_item(dot).scene_body().center())
+    end = w.view.mapFromScene(w.scene.port("band2", "source", output=False).scenePos())
+    before = w.scene.node_item(dot).pos()
+    _mouse(vp, QEvent.Type.MouseButtonPress, start, left, left, alt)
+    _mouse(vp, QEvent.Type.MouseMove, (start + end) / 2, left, mods=alt)
+    _mouse(vp, QEvent.Type.MouseMove, end, left, mods=alt)
+    _mouse(vp, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton, left, alt)
+    assert w.doc.graph.incoming("band2") == {"source": (dot, "value")}
+    assert w.scene.node_item(dot).pos() == before  # the dot stayed where it was

@@ -40,7 +40,10 @@ class RerouteItem(NodeItem):
         for port in self.ports():
             port.setPos(SIZE / 2, SIZE / 2)
             port.setVisible(False)  # the dot itself is the port (see mousePressEvent)
-        self.setToolTip(f"reroute ({spec.outputs[0].type_name}) · drag to move")
+        self.setToolTip(
+            f"reroute ({spec.outputs[0].type_name}) · drag to move · "
+            "Alt+drag: another wire from it · Delete gives the wire back"
+        )
 
     def _place_outputs(self) -> None:
         for port in self.outputs.values():
@@ -71,7 +74,7 @@ class RerouteItem(NodeItem):
         painter.drawEllipse(self.body_rect().adjusted(2, 2, -2, -2))
 
     def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        # Alt+drag (or a drag from the ring's edge) starts a new wire from the output.
+        # Alt+drag starts a new wire from the dot's output (a plain drag moves the dot).
         if event.button() == Qt.MouseButton.LeftButton and (
             event.modifiers() & Qt.KeyboardModifier.AltModifier
         ):
