@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import GatewayError
 from gateway_studio.engine.imageio import MAX_PIXELS, open_pil
+from gateway_studio.engine.limits import check_image_budget
 
 Convention = Literal["inverse", "disparity", "metric"]
 ENCODINGS = ("auto", "kinect-mm", "tum", "sun-rgbd", "nyu-raw")
@@ -56,9 +57,12 @@ class RawDepth:
     stored_unit: bool = False
 
 
-def _refuse_size(path: Path, height: int, width: int) -> None:
+def _refuse_size(path: Path, height: int, width: int, bytes_per_sample: int = 4) -> None:
+    """Refuse, from the header, a map that is no sane size or would not fit the image
+    memory budget (``limits.check_image_budget``) — before a sample is decoded."""
     if height * width > MAX_PIXELS or height <= 0 or width <= 0:
         raise GatewayError(f"{path}: refused, {width}x{height} is not a sane depth map size")
+    check_image_budget(path, width, height, 1, bytes_per_sample)
 
 
 def read_netpbm(path: Path, *, little_endian: bool = False) -> NDArray[Any]:
@@ -69,7 +73,7 @@ def read_netpbm(path: Path, *, little_endian: bool = False) -> NDArray[Any]:
     if match is None:
         raise GatewayError(f"{path}: not a binary PGM (P5) file")
     width, height, maxval = (int(g) for g in match.groups())
-    _refuse_size(path, height, width)
+    _refuse_size(path, height, width, 1 if maxval < 256 else 2)
     dtype = np.dtype("u1") if maxval < 256 else np.dtype("<u2" if little_endian else ">u2")
     count = width * height
     body = np.frombuffer(data, dtype=dtype, count=-1, offset=match.end())
@@ -105,6 +109,11 @@ def read_exr_depth(path: Path) -> tuple[NDArray[np.float32], str]:
         raise GatewayError(
             f"{path}: reading .exr needs the OpenEXR package (pip install OpenEXR)"
         ) from None
+    try:  # the header first: the size is refused before any pixel is decoded
+        (x0, y0), (x1, y1) = OpenEXR.File(str(path), header_only=True).header()["dataWindow"]
+    except Exception as exc:  # the binding raises plain Exceptions for bad files
+        raise GatewayError(f"{path}: not a readable OpenEXR file ({exc})") from None
+    _refuse_size(path, int(y1 - y0 + 1), int(x1 - x0 + 1))
     try:
         exr = OpenEXR.File(str(path), separate_channels=True)
         channels = {name: ch.pixels for name, ch in exr.channels().items()}

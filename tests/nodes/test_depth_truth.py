@@ -326,3 +326,17 @@ def test_no_node_module_calls_the_depth_constructor() -> None:
             if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Depth":
                 offenders.append(f"{path.name}:{call.lineno}")
     assert offenders == [], f"nodes build Depth by hand: {offenders}"
+
+
+def test_depth_files_over_the_memory_budget_are_refused_from_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import OpenEXR
+
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, {"Z": np.ones((600, 800), np.float32)}).write(str(tmp_path / "z.exr"))
+    (tmp_path / "d.pfm").write_bytes(b"Pf\n800 600\n-1.0\n" + np.ones(480_000, "<f4").tobytes())
+    monkeypatch.setenv("GATEWAY_STUDIO_MAX_IMAGE_MB", "1")
+    for name in ("z.exr", "d.pfm"):
+        with pytest.raises(GatewayError, match="GATEWAY_STUDIO_MAX_IMAGE_MB"):
+            from_file(path=str(tmp_path / name), ctx=Context())
