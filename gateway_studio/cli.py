@@ -447,11 +447,9 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     _configure_models(args)
-    try:
-        from gateway_studio.engine import models
-    except ImportError:
-        raise UsageError("model management is not available in this build") from None
-    return int(models.cli(args))
+    from gateway_studio.cli_models import cli as models_cli  # the printing of `models`
+
+    return models_cli(args)
 
 
 def _no_display() -> bool:

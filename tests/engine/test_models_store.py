@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gateway_studio import cli_models
 from gateway_studio.engine import ModelMissingError, models
 
 SMALL = "depth-anything-v2-small"
@@ -132,7 +133,7 @@ def test_unknown_name_and_missing_folder(store: Path) -> None:
 
 def _stub_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
     # torch_dtype needs torch; the cache logic does not.
-    monkeypatch.setattr(models, "torch_dtype", lambda precision, device: precision)
+    monkeypatch.setattr(models.loading, "torch_dtype", lambda precision, device: precision)
 
 
 def test_memory_cache_returns_the_same_object(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,7 +203,7 @@ def test_device_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_list_json_shows_presence(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake_model_folder(store / SMALL)
-    assert models.cli(argparse.Namespace(models_verb="list", json=True)) == 0
+    assert cli_models.cli(argparse.Namespace(models_verb="list", json=True)) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows[SMALL]["present"] is True
     assert rows[SMALL]["path"] == str((store / SMALL).resolve())
@@ -212,7 +213,7 @@ def test_cli_list_json_shows_presence(store: Path, capsys: pytest.CaptureFixture
 
 
 def test_cli_list_table(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert models.cli(argparse.Namespace(models_verb="list", json=False)) == 0
+    assert cli_models.cli(argparse.Namespace(models_verb="list", json=False)) == 0
     out = capsys.readouterr().out
     assert "depth-anything-v2-small" in out and "Apache-2.0" in out and "1.34 GB" in out
 
@@ -220,7 +221,7 @@ def test_cli_list_table(store: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_pull_offline_fails_at_once(store: Path) -> None:
     t0 = time.perf_counter()
     with pytest.raises(models.ModelError, match="HF_HUB_OFFLINE"):
-        models.cli(argparse.Namespace(models_verb="pull", name=SMALL))
+        cli_models.cli(argparse.Namespace(models_verb="pull", name=SMALL))
     assert time.perf_counter() - t0 < 1.0
     with pytest.raises(models.ModelError, match="unknown model"):
         models.pull("nonsense")
@@ -362,7 +363,7 @@ def test_load_model_refuses_a_single_file_model(
 
 def test_cli_list_shows_single_files(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = stand_in_file(store / "face" / YUNET_FILE)
-    assert models.cli(argparse.Namespace(models_verb="list", json=True)) == 0
+    assert cli_models.cli(argparse.Namespace(models_verb="list", json=True)) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["yunet"]["present"] is True and rows["yunet"]["path"] == str(weights.absolute())
     assert rows["yunet"]["filename"] == YUNET_FILE and rows["yunet"]["licence"] == "MIT"
@@ -370,7 +371,7 @@ def test_cli_list_shows_single_files(store: Path, capsys: pytest.CaptureFixture[
     assert rows["mediapipe-selfie"]["present"] is False
     assert rows["mediapipe-selfie"]["source_url"].endswith(SELFIE_FILE)
     assert rows[SMALL]["filename"] is None
-    assert models.cli(argparse.Namespace(models_verb="list", json=False)) == 0
+    assert cli_models.cli(argparse.Namespace(models_verb="list", json=False)) == 0
     table = capsys.readouterr().out
     yunet_line = next(line for line in table.splitlines() if line.startswith("yunet "))
     assert "232 KB" in yunet_line and "MIT" in yunet_line and str(weights) in yunet_line
@@ -395,7 +396,7 @@ def online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeDownload:
     import huggingface_hub
 
     fake = FakeDownload(tmp_path / "hf-cache")
-    monkeypatch.setattr(models, "_hub_reachable", lambda: None)
+    monkeypatch.setattr(models.pulling, "_hub_reachable", lambda: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
     return fake
 
@@ -403,7 +404,7 @@ def online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeDownload:
 def test_pull_yunet_downloads_the_one_file_into_the_models_folder(
     store: Path, online: FakeDownload, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert models.cli(argparse.Namespace(models_verb="pull", name="yunet")) == 0
+    assert cli_models.cli(argparse.Namespace(models_verb="pull", name="yunet")) == 0
     assert online.calls == [(YUNET_REPO, YUNET_FILE, store / "yunet")]
     assert str(store / "yunet" / YUNET_FILE) in capsys.readouterr().out
     assert models.resolve("yunet").path == (store / "yunet" / YUNET_FILE).absolute()
@@ -477,7 +478,7 @@ def test_identity_follows_the_weights_it_resolves_to(
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"x" * 10)
-    monkeypatch.setattr(models, "_IDENTITY_TTL", 0.0)
+    monkeypatch.setattr(models.identities, "_IDENTITY_TTL", 0.0)
     first = models.identity(str(folder))
     assert first.startswith(str(folder)) and "model.safetensors:10:" in first
     assert models.identity(str(folder)) == first

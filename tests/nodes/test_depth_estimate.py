@@ -476,5 +476,5 @@ def test_replaced_weights_are_never_served_from_the_cache(tmp_path: Path) -> Non
     weights = next(folder.glob("*.safetensors"))
     later = time.time() + 10
     os.utime(weights, (later, later))  # as if new weights had been copied in
-    models._identities.clear()
+    models.identities._identities.clear()
     assert evaluator.evaluate(g).results["depth"].status == "computed"

@@ -315,7 +315,7 @@ def test_pulled_yunet_is_what_the_node_runs(
         return str(shutil.copy(YUNET, Path(str(kwargs["local_dir"])) / filename))
 
     monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(tmp_path / "models"))
-    monkeypatch.setattr(models, "_hub_reachable", lambda: None)
+    monkeypatch.setattr(models.pulling, "_hub_reachable", lambda: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     path = models.pull("yunet")
     assert calls == [(F.YUNET_REPO, F.YUNET_FILE)]

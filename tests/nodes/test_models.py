@@ -170,7 +170,7 @@ def test_cli_models_pull_yunet_calls_the_hub_download(
         out.write_bytes(b"onnx")
         return str(out)
 
-    monkeypatch.setattr(models, "_hub_reachable", lambda: None)
+    monkeypatch.setattr(models.pulling, "_hub_reachable", lambda: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     assert cli.main(["models", "--models-dir", str(store), "pull", "yunet"]) == 0
     assert calls == [("opencv/face_detection_yunet", YUNET_FILE, store / "yunet")]
