@@ -136,8 +136,10 @@ def resize_rows(
         return np.asarray(
             cv2.resize(src[r * top : r * bottom], (w, bottom - top), interpolation=interpolation)
         )
-    if r:  # a whole upscale: cv2 on the band and a row either side, whose edge rows we drop
-        lo, hi = max(top // r - 1, 0), min((bottom - 1) // r + 2, src_h)
+    lo, hi = (max(top // r - 1, 0), min((bottom - 1) // r + 2, src_h)) if r else (0, 0)
+    if r and r * (hi - lo) <= 1.5 * (bottom - top):
+        # a whole upscale of a tall enough band: cv2 on the band and a row either side,
+        # whose edge rows we drop (a few rows of waste, not r times the band)
         block = cv2.resize(src[lo:hi], (w, r * (hi - lo)), interpolation=interpolation)
         return np.asarray(block[top - r * lo : bottom - r * lo])
     taps = (area_taps if area else linear_taps)(src_h, h)
