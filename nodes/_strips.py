@@ -66,12 +66,12 @@ def halo_span(top: int, bottom: int, halo: int, height: int) -> tuple[int, int]:
     return max(top - halo, 0), min(bottom + halo, height)
 
 
-def image_rows(image: Image, top: int, bottom: int) -> F32:
+def image_rows(image: Image, top: int, bottom: int, step: int = 1) -> F32:
     """Rows ``top:bottom`` of ``image.pixels`` (float32, [0, 1]) converting only those rows
     from an 8/16-bit photo: the values ``pixels`` holds, bit for bit (v / peak, divided in
-    float32; the tests check every sample value), without a full-frame float copy.
-    Read-only: never write into the result."""
-    data = image.data[top:bottom]
+    float32; the tests check every sample value), without a full-frame float copy. With
+    ``step``, every step-th row and column from ``top``. Read-only: never write into it."""
+    data = image.data[top:bottom:step, ::step]
     peak = _PEAKS.get(data.dtype)
     if peak is None:
         return np.asarray(data, dtype=np.float32)

@@ -184,31 +184,40 @@ def point_cloud(
             f"{depth.size[1]}x{depth.size[0]} differ in size; connect the depth of this image"
         )
     h, w = depth.size
+    _distances(depth, near, far, depth.values[:1, :1])  # refuses bad knobs before any work
+    f = 0.5 * w / np.tan(np.deg2rad(fov) / 2.0)
     rows = np.arange(0, h, stride)
     cols = np.arange(0, w, stride)
-    grid = np.ix_(rows, cols)
-    d = depth.values[grid]
-    dist, unit = _distances(depth, near, far, d)  # only the sampled pixels
-    keep = d >= np.float32(min_depth) if min_depth > 0 else np.ones(d.shape, dtype=bool)
-    if depth.valid is not None:
-        keep &= depth.valid[grid]
-    if image is not None and image.alpha is not None:
-        keep &= image.alpha[grid] >= 0.5
-    if cut_edges > 0:
-        keep &= _jumps(depth, near, far, rows, cols) <= cut_edges
-    z = dist[keep].astype(np.float64)
-    f = 0.5 * w / np.tan(np.deg2rad(fov) / 2.0)
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    u = (cc[keep] + 0.5 - w / 2.0) / f  # pixel centres, principal point at the centre
-    v = (rr[keep] + 0.5 - h / 2.0) / f
-    points = np.stack([u * z, -v * z, -z], axis=1).astype(np.float32)
-    if image is not None:
-        colors = image.strided(stride)[keep]  # converts only the sampled pixels
-        if image.colorspace == "linear":  # PLY colours are display (sRGB) colours
-            colors = srgb_encode(colors)
-    else:
-        colors = np.repeat(d[keep][:, None], 3, axis=1)
-    return PointCloud(points, np.ascontiguousarray(colors, dtype=np.float32), unit=unit)
+    points: list[np.ndarray] = []
+    colours: list[np.ndarray] = []
+    unit = ""
+    step = max(1, band_rows(w) // stride)  # sampled rows per band
+    for g0 in range(0, len(rows), step):
+        band = rows[g0 : g0 + step]
+        grid = (slice(int(band[0]), int(band[-1]) + 1, stride), slice(None, None, stride))
+        d = depth.values[grid]
+        dist, unit = _distances(depth, near, far, d)  # only the sampled pixels
+        keep = d >= np.float32(min_depth) if min_depth > 0 else np.ones(d.shape, dtype=bool)
+        if depth.valid is not None:
+            keep &= depth.valid[grid]
+        if image is not None and image.alpha is not None:
+            keep &= image.alpha[grid] >= 0.5
+        if cut_edges > 0:
+            keep &= _jumps(depth, near, far, band, cols) <= cut_edges
+        z = dist[keep].astype(np.float64)
+        rr, cc = np.meshgrid(band, cols, indexing="ij")
+        u = (cc[keep] + 0.5 - w / 2.0) / f  # pixel centres, principal point at the centre
+        v = (rr[keep] + 0.5 - h / 2.0) / f
+        points.append(np.stack([u * z, -v * z, -z], axis=1).astype(np.float32))
+        if image is not None:
+            rgb = image_rows(image, grid[0].start, grid[0].stop, stride)[keep]
+            # PLY colours are display (sRGB) colours
+            colours.append(srgb_encode(rgb) if image.colorspace == "linear" else rgb)
+        else:
+            colours.append(np.repeat(d[keep][:, None], 3, axis=1))
+    return PointCloud(
+        np.concatenate(points), np.ascontiguousarray(np.concatenate(colours), np.float32), unit=unit
+    )
 
 
 # -- relight ----------------------------------------------------------------------------
