@@ -9,7 +9,7 @@ engine's: each worker calls ``batch.run_job``.
   its module name) and strings. Nothing of ours is pickled.
 * **One evaluator per worker, kept.** Each worker process keeps one ``Evaluator`` per
   cache setting for its whole life (``worker_evaluator``), so its memory cache and the
-  model weights the nodes load (``engine/models.py`` keeps them per process) are loaded
+  model weights the nodes load (``engine/models/`` keeps them per process) are loaded
   once per worker, not once per image.
 * **One cache on a shared path.** With ``cache_dir`` every worker opens that folder: the
   disk cache is content-addressed and safe for concurrent writers (temp file + rename in
