@@ -110,6 +110,9 @@ class Palette(QWidget):
         if best:
             self.addRequested.emit(best[0].type_id)
 
+    #: Families listed folded: reroute dots go on wires (double-click one), not from here.
+    FOLDED = frozenset({"util"})
+
     def populate(self) -> None:
         self.tree.clear()
         for family, specs in self.registry.families().items():
@@ -127,7 +130,8 @@ class Palette(QWidget):
                     | Qt.ItemFlag.ItemIsDragEnabled
                 )
                 top.addChild(child)
-            top.setExpanded(True)
+            top.setData(0, _TYPE_ROLE, "")
+            top.setExpanded(family not in self.FOLDED)
 
     def _filter(self, text: str) -> None:
         for i in range(self.tree.topLevelItemCount()):
@@ -140,6 +144,8 @@ class Palette(QWidget):
                 child.setHidden(not visible)
                 shown += visible
             top.setHidden(shown == 0)
+            family = top.text(0).split()[0]
+            top.setExpanded(bool(text.strip()) or family not in self.FOLDED)
 
     def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
         type_id = item.data(0, _TYPE_ROLE)

@@ -288,3 +288,16 @@ def test_alt_drag_from_a_reroute_wires_its_value_to_another_input(qtbot, window)
     _mouse(vp, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton, left, alt)
     assert w.doc.graph.incoming("band2") == {"source": (dot, "value")}
     assert w.scene.node_item(dot).pos() == before  # the dot stayed where it was
+
+
+def test_palette_lists_reroutes_folded_and_unfolds_them_for_a_search(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    palette = window.node_palette
+    tops = {
+        palette.tree.topLevelItem(i).text(0).split()[0]: palette.tree.topLevelItem(i)
+        for i in range(palette.tree.topLevelItemCount())
+    }
+    assert not tops["util"].isExpanded() and tops["modulation"].isExpanded()
+    palette.search.setText("reroute")
+    assert tops["util"].isExpanded() and not tops["util"].isHidden()
+    palette.search.setText("")
+    assert not tops["util"].isExpanded() and tops["fields"].isExpanded()
