@@ -26,6 +26,7 @@ engine's: each worker calls ``batch.run_job``.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -82,34 +83,53 @@ class FarmSettings:
     cache_dir: str | None = None
     #: Keep the cache in memory only (``--no-disk-cache``).
     memory_only: bool = False
+    #: Each worker in a folder of its own under ``cache_dir`` (``worker-<pid>``): nothing
+    #: shared (what benchmarks/batch.py compares the shared folder against).
+    per_worker: bool = False
 
     def to_text(self) -> str:
-        return json.dumps({"cache_dir": self.cache_dir, "memory_only": self.memory_only})
+        return json.dumps(
+            {
+                "cache_dir": self.cache_dir,
+                "memory_only": self.memory_only,
+                "per_worker": self.per_worker,
+            }
+        )
 
     @classmethod
     def from_text(cls, text: str) -> FarmSettings:
         data = json.loads(text)
         cache_dir = data.get("cache_dir")
-        return cls(str(cache_dir) if cache_dir else None, bool(data.get("memory_only")))
+        return cls(
+            str(cache_dir) if cache_dir else None,
+            bool(data.get("memory_only")),
+            bool(data.get("per_worker")),
+        )
+
+    def cache_root(self) -> Path | None:
+        """The folder this worker process's disk cache lives in (None: memory only)."""
+        if self.memory_only:
+            return None
+        root = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
+        return root / f"worker-{os.getpid()}" if self.per_worker else root
 
 
 # ----------------------------------------------------------------------- on a worker
-_evaluators: dict[tuple[str, int], Evaluator] = {}
+#: worker thread → (settings text, its evaluator): the last one is kept between batches.
+_evaluators: dict[int, tuple[str, Evaluator]] = {}
 _evaluators_lock = threading.Lock()
 
 
 def worker_evaluator(settings: FarmSettings) -> Evaluator:
-    """This worker's evaluator for ``settings``, made on first use and kept (one per
-    worker thread: an evaluator runs one graph at a time)."""
-    key = (settings.to_text(), threading.get_ident())
+    """This worker's evaluator for ``settings``, made on first use and kept while the
+    batches it runs keep those settings (one per worker thread: an evaluator runs one
+    graph at a time; other settings replace it, so a long-lived worker holds one)."""
+    text, thread = settings.to_text(), threading.get_ident()
     with _evaluators_lock:
-        if key not in _evaluators:
-            if settings.memory_only:
-                root = None
-            else:
-                root = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
-            _evaluators[key] = Evaluator(SlotCache(root))
-        return _evaluators[key]
+        kept = _evaluators.get(thread)
+        if kept is None or kept[0] != text:
+            kept = _evaluators[thread] = (text, Evaluator(SlotCache(settings.cache_root())))
+        return kept[1]
 
 
 class _EventToken(CancelToken):
