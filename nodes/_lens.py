@@ -34,7 +34,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._pixels import bcast, blend
-from ._resample import area_down, resize_rows
+from ._resample import cv_resize, halved_rows, resize_rows
+from ._strips import band_rows
 
 F32 = NDArray[np.float32]
 Rows = Callable[[int, int], F32]
@@ -61,16 +62,14 @@ def halve(values: F32) -> F32:
     import cv2
 
     h, w = values.shape[:2]
-    return np.asarray(
-        cv2.resize(values, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
-    )
+    return np.asarray(cv_resize(values, ((w + 1) // 2, (h + 1) // 2), cv2.INTER_AREA))
 
 
 def _resize(values: F32, size: tuple[int, int]) -> F32:
     import cv2
 
     h, w = size
-    return np.asarray(cv2.resize(values, (w, h), interpolation=cv2.INTER_LINEAR))
+    return cv_resize(values, (w, h), cv2.INTER_LINEAR)
 
 
 def _over_into(front: F32, back: F32) -> F32:
@@ -108,38 +107,34 @@ class Gathered:
     near: Side | None = None
 
 
+def _layer_level(radius: float) -> int:
+    """The pyramid level a layer of this blur radius (full-size pixels) is blurred at: a
+    copy downscaled by 2^level that keeps the radius ≥ 2 px (level 1 = half size)."""
+    level = 1
+    while level < _MAX_LEVEL and radius / 2 ** (level + 1) >= _MIN_LOW_RES_RADIUS:
+        level += 1
+    return level
+
+
 def _side(
-    rgb1: F32, a1: F32, alpha: F32, weighted_index: F32, behind: bool, max_radius: float
+    pyramid: list[tuple[F32, F32] | None],
+    sizes: list[tuple[int, int]],
+    behind: bool,
+    max_radius: float,
 ) -> Side | None:
-    """One side's layers, from the half-size colour ``rgb1`` of all blurred layers, their
-    coverage ``a1``, this side's coverage ``alpha`` and its coverage-weighted layer index."""
+    """One side's layers from its pyramid: per level (1 = half size), the premultiplied
+    RGBA of this side's share of the blurred layers and its coverage-weighted layer index
+    (None for the levels no layer uses). ``sizes[k]`` is level k's size."""
     import cv2
 
-    if float(alpha.max()) < 1e-6:
-        return None
     n = LAYERS_PER_SIDE
-    sizes = [rgb1.shape[:2]]
-    for _ in range(_MAX_LEVEL):
-        ph, pw = sizes[-1]
-        sizes.append(((ph + 1) // 2, (pw + 1) // 2))
-    # the half-size colour is shared between the sides in proportion to coverage
-    share = alpha / np.maximum(a1, 1e-6)
-    rgba = np.empty((*rgb1.shape[:2], 4), np.float32)
-    np.multiply(rgb1, share[..., None], out=rgba[..., :3])
-    del share
-    rgba[..., 3] = alpha
-    pyramid = [(rgba, weighted_index)]
-    while len(pyramid) < _MAX_LEVEL:
-        pyramid.append((halve(pyramid[-1][0]), halve(pyramid[-1][1])))
     acc: F32 | None = None
     acc_level = _MAX_LEVEL
     order = range(0, n) if behind else range(2 * n, n, -1)  # outermost first
     for i in order:
         radius = abs(i - n) / n * max_radius
-        level = 1
-        while level < _MAX_LEVEL and radius / 2 ** (level + 1) >= _MIN_LOW_RES_RADIUS:
-            level += 1
-        premult, wi = pyramid[level - 1]
+        level = _layer_level(radius)
+        premult, wi = pyramid[level - 1] or (np.zeros((0, 0, 4), np.float32), np.zeros(0))
         idx = wi / np.maximum(premult[..., 3], 1e-6)
         idx = np.minimum(idx, n - 1.0) if behind else np.maximum(idx, n + 1.0)
         tent = np.maximum(1.0 - cv2.absdiff(idx, float(i)), 0.0)
@@ -154,8 +149,8 @@ def _side(
         if acc is None:
             acc, acc_level = layer, level
             continue
-        if level < acc_level:  # sizes[k] is level k's size; level 1 is rgb1's
-            acc, acc_level = _resize(acc, sizes[level - 1]), level
+        if level < acc_level:
+            acc, acc_level = _resize(acc, sizes[level]), level
         # behind the focus each nearer layer goes over; in front, each farther under
         acc = _over_into(layer, acc) if behind else _over_into(acc, layer)
     if acc is None:
@@ -168,16 +163,24 @@ def _side(
 def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -> Gathered:
     """Cut the focus layer out of ``colour`` (rows of an (H, W, 3) frame; ``coc`` gives
     the same rows of the circle of confusion) and blur the rest, layer by layer, at half
-    size and below. ``max_radius`` is in full-size pixels."""
+    size and below. ``max_radius`` is in full-size pixels.
+
+    The pyramid runs band by band from the full-size rows down to the finest level a layer
+    uses (a big radius on a big photo: 1/16), and only that level and the coarser ones are
+    kept whole; per side it holds the premultiplied RGBA of the side's share of the half-size
+    colour and its coverage-weighted layer index (10 channels for both sides)."""
     import cv2
 
-    h, w = shape
+    n = LAYERS_PER_SIDE
     any_blur = False
+    alpha_max = [0.0, 0.0]  # of each side's coverage at half size (far, near)
 
     def products(top: int, bottom: int) -> list[F32]:
+        """Full-size rows of the blurred layers' colour; their coverage (all, behind the
+        focus) and coverage-weighted layer index (all, behind)."""
         nonlocal any_blur
         c = coc(top, bottom)
-        index = (c + 1.0) * np.float32(LAYERS_PER_SIDE)
+        index = (c + 1.0) * np.float32(n)
         rest = blurred_share(c)
         any_blur = any_blur or bool(rest.any())
         behind = (c < 0.0).astype(np.float32)
@@ -186,14 +189,48 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
         stats = cv2.merge([rest, rest * behind, weighted_index, weighted_index * behind])
         return [rgb, np.asarray(stats)]
 
-    # The exact cut of the focus layer at full size; everything blurred runs at half size.
-    rgb1, stats = area_down(products, shape, ((h + 1) // 2, (w + 1) // 2))
+    half_rows, half = halved_rows(products, shape)
+
+    def sides(top: int, bottom: int) -> list[F32]:
+        """Half-size rows of each side's premultiplied RGBA, and of both sides'
+        coverage-weighted layer index (far, near)."""
+        rgb1, stats = half_rows(top, bottom)
+        a1, af1, i1, if1 = (stats[..., k] for k in range(4))
+        near = np.maximum(a1 - af1, 0.0)
+        out = [np.empty((*rgb1.shape[:2], 4), np.float32) for _ in range(2)]
+        for k, (alpha, rgba) in enumerate(((af1, out[0]), (near, out[1]))):
+            # the half-size colour is shared between the sides in proportion to coverage
+            share = alpha / np.maximum(a1, 1e-6)
+            np.multiply(rgb1, share[..., None], out=rgba[..., :3])
+            rgba[..., 3] = alpha
+            alpha_max[k] = max(alpha_max[k], float(alpha.max()))
+        return [*out, np.asarray(cv2.merge([if1, i1 - if1]))]
+
+    first = min(_layer_level(abs(i - n) / n * max_radius) for i in range(2 * n + 1) if i != n)
+    rows_at, size = sides, half
+    for _ in range(first - 1):
+        rows_at, size = halved_rows(rows_at, size)
+    kept = [np.empty((*size, c), np.float32) for c in (4, 4, 2)]
+    step = max(1, band_rows(shape[1]) >> first)  # a band of full-size rows per band
+    for top in range(0, size[0], step):
+        for whole, part in zip(kept, rows_at(top, min(top + step, size[0])), strict=True):
+            whole[top : top + step] = part
     if not any_blur:
         return Gathered(False)
-    a1, af1, i1, if1 = (stats[..., k] for k in range(4))  # views: no copies
-    far = _side(rgb1, a1, af1, if1, True, max_radius)
-    near = _side(rgb1, a1, np.maximum(a1 - af1, 0.0), i1 - if1, False, max_radius)
-    return Gathered(True, far, near)
+    levels: list[list[F32] | None] = [None] * (first - 1) + [kept]
+    while len(levels) < _MAX_LEVEL:
+        levels.append([halve(a) for a in levels[-1] or []])
+    sizes = [shape]
+    for _ in range(_MAX_LEVEL):
+        sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
+    found = []
+    for k, behind in ((0, True), (1, False)):
+        if alpha_max[k] < 1e-6:
+            found.append(None)
+            continue
+        pyramid = [None if a is None else (a[k], a[2][..., k]) for a in levels]
+        found.append(_side(pyramid, sizes, behind, max_radius))
+    return Gathered(True, found[0], found[1])
 
 
 def composite(

@@ -108,12 +108,26 @@ def linear_taps(src: int, dst: int) -> Taps:
     return _taps(rows)
 
 
-def _along_x(rows: F32, width: int, interpolation: int) -> F32:
+def cv_resize(a: F32, size: tuple[int, int], interpolation: int) -> F32:
+    """``cv2.resize(a, size)`` (size = (w, h), as cv2 takes it) for any number of channels:
+    cv2 resizes at most 4 at once outside its whole-ratio area path, so more are resized
+    4 at a time (channels are independent: the same numbers)."""
     import cv2
+
+    if a.ndim < 3 or a.shape[2] <= 4:
+        return np.asarray(cv2.resize(a, size, interpolation=interpolation))
+    parts = [
+        cv2.resize(a[..., k : k + 4], size, interpolation=interpolation)
+        for k in range(0, a.shape[2], 4)
+    ]
+    return np.concatenate([p if p.ndim == 3 else p[..., None] for p in parts], axis=2)
+
+
+def _along_x(rows: F32, width: int, interpolation: int) -> F32:
 
     if rows.shape[1] == width:
         return rows
-    return np.asarray(cv2.resize(rows, (width, rows.shape[0]), interpolation=interpolation))
+    return cv_resize(rows, (width, rows.shape[0]), interpolation)
 
 
 def _ratio(big: int, small: int) -> int:
@@ -133,14 +147,12 @@ def resize_rows(
     interpolation = cv2.INTER_AREA if area else cv2.INTER_LINEAR
     r = _ratio(src_h, h) if area else _ratio(h, src_h)
     if r and area:  # whole source rows per output row: cv2 on the band gives the same sums
-        return np.asarray(
-            cv2.resize(src[r * top : r * bottom], (w, bottom - top), interpolation=interpolation)
-        )
+        return np.asarray(cv_resize(src[r * top : r * bottom], (w, bottom - top), interpolation))
     lo, hi = (max(top // r - 1, 0), min((bottom - 1) // r + 2, src_h)) if r else (0, 0)
     if r and r * (hi - lo) <= 1.5 * (bottom - top):
         # a whole upscale of a tall enough band: cv2 on the band and a row either side,
         # whose edge rows we drop (a few rows of waste, not r times the band)
-        block = cv2.resize(src[lo:hi], (w, r * (hi - lo)), interpolation=interpolation)
+        block = cv_resize(src[lo:hi], (w, r * (hi - lo)), interpolation)
         return np.asarray(block[top - r * lo : bottom - r * lo])
     taps = (area_taps if area else linear_taps)(src_h, h)
     lo, hi = taps.span(top, bottom)
@@ -149,30 +161,56 @@ def resize_rows(
     return taps.rows(_along_x(src[lo:hi], w, interpolation), lo, top, bottom)
 
 
+def _down_block(
+    block: F32, lo: int, src_h: int, size: tuple[int, int], top: int, bottom: int
+) -> F32:
+    """Rows [top, bottom) of an INTER_AREA resize to ``size`` of a frame ``src_h`` rows
+    tall, from ``block``: its rows ``lo`` onwards, as ``area_taps(...).span`` asked."""
+    import cv2
+
+    h, w = size
+    if _ratio(src_h, h):  # whole source rows per output row: cv2 on the block
+        return cv_resize(block, (w, bottom - top), cv2.INTER_AREA)
+    return area_taps(src_h, h).rows(_along_x(block, w, cv2.INTER_AREA), lo, top, bottom)
+
+
 def area_down(
     rows_fn: Callable[[int, int], Sequence[F32]], shape: tuple[int, int], size: tuple[int, int]
 ) -> list[F32]:
     """``cv2.resize(a, (w, h), INTER_AREA)`` of each array ``rows_fn`` makes, for a frame
     of ``shape`` (H, W) down to ``size`` (h, w), computing the frame a band of rows at a
     time (only the low-resolution results are ever whole)."""
-    (src_h, src_w), (h, w) = shape, size
+    (src_h, src_w), h = shape, size[0]
     taps = area_taps(src_h, h)
     step = max(1, band_rows(src_w) * h // src_h)
     outs: list[F32] = []
     for top in range(0, h, step):
         bottom = min(top + step, h)
         lo, hi = taps.span(top, bottom)
-        parts = [
-            resize_rows(a, (bottom - top, w), 0, bottom - top, area=True)
-            if _ratio(src_h, h)
-            else taps.rows(_along_x(a, w, _AREA), lo, top, bottom)
-            for a in rows_fn(lo, hi)
-        ]
+        parts = [_down_block(a, lo, src_h, size, top, bottom) for a in rows_fn(lo, hi)]
         if not outs:
             outs = [np.empty((h, *p.shape[1:]), np.float32) for p in parts]
         for out, part in zip(outs, parts, strict=True):
             out[top:bottom] = part
     return outs
+
+
+def halved_rows(
+    rows_fn: Callable[[int, int], list[F32]], shape: tuple[int, int]
+) -> tuple[Callable[[int, int], list[F32]], tuple[int, int]]:
+    """Rows of each frame ``rows_fn`` gives, halved (area-averaged; odd sizes round up, as
+    ``cv2.resize`` to ((w + 1) // 2, (h + 1) // 2)), computed from rows of the frames: a
+    pyramid level read band by band, so that only the level one keeps is ever whole.
+    Returns the rows function and the halved size."""
+    h, w = shape
+    size = ((h + 1) // 2, (w + 1) // 2)
+    taps = area_taps(h, size[0])
+
+    def rows(top: int, bottom: int) -> list[F32]:
+        lo, hi = taps.span(top, bottom)
+        return [_down_block(a, lo, h, size, top, bottom) for a in rows_fn(lo, hi)]
+
+    return rows, size
 
 
 def gaussian_halo(sigma: float) -> int:
