@@ -2,175 +2,78 @@
 
 Execution spec
 --------------
-1. Nodes run in networkx topological order (lexicographic tie-break). ``targets``
-   restricts the run to those nodes and their ancestors. With ``strict=True`` (headless
-   renders) unconnected required inputs are refused before anything runs; otherwise that
-   node fails with a message and the rest of the graph still evaluates.
+1. Nodes run in topological order, the smallest node id first among nodes free to go
+   (``PatchGraph.plan()``, built once per structural edit). ``targets`` restricts the
+   run to those nodes and their ancestors. With ``strict=True`` (headless renders)
+   unconnected required inputs are refused before anything runs; otherwise that node
+   fails with a message and the rest of the graph still evaluates.
 2. A node's key = hash(type id, version, params, keys of its inputs); path params that a
-   node *reads* contribute a fingerprint of the file's bytes. Each output's key derives
-   from the node key and the output name. All outputs in cache → ``cached``, no compute.
+   node *reads* contribute a fingerprint of the file's bytes, and what a model node
+   loads its identity. Each output's key derives from the node key and the output
+   name. Keys are remembered per node (``keying.py``) while the node's spec, params,
+   bypass and input keys stay equal, so a knob change re-keys only that node and its
+   descendants. All outputs in cache → ``cached``, no compute.
 3. A node that raises is ``failed`` with its message; its descendants are ``skipped``
    (naming the failed ancestor); siblings still run.
 4. ``preview=N``: nodes that allow proxies run on inputs downscaled to a long side of N
    pixels; their results live in memory only and under keys of their own. Nodes that
    write files are skipped in preview.
-5. Cancellation is checked between nodes (and by nodes that call
+5. ``pull=True`` (command-line renders, batch jobs): an evaluation computes or reads
+   only what its wanted nodes need. A node whose key is made but which no node has
+   needed yet is a lazy hit (``cached``, source "not needed"): neither read nor run,
+   whether or not its entry exists. Nodes that write files are never lazy: their
+   ``Files`` hit must still match the files on disk. When a node must compute, each
+   lazy input is read then; one with no entry (missing, evicted, corrupt) is run, after
+   every lazy ancestor of it that has no entry either, in run order. At the end the
+   wanted nodes — those that write files, else the nodes that feed no other node of
+   the run — are read or run, so when they are cached nothing upstream is read. Any
+   other lazy result is read when ``Evaluation.output`` asks for it.
+6. Cancellation is checked between nodes (and by nodes that call
    ``ctx.check_cancelled()``); the remaining nodes end ``cancelled``.
-6. Events go to ``listener`` synchronously on the evaluating thread: the UI marshals
-   them to its own thread. ``evaluate`` keeps no state between calls, so one Evaluator can
-   serve several threads; the cache is thread-safe.
+7. Events (``outcome.py``) go to ``listener`` synchronously on the evaluating thread:
+   the UI marshals them to its own thread; with no listener none is made. An
+   evaluation's state lives in its ``_Run``, so one Evaluator can serve several
+   threads; the cache and the key memo are thread-safe.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from . import provenance
 from .cache import SlotCache
 from .consent import WriteGuard
 from .errors import Cancelled, GatewayError, GraphError
-from .graph import PatchGraph
-from .keys import FileFingerprints, digest, node_key
+from .graph import NodeInstance, PatchGraph, Plan
+from .keying import Keyed, NodeKeys, out_keys
+from .keys import FileFingerprints, digest
 from .node import Context, NodeSpec
-from .reasons import ReasonBook, ingredients
+from .outcome import (
+    CancelToken,
+    Evaluation,
+    Event,
+    Listener,
+    NodeFailed,
+    NodeFinished,
+    NodeProgress,
+    NodeResult,
+    NodeStarted,
+    Progress,
+    Status,
+)
+from .reasons import ReasonBook
 from .slots import Files, Slot
 
-Status = Literal["computed", "cached", "failed", "skipped", "cancelled"]
-
-
-# -- events ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class NodeStarted:
-    node_id: str
-
-
-@dataclass(frozen=True)
-class NodeProgress:
-    node_id: str
-    fraction: float
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class NodeFinished:
-    node_id: str
-    seconds: float
-    cached: bool
-    #: "memory", "disk" for hits; "computed" otherwise.
-    source: str = "computed"
-    #: The node's output slots (read-only), so a UI can draw them as soon as they exist.
-    outputs: dict[str, Slot] = field(default_factory=dict, compare=False, repr=False)
-    #: Computed: what changed since it last ran (``reasons.py``).
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class NodeFailed:
-    node_id: str
-    error: str
-    #: "failed" (its own error), "skipped" (an upstream node failed) or "cancelled".
-    status: Status = "failed"
-
-
-@dataclass(frozen=True)
-class Progress:
-    fraction: float
-    done: int
-    total: int
-
-
-Event = NodeStarted | NodeProgress | NodeFinished | NodeFailed | Progress
-Listener = Callable[[Event], None]
-
-
-class CancelToken:
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-
-@dataclass
-class NodeResult:
-    status: Status
-    seconds: float = 0.0
-    error: str | None = None
-    outputs: dict[str, Slot] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
-    source: str = ""
-    traceback: str | None = None
-    #: Made from preview proxies (here or upstream): kept in memory only, never on disk.
-    preview: bool = False
-    #: Computed: what changed since the node last ran ("param fog.density 1.2 → 1.5").
-    reason: str = ""
-    #: Pulled evaluations: a node nobody downstream needed (its consumers were cached),
-    #: so neither read nor run (``outputs`` is empty until ``Evaluation.output`` asks).
-    lazy: bool = False
-
-    @property
-    def notes(self) -> list[str]:
-        """What the outputs say a user must know (holes filled, calibration, provenance)."""
-        return [note for slot in self.outputs.values() for note in slot.notes()]
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "seconds": round(self.seconds, 6),
-            "error": self.error,
-        }
-        if self.status == "computed":
-            out["reason"] = self.reason
-        elif self.status == "cached" and self.source:
-            out["source"] = self.source  # memory / disk / bypass / not needed
-        notes = self.notes
-        if notes:
-            out["notes"] = notes
-        return out
-
-
-@dataclass
-class Evaluation:
-    results: dict[str, NodeResult]
-    seconds: float
-    cancelled: bool = False
-    #: Reads a lazy (pulled, unread) cache hit when someone asks for its outputs.
-    loader: Callable[[str], NodeResult] | None = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return not self.cancelled and all(
-            r.status in ("computed", "cached") for r in self.results.values()
-        )
-
-    def output(self, node_id: str, slot: str | None = None) -> Slot:
-        result = self.results[node_id]
-        if result.lazy and self.loader is not None:
-            result = self.loader(node_id)
-        if result.status not in ("computed", "cached"):
-            raise GatewayError(f"node '{node_id}' has no output: {result.error}")
-        if slot is None:
-            return next(iter(result.outputs.values()))
-        return result.outputs[slot]
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "nodes": {nid: r.to_json() for nid, r in self.results.items()},
-            "seconds": round(self.seconds, 6),
-            "ok": self.ok,
-            "cancelled": self.cancelled,
-        }
+_PRODUCED = ("computed", "cached")
+#: What ``NodeSpec.compute`` is handed for a node that takes no context (it passes it on
+#: to nodes that do only).
+_NO_CONTEXT = Context()
 
 
 @dataclass
@@ -178,18 +81,24 @@ class _Run:
     """What one ``evaluate`` call carries from node to node."""
 
     graph: PatchGraph
+    plan: Plan
     results: dict[str, NodeResult]
-    emit: Listener
+    #: The listener, or None: then no event is made at all.
+    emit: Listener | None
     cancel: CancelToken | None
     preview: int | None
     writes: WriteGuard
     total: int
     pull: bool
     #: Each node's place in the run's order (lazily run nodes report progress by it).
-    index: dict[str, int] = field(default_factory=dict)
+    index: Mapping[str, int]
     #: A digest of the patch JSON, made when a writer first needs it: writers embed the
     #: patch in what they write (``provenance.py``), so it is part of their keys.
     patch_key: str | None = None
+
+    def __post_init__(self) -> None:
+        #: ``ReasonBook.lineage(base_dir, node_id)`` is this + the node id.
+        self.lineage = ReasonBook.lineage(self.writes.base_dir, "")
 
     def patch_digest(self) -> str:
         if self.patch_key is None:
@@ -197,10 +106,46 @@ class _Run:
             self.patch_key = digest(json.dumps(data, sort_keys=True, default=str))
         return self.patch_key
 
+    @property
+    def is_cancelled(self) -> Callable[[], bool] | None:
+        """What nodes and file hashing poll for cancellation (None: no token)."""
+        cancel = self.cancel
+        return (lambda: cancel.cancelled) if cancel is not None else None
 
-def _wanted(graph: PatchGraph, order: list[str]) -> list[str]:
+
+class _Step:
+    """One node on its way through ``_run_node``: who it is, and its keys once made."""
+
+    __slots__ = (
+        "from_preview",
+        "input_keys",
+        "inst",
+        "kept",
+        "keyed",
+        "node_id",
+        "out_keys",
+        "proxy",
+        "spec",
+        "t0",
+    )
+
+    def __init__(self, node_id: str, inst: NodeInstance, spec: NodeSpec, t0: float) -> None:
+        self.node_id, self.inst, self.spec, self.t0 = node_id, inst, spec, t0
+        self.input_keys: dict[str, str | None] = {}
+        self.from_preview = False
+        self.proxy = False
+        #: Whether its results may go to disk: not made from preview proxies.
+        self.kept = True
+        #: Its key (``keying.Keyed``: what it was made of), and its outputs' keys (a
+        #: writer's and a proxy's have more in them).
+        self.keyed: Keyed | None = None
+        self.out_keys: dict[str, str] = {}
+
+
+def _wanted(graph: PatchGraph, order: Iterable[str]) -> list[str]:
     """What a pulled run returns: its nodes that write files, or, with none, the nodes
     of ``order`` that feed no other node of it."""
+    order = list(order)
     writers = [n for n in order if graph.spec(n).writes_files]
     if writers:
         return writers
@@ -219,6 +164,8 @@ class Evaluator:
         self.fingerprints = FileFingerprints(disk.root / "fingerprints" if disk else None)
         #: Each node's last key ingredients, to say why it re-ran (beside the disk cache).
         self.reasons = ReasonBook(disk.root / "reasons" if disk is not None else None)
+        #: Each node's last key, reused while what it is made of stays equal.
+        self.keys = NodeKeys(self.fingerprints)
 
     def evaluate(
         self,
@@ -234,159 +181,229 @@ class Evaluator:
     ) -> Evaluation:
         start = time.perf_counter()
         base_dir = base_dir if base_dir is not None else graph.base_dir
-        order = graph.topological_order()
+        plan = graph.plan()
+        order, index = plan.order, plan.index
         if targets is not None:
             wanted = graph.upstream(targets)  # unknown target → GraphError
-            order = [n for n in order if n in wanted]
+            order = tuple(n for n in order if n in wanted)
+            index = {n: i for i, n in enumerate(order)}
         if strict:
             graph.check_ready(order)
-        run = _Run(
-            graph,
-            {},
-            listener or (lambda event: None),
-            cancel,
-            preview,
-            WriteGuard(graph, base_dir),
-            len(order),
-            pull,
-            {n: i for i, n in enumerate(order)},
-        )
-        results = run.results
-        for index, node_id in enumerate(order):
+        writes = WriteGuard(graph, base_dir)
+        run = _Run(graph, plan, {}, listener, cancel, preview, writes, len(order), pull, index)
+        try:
+            return self._run(run, order, start)
+        finally:  # the nodes' key ingredients, for "why did it re-run" in a later process
+            self.reasons.flush()
+
+    def _run(self, run: _Run, order: tuple[str, ...], start: float) -> Evaluation:
+        results, emit, cancel = run.results, run.emit, run.cancel
+        for i, node_id in enumerate(order):
             if cancel is not None and cancel.cancelled:
-                return self._cancelled(run, order[index:], start)
-            result = self._run_node(run, node_id, index)
-            results[node_id] = result
-            run.emit(Progress((index + 1) / run.total, index + 1, run.total))
+                return self._cancelled(run, order[i:], start)
+            result = results[node_id] = self._run_node(run, node_id, i)
+            if emit is not None:
+                emit(Progress((i + 1) / run.total, i + 1, run.total))
             if result.status == "cancelled":
-                return self._cancelled(run, order[index + 1 :], start)
-        if pull:  # what the caller gets: the writers (else the ends), run or read now
-            for node_id in _wanted(graph, order):
+                return self._cancelled(run, order[i + 1 :], start)
+        if run.pull:  # what the caller gets: the writers (else the ends), run or read now
+            for node_id in _wanted(run.graph, order):
                 self._load(run, node_id)
-        return Evaluation(results, time.perf_counter() - start, loader=lambda n: self._load(run, n))
+        seconds = time.perf_counter() - start
+        return Evaluation(results, seconds, loader=lambda n: self._read_later(run, n))
+
+    def _read_later(self, run: _Run, node_id: str) -> NodeResult:
+        """``Evaluation.output`` of a lazy node: read (or run) it now."""
+        try:
+            return self._load(run, node_id)
+        finally:
+            self.reasons.flush()
 
     @staticmethod
-    def _cancelled(run: _Run, rest: list[str], start: float) -> Evaluation:
+    def _cancelled(run: _Run, rest: Iterable[str], start: float) -> Evaluation:
         for node_id in rest:
             run.results[node_id] = NodeResult("cancelled", error="evaluation cancelled")
-            run.emit(NodeFailed(node_id, "evaluation cancelled", "cancelled"))
+            if run.emit is not None:
+                run.emit(NodeFailed(node_id, "evaluation cancelled", "cancelled"))
         return Evaluation(run.results, time.perf_counter() - start, cancelled=True)
 
-    # ------------------------------------------------------------------------------------
+    # -- one node: keys, then a bypass, a hit or a compute ---------------------------------
     def _run_node(self, run: _Run, node_id: str, index: int, *, lazy_ok: bool = True) -> NodeResult:
         """One node, by the execution spec: keys from the inputs' keys, then the cache,
         then (on a miss) the inputs' values and the compute."""
-        graph, emit = run.graph, run.emit
-        inst = graph.node(node_id)
-        spec = graph.registry.get(inst.type_id)
-        t0 = time.perf_counter()
+        inst = run.plan.nodes[node_id]
+        step = _Step(node_id, inst, run.graph.registry.get(inst.type_id), time.perf_counter())
+        failed = self._make_keys(run, step)
+        if failed is not None:
+            return failed
+        if inst.bypass:
+            return self._bypass(run, step)
+        if run.emit is not None:
+            run.emit(NodeStarted(node_id))
+        hit = self._hit(run, step, lazy_ok)
+        if hit is not None:
+            return hit
+        return self._compute(run, step, index)
 
-        def fail(message: str, status: Status = "failed", tb: str | None = None) -> NodeResult:
-            emit(NodeFailed(node_id, message, status))
-            return NodeResult(status, time.perf_counter() - t0, message, traceback=tb)
+    def _fail(
+        self, run: _Run, step: _Step, message: str, status: Status = "failed", tb: str | None = None
+    ) -> NodeResult:
+        if run.emit is not None:
+            run.emit(NodeFailed(step.node_id, message, status))
+        return NodeResult(status, time.perf_counter() - step.t0, message, traceback=tb)
 
+    def _make_keys(self, run: _Run, step: _Step) -> NodeResult | None:
+        """``step``'s input keys and keys (None), or why the node cannot run."""
+        spec = step.spec
         try:
-            input_keys, from_preview = self._input_keys(graph, node_id, run.results)
+            self._input_keys(run, step)
         except _UpstreamFailed as exc:
-            return fail(str(exc), "skipped")
-        missing = [i.name for i in spec.inputs if not i.optional and i.name not in input_keys]
-        if missing:
-            return fail("required input not connected: " + ", ".join(missing))
+            return self._fail(run, step, str(exc), "skipped")
+        if not spec.required_inputs <= step.input_keys.keys():
+            missing = [
+                i.name
+                for i in spec.inputs
+                if i.name in spec.required_inputs - step.input_keys.keys()
+            ]
+            return self._fail(run, step, "required input not connected: " + ", ".join(missing))
         if run.preview is not None and spec.writes_files:
-            return fail("not written while previewing", "skipped")
-
-        base_dir = run.writes.base_dir
-        token = run.cancel
-        cancelled = (lambda: token.cancelled) if token is not None else None
-        made: dict[str, Any] = {}  # the key's ingredients, for the reason it re-runs
+            return self._fail(run, step, "not written while previewing", "skipped")
         try:  # hashing a source file: regular files only, capped, cancellable
-            key = self._key(
-                spec, inst.params, input_keys, base_dir, inst.bypass, cancelled, made=made
+            keyed = self.keys.keyed(
+                step.node_id,
+                spec,
+                step.inst.params,
+                step.inst.bypass,
+                step.input_keys,
+                run.writes.base_dir,
+                run.is_cancelled,
             )
         except GatewayError as exc:  # Cancelled is one too
-            return fail(str(exc), "cancelled" if isinstance(exc, Cancelled) else "failed")
+            status: Status = "cancelled" if isinstance(exc, Cancelled) else "failed"
+            return self._fail(run, step, str(exc), status)
+        key = keyed.key
         if spec.writes_files:  # what it writes carries the patch (provenance)
             key = digest(key, "patch", run.patch_digest())
-        proxy = run.preview is not None and spec.proxy
-        if proxy:
+        step.proxy = run.preview is not None and spec.proxy
+        if step.proxy:
             key = digest(key, "proxy", str(run.preview))
-        out_keys = {o.name: digest(key, o.name) for o in spec.outputs}
+        step.kept = not (step.proxy or step.from_preview)
+        step.keyed = keyed
+        step.out_keys = keyed.out_keys if key == keyed.key else out_keys(key, spec)
+        return None
 
-        if inst.bypass:
-            try:
-                inputs = self._input_values(run, node_id, spec)
-            except _UpstreamFailed as exc:
-                return fail(str(exc), "skipped")
-            result = self._bypass(spec, node_id, inputs, input_keys, emit, t0)
-            result.preview = from_preview
-            return result
+    def _input_keys(self, run: _Run, step: _Step) -> None:
+        """The keys of the node's inputs (and whether any is a preview proxy); every link
+        must come from a node that produced its slot, else ``_UpstreamFailed`` naming it."""
+        results = run.results
+        for slot_name, src, src_slot in run.plan.incoming[step.node_id]:
+            upstream = results.get(src)
+            if upstream is None or upstream.status not in _PRODUCED:
+                if upstream is not None and upstream.status == "skipped" and upstream.error:
+                    raise _UpstreamFailed(upstream.error)  # names the original failure
+                raise _UpstreamFailed(f"upstream node {src} failed")
+            step.input_keys[slot_name] = upstream.keys[src_slot]
+            if upstream.preview:
+                step.from_preview = True
 
-        emit(NodeStarted(node_id))
-        lineage = ReasonBook.lineage(base_dir, node_id)
-        kept = not (proxy or from_preview)
-        hit = self._hit(run, spec, out_keys, lazy_ok)
-        if hit is not None:
-            if not hit.lazy:  # a node not run (yet) has nothing to remember
-                self.reasons.remember(lineage, made, persist=kept)
-            hit.seconds = time.perf_counter() - t0
-            hit.preview = proxy or from_preview
-            emit(NodeFinished(node_id, hit.seconds, True, hit.source, hit.outputs))
-            return hit
+    def _hit(self, run: _Run, step: _Step, lazy_ok: bool) -> NodeResult | None:
+        """A cache hit for every output, or None. Pulled runs don't read a hit that no
+        one may need (a sink's Files are always read: they must still match the files)."""
+        if run.pull and lazy_ok and not step.spec.writes_files:  # run later, if ever needed
+            hit = NodeResult("cached", keys=step.out_keys, source="not needed", lazy=True)
+        else:
+            hits, source = self._cached(step.out_keys)
+            if len(hits) < len(step.out_keys):
+                return None
+            hit = NodeResult("cached", outputs=hits, keys=step.out_keys, source=source)
+            self._note(run, step)  # (a lazy node, not run yet, has nothing to note)
+        hit.seconds = time.perf_counter() - step.t0
+        hit.preview = not step.kept
+        if run.emit is not None:
+            run.emit(NodeFinished(step.node_id, hit.seconds, True, hit.source, hit.outputs))
+        return hit
 
+    def _note(self, run: _Run, step: _Step, *, explain: bool = False) -> str:
+        """File the node's key ingredients in the reason book (once per lineage for a
+        reused key); with ``explain``, first say what changed since it last ran."""
+        keyed = step.keyed
+        assert keyed is not None
+        lineage = run.lineage + step.node_id
+        if keyed.noted == lineage and not explain:
+            return ""
+        reason = self.reasons.explain(lineage, step.node_id, keyed.made) if explain else ""
+        self.reasons.remember(lineage, keyed.made, persist=step.kept)
+        if step.kept:
+            keyed.noted = lineage
+        return reason
+
+    def _compute(self, run: _Run, step: _Step, index: int) -> NodeResult:
+        """Read the inputs, run the node, keep its outputs in the cache."""
+        node_id, spec = step.node_id, step.spec
         try:
             inputs = self._input_values(run, node_id, spec)
         except _UpstreamFailed as exc:
-            return fail(str(exc), "skipped")
-        t0 = time.perf_counter()  # its own time: not that of upstream nodes pulled just now
-        if proxy:
-            inputs = {n: self._proxy(v, input_keys[n], run.preview) for n, v in inputs.items()}
-
-        def report(fraction: float, message: str) -> None:
-            emit(NodeProgress(node_id, fraction, message))
-            emit(Progress((index + fraction) / run.total, index, run.total))
-
-        ctx = Context(
-            node_id=node_id,
-            base_dir=base_dir,
-            preview=run.preview is not None,
-            report=report,
-            cancelled=cancelled,
-            writes=run.writes,
-            provenance=self._provenance(run, node_id, base_dir),
-        )
+            return self._fail(run, step, str(exc), "skipped")
+        step.t0 = t0 = time.perf_counter()  # its own time: not that of inputs pulled now
+        if step.proxy:
+            inputs = {n: self._proxy(v, step.input_keys[n], run.preview) for n, v in inputs.items()}
+        ctx = self._context(run, node_id, index) if spec.takes_context else _NO_CONTEXT
         try:
-            outputs = spec.compute(inputs, inst.params, ctx)
+            outputs = spec.compute(inputs, step.inst.params, ctx)
         except Cancelled:
-            return fail("evaluation cancelled", "cancelled")
+            return self._fail(run, step, "evaluation cancelled", "cancelled")
         except GatewayError as exc:
-            return fail(str(exc), tb=traceback.format_exc())
+            return self._fail(run, step, str(exc), tb=traceback.format_exc())
         except Exception as exc:
-            return fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
+            return self._fail(run, step, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
         seconds = time.perf_counter() - t0
-        for name, slot in outputs.items():
-            # Throwaway preview results (a proxy here, or proxy inputs from upstream)
-            # must not fill the disk store on every knob step; the rest goes to disk
-            # if it pays (``cache.worth_persisting``: model outputs, small slots, or
-            # slower to compute than to store and read back).
-            self.cache.put(
-                out_keys[name],
-                slot,
-                persist=kept,
-                seconds=seconds / len(outputs),
-                expensive=spec.identity is not None,
-            )
-        reason = self.reasons.explain(lineage, node_id, made)
-        self.reasons.remember(lineage, made, persist=kept)
-        emit(NodeFinished(node_id, seconds, False, outputs=outputs, reason=reason))
+        self._store(step, outputs, seconds)
+        reason = self._note(run, step, explain=True)
+        if run.emit is not None:
+            run.emit(NodeFinished(node_id, seconds, False, outputs=outputs, reason=reason))
         return NodeResult(
             "computed",
             seconds,
             outputs=outputs,
-            keys=out_keys,
+            keys=step.out_keys,
             source="computed",
-            preview=proxy or from_preview,
+            preview=not step.kept,
             reason=reason,
         )
+
+    def _context(self, run: _Run, node_id: str, index: int) -> Context:
+        emit, base_dir = run.emit, run.writes.base_dir
+
+        def report(fraction: float, message: str) -> None:
+            if emit is not None:
+                emit(NodeProgress(node_id, fraction, message))
+                emit(Progress((index + fraction) / run.total, index, run.total))
+
+        return Context(
+            node_id=node_id,
+            base_dir=base_dir,
+            preview=run.preview is not None,
+            report=report,
+            cancelled=run.is_cancelled,
+            writes=run.writes,
+            provenance=self._provenance(run, node_id, base_dir),
+        )
+
+    def _store(self, step: _Step, outputs: dict[str, Slot], seconds: float) -> None:
+        """Throwaway preview results (a proxy here, or proxy inputs from upstream) must
+        not fill the disk store on every knob step; the rest goes to disk if it pays
+        (``cache.worth_persisting``: model outputs and what a writer wrote; otherwise
+        only if computing took longer than storing and reading back would)."""
+        spec, keys = step.spec, step.out_keys
+        expensive = spec.identity is not None or spec.writes_files
+        for name, slot in outputs.items():
+            self.cache.put(
+                keys[name],
+                slot,
+                persist=step.kept,
+                seconds=seconds / len(outputs),
+                expensive=expensive,
+            )
 
     def _provenance(
         self, run: _Run, node_id: str, base_dir: Path | None
@@ -399,18 +416,6 @@ class Evaluator:
             return provenance.build(graph, node_id, target, mode, self.fingerprints.of)  # type: ignore[arg-type]
 
         return make
-
-    def _hit(
-        self, run: _Run, spec: NodeSpec, out_keys: dict[str, str], lazy_ok: bool
-    ) -> NodeResult | None:
-        """A cache hit for every output, or None. Pulled runs don't read a hit that no
-        one may need (a sink's Files are always read: they must still match the files)."""
-        if run.pull and lazy_ok and not spec.writes_files:  # run later, if ever needed
-            return NodeResult("cached", keys=out_keys, source="not needed", lazy=True)
-        hits, source = self._cached(out_keys)
-        if len(hits) < len(out_keys):
-            return None
-        return NodeResult("cached", outputs=hits, keys=out_keys, source=source)
 
     def _load(self, run: _Run, node_id: str) -> NodeResult:
         """A lazy hit's outputs, read now; recomputed if the entry has gone (evicted,
@@ -434,7 +439,7 @@ class Evaluator:
         found = {node_id}
         stack = [node_id]
         while stack:
-            for src, _ in run.graph.incoming(stack.pop()).values():
+            for _, src, _ in run.plan.incoming[stack.pop()]:
                 upstream = run.results.get(src)
                 if src in found or upstream is None or not upstream.lazy:
                     continue
@@ -444,72 +449,33 @@ class Evaluator:
                 stack.append(src)
         return sorted(found, key=run.index.__getitem__)
 
-    def _key(
-        self,
-        spec: NodeSpec,
-        params: dict[str, Any],
-        input_keys: dict[str, str | None],
-        base_dir: Path | None,
-        bypass: bool,
-        cancelled: Callable[[], bool] | None = None,
-        *,
-        made: dict[str, Any] | None = None,
-    ) -> str:
-        """The node's key; ``made`` receives its ingredients (``reasons.ingredients``)."""
-        keyed: dict[str, Any] = {}
-        files: dict[str, str] = {}
-        for p in spec.params:
-            value = params.get(p.name, p.default)
-            if p.kind == "path" and value:
-                path = Context(base_dir=base_dir).resolve_path(str(value))
-                if not p.save:
-                    files[p.name] = str(path)
-                value = (
-                    str(path.resolve())
-                    if p.save
-                    else self.fingerprints.of(path, cancelled=cancelled)
-                )
-            keyed[p.name] = value
-        if spec.identity is not None:
-            try:
-                keyed["__identity__"] = spec.identity(params, Context(base_dir=base_dir))
-            except Exception as exc:  # the node will fail on its own; keep the key honest
-                keyed["__identity__"] = f"unresolved:{type(exc).__name__}:{exc}"
-        if bypass:
-            keyed["__bypass__"] = True
-        if made is not None:
-            made.update(ingredients(spec.version, keyed, files, input_keys))
-        return node_key(spec.type_id, spec.version, keyed, input_keys)
-
-    def _bypass(
-        self,
-        spec: NodeSpec,
-        node_id: str,
-        inputs: dict[str, Slot | None],
-        input_keys: dict[str, str | None],
-        emit: Listener,
-        t0: float,
-    ) -> NodeResult:
+    def _bypass(self, run: _Run, step: _Step) -> NodeResult:
         """A bypassed node hands each output the first input of a compatible type; a
         bypassed sink (a ``Files`` output) writes nothing."""
+        try:
+            inputs = self._input_values(run, step.node_id, step.spec)
+        except _UpstreamFailed as exc:
+            return self._fail(run, step, str(exc), "skipped")
         outputs: dict[str, Slot] = {}
         keys: dict[str, str] = {}
-        for out in spec.outputs:
+        for out in step.spec.outputs:
             for name, value in inputs.items():
                 if isinstance(value, out.type):
                     outputs[out.name] = value
-                    keys[out.name] = input_keys[name] or ""
+                    keys[out.name] = step.input_keys[name] or ""
                     break
             else:
                 if out.type is Files:
                     outputs[out.name], keys[out.name] = Files((), ()), "bypassed-sink"
                     continue
                 message = f"cannot bypass: no input can stand in for output '{out.name}'"
-                emit(NodeFailed(node_id, message))
-                return NodeResult("failed", time.perf_counter() - t0, message)
-        seconds = time.perf_counter() - t0
-        emit(NodeFinished(node_id, seconds, True, "bypass", outputs))
-        return NodeResult("cached", seconds, outputs=outputs, keys=keys, source="bypass")
+                return self._fail(run, step, message)
+        seconds = time.perf_counter() - step.t0
+        if run.emit is not None:
+            run.emit(NodeFinished(step.node_id, seconds, True, "bypass", outputs))
+        result = NodeResult("cached", seconds, outputs=outputs, keys=keys, source="bypass")
+        result.preview = step.from_preview
+        return result
 
     def _proxy(self, value: Slot | None, key: str | None, long_side: int | None) -> Slot | None:
         if value is None or long_side is None or value.size is None:
@@ -527,28 +493,10 @@ class Evaluator:
         self.cache.put(proxy_key, small, persist=False)
         return small
 
-    @staticmethod
-    def _input_keys(
-        graph: PatchGraph, node_id: str, results: dict[str, NodeResult]
-    ) -> tuple[dict[str, str | None], bool]:
-        """(the keys of the node's inputs, whether any is a preview proxy); every link must
-        come from a node that produced its slot, else ``_UpstreamFailed`` naming it."""
-        from_preview = False
-        input_keys: dict[str, str | None] = {}
-        for slot_name, (src, src_slot) in sorted(graph.incoming(node_id).items()):
-            upstream = results.get(src)
-            if upstream is None or upstream.status not in ("computed", "cached"):
-                if upstream is not None and upstream.status == "skipped" and upstream.error:
-                    raise _UpstreamFailed(upstream.error)  # names the original failure
-                raise _UpstreamFailed(f"upstream node {src} failed")
-            input_keys[slot_name] = upstream.keys[src_slot]
-            from_preview = from_preview or upstream.preview
-        return input_keys, from_preview
-
     def _input_values(self, run: _Run, node_id: str, spec: NodeSpec) -> dict[str, Slot | None]:
         """The node's inputs (coerced to its input types), read now if they were lazy."""
         inputs: dict[str, Slot | None] = {}
-        for slot_name, (src, src_slot) in sorted(run.graph.incoming(node_id).items()):
+        for slot_name, src, src_slot in run.plan.incoming[node_id]:
             upstream = self._load(run, src) if run.results[src].lazy else run.results[src]
             value = upstream.outputs.get(src_slot)
             if value is None:  # a lazy hit that failed to recompute
@@ -564,14 +512,17 @@ class Evaluator:
         source = "memory"
         for name, k in out_keys.items():
             slot, where = self.cache.get(k)
-            if slot is None or (isinstance(slot, Files) and not self._files_intact(slot)):
+            # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
+            if slot is None or (Files in type(slot).__mro__ and not self._files_intact(slot)):
                 break
             hits[name] = slot
             if where == "disk":
                 source = "disk"
         return hits, source
 
-    def _files_intact(self, files: Files) -> bool:
+    def _files_intact(self, files: Slot) -> bool:
+        """Whether the files a ``Files`` slot names are still the bytes it wrote."""
+        assert isinstance(files, Files)
         try:
             return all(
                 self.fingerprints.of(Path(p)) == fp

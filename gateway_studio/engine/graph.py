@@ -1,25 +1,31 @@
 """The patch graph: node instances and the links between their slots.
 
-A ``PatchGraph`` wraps a ``networkx.DiGraph`` whose nodes are node ids (attribute
-``node``: a ``NodeInstance``) and whose edges carry the slot links between two nodes
-(attribute ``links``: {input slot name: output slot name}). Every edit is checked here:
-unknown types or params, incompatible slot types, cycles and missing required inputs are
-refused with a ``GraphError`` naming the nodes and slots. The graph knows nothing of Qt;
-the UI edits it through undo commands and hands the evaluator a ``snapshot()``.
+A ``PatchGraph`` wraps a directed graph (``digraph.Digraph``, networkx's interface in
+plain dicts) whose nodes are node ids (attribute ``node``: a ``NodeInstance``) and whose
+edges carry the slot links between two nodes (attribute ``links``: {input slot name:
+output slot name}). Every edit is checked here: unknown types or params, incompatible
+slot types, cycles and missing required inputs are refused with a ``GraphError`` naming
+the nodes and slots. The graph knows nothing of Qt; the UI edits it through undo
+commands and hands the evaluator a ``snapshot()``.
+
+What evaluating needs of the graph's shape — the run order and each node's links in —
+is a ``Plan``, built once per structural edit (``plan()``): a knob change or a repeated
+evaluation reuses it. Edits through this class count as structural (``revision``);
+code that replaces ``graph`` with another object gets a new plan too.
 """
 
 from __future__ import annotations
 
 import copy
+import heapq
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from .consent import WriteConsent
+from .digraph import Digraph
 from .errors import GraphError
 from .node import NodeSpec
 from .params import ParamError
@@ -60,10 +66,29 @@ class Backdrop:
     color: str = "#3a4a5a"
 
 
+#: One link into a node: (input slot, source node, source slot).
+LinkIn = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The graph's shape as the evaluator walks it, valid until the next structural edit."""
+
+    #: Topological order, lexicographic among nodes that could go in either order.
+    order: tuple[str, ...]
+    #: Each node's place in ``order``.
+    index: Mapping[str, int]
+    #: Each node's links in, sorted by input slot.
+    incoming: Mapping[str, tuple[LinkIn, ...]]
+    #: Each node's instance (the same objects as the graph's: params edited in place
+    #: show; adding or removing a node is a structural edit).
+    nodes: Mapping[str, NodeInstance]
+
+
 @dataclass
 class PatchGraph:
     registry: Registry
-    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    graph: Digraph = field(default_factory=Digraph)
     metadata: dict[str, Any] = field(default_factory=dict)
     backdrops: list[Backdrop] = field(default_factory=list)
     #: Folder that relative paths in params resolve against (the patch file's folder).
@@ -72,6 +97,12 @@ class PatchGraph:
     write_consent: WriteConsent = field(default_factory=WriteConsent)
     #: The patch file the graph was read from (a render must not write over it).
     source_file: Path | None = None
+    #: Counts structural edits (nodes and links added or removed): a ``Plan`` is valid
+    #: for one revision of one ``graph`` object.
+    revision: int = field(default=0, init=False, compare=False)
+    _plan: tuple[object, int, Plan] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     # -- nodes ----------------------------------------------------------------------------
     def spec(self, node_id: str) -> NodeSpec:
@@ -127,6 +158,7 @@ class PatchGraph:
             values[name] = self._checked_param(spec, node_id, name, value)
         inst = NodeInstance(node_id, type_id, values, position, bypass, title)
         self.graph.add_node(node_id, node=inst)
+        self.revision += 1
         return inst
 
     def remove_node(self, node_id: str) -> list[Link]:
@@ -134,6 +166,7 @@ class PatchGraph:
         self.node(node_id)
         removed = [lk for lk in self.links() if node_id in (lk.src, lk.dst)]
         self.graph.remove_node(node_id)
+        self.revision += 1
         return removed
 
     def set_param(self, node_id: str, name: str, value: Any) -> Any:
@@ -171,7 +204,9 @@ class PatchGraph:
     def incoming(self, node_id: str) -> dict[str, tuple[str, str]]:
         """{input slot: (source node, source slot)} of one node."""
         out: dict[str, tuple[str, str]] = {}
-        for u, _, data in self.graph.in_edges(node_id, data=True):
+        if node_id not in self.graph:
+            return out
+        for u, data in self.graph.pred[node_id].items():
             for dst_slot, src_slot in data["links"].items():
                 out[dst_slot] = (u, src_slot)
         return out
@@ -198,7 +233,7 @@ class PatchGraph:
                 f"cannot connect {link.src}.{link.src_slot} ({out.type_name}) to "
                 f"{link.dst}.{link.dst_slot} ({inp.type_name}): incompatible slot types"
             )
-        if link.src == link.dst or (cycle and nx.has_path(self.graph, link.dst, link.src)):
+        if link.src == link.dst or (cycle and self._reaches(link.dst, link.src)):
             raise GraphError(
                 f"cannot connect {link.src}.{link.src_slot} to {link.dst}.{link.dst_slot}: "
                 f"it would make a cycle ({link.dst} already feeds {link.src})"
@@ -213,6 +248,7 @@ class PatchGraph:
             self.graph.edges[link.src, link.dst]["links"][link.dst_slot] = link.src_slot
         else:
             self.graph.add_edge(link.src, link.dst, links={link.dst_slot: link.src_slot})
+        self.revision += 1
         return previous
 
     def disconnect(self, dst: str, dst_slot: str) -> Link | None:
@@ -222,17 +258,49 @@ class PatchGraph:
                 src_slot = data["links"].pop(dst_slot)
                 if not data["links"]:
                     self.graph.remove_edge(u, dst)
+                self.revision += 1
                 return Link(u, src_slot, dst, dst_slot)
         return None
 
     # -- analysis -------------------------------------------------------------------------
     def find_cycle(self) -> list[str] | None:
-        """The nodes of one cycle (first node repeated at the end), or None: O(nodes+links)."""
-        try:
-            edges = nx.find_cycle(self.graph)
-        except nx.NetworkXNoCycle:
-            return None
-        return [str(u) for u, _v, *_ in edges] + [str(edges[0][0])]
+        """The nodes of one cycle (first node repeated at the end), or None: O(nodes+links),
+        depth-first without recursion (a patch may hold thousands of nodes)."""
+        succ = self.graph.succ
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        for root in self.graph.nodes:
+            if root in state:
+                continue
+            path, branches = [root], [iter(succ[root])]
+            state[root] = 1
+            while branches:
+                nxt = next(branches[-1], None)
+                if nxt is None:
+                    state[path.pop()] = 2
+                    branches.pop()
+                elif state.get(nxt) == 1:  # back to a node on the path: a cycle
+                    cycle = path[path.index(nxt) :]
+                    return [str(n) for n in cycle] + [str(nxt)]
+                elif nxt not in state:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    branches.append(iter(succ[nxt]))
+        return None
+
+    def _reaches(self, src: str, dst: str) -> bool:
+        """Whether a path of links leads from ``src`` to ``dst``."""
+        return dst in self._reachable([src], self.graph.succ)
+
+    def _reachable(self, starts: Iterable[str], step: Mapping[Any, Iterable[Any]]) -> set[str]:
+        """``starts`` and every node reached from them through ``step`` (succ or pred)."""
+        seen: set[str] = set()
+        stack = list(starts)
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(m for m in step[n] if m not in seen)
+        return seen
 
     def missing_inputs(self, node_id: str) -> list[str]:
         spec = self.spec(node_id)
@@ -247,35 +315,67 @@ class PatchGraph:
             raise GraphError("required inputs are not connected: " + ", ".join(problems))
 
     def topological_order(self) -> list[str]:
-        # Sorted tie-breaks make the order (and so event logs) deterministic.
-        return list(nx.lexicographical_topological_sort(self.graph))
+        """Every node after the nodes feeding it; among nodes free to go first, the
+        smallest id first, so the order (and so event logs) is deterministic."""
+        return list(self.plan().order)
+
+    def plan(self) -> Plan:
+        """The run order and each node's links in, built once per structural edit."""
+        cached = self._plan
+        if cached is not None and cached[0] is self.graph and cached[1] == self.revision:
+            return cached[2]
+        plan = self._make_plan()
+        self._plan = (self.graph, self.revision, plan)
+        return plan
+
+    def _make_plan(self) -> Plan:
+        pred, succ = self.graph.pred, self.graph.succ
+        incoming: dict[str, tuple[LinkIn, ...]] = {}
+        waiting: dict[str, int] = {}
+        nodes = {node_id: self.node(node_id) for node_id in self.graph.nodes}
+        for node_id in nodes:
+            links = [
+                (d, u, s) for u, data in pred[node_id].items() for d, s in data["links"].items()
+            ]
+            incoming[node_id] = tuple(sorted(links))
+            waiting[node_id] = len(pred[node_id])
+        ready = [n for n, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            n = heapq.heappop(ready)
+            order.append(n)
+            for m in succ[n]:
+                waiting[m] -= 1
+                if waiting[m] == 0:
+                    heapq.heappush(ready, m)
+        if len(order) < len(waiting):
+            cycle = self.find_cycle() or []
+            raise GraphError("the links make a cycle: " + " → ".join(cycle))
+        return Plan(tuple(order), {n: i for i, n in enumerate(order)}, incoming, nodes)
 
     def upstream(self, node_ids: Iterable[str]) -> set[str]:
         """The nodes and all their ancestors, in one pass (GraphError for an unknown id)."""
-        seen: set[str] = set()
-        stack = list(node_ids)
-        for node_id in stack:
+        starts = list(node_ids)
+        for node_id in starts:
             self.node(node_id)
-        pred = self.graph.pred
-        while stack:
-            n = stack.pop()
-            if n not in seen:
-                seen.add(n)
-                stack.extend(p for p in pred[n] if p not in seen)
-        return seen
+        return self._reachable(starts, self.graph.pred)
 
     def descendants(self, node_id: str) -> set[str]:
-        return set(nx.descendants(self.graph, node_id))
+        self.node(node_id)
+        return self._reachable([node_id], self.graph.succ) - {node_id}
 
     def ancestors(self, node_id: str) -> set[str]:
-        return set(nx.ancestors(self.graph, node_id))
+        self.node(node_id)
+        return self._reachable([node_id], self.graph.pred) - {node_id}
 
     def sinks(self) -> list[str]:
         return sorted(n for n in self.graph.nodes if self.graph.out_degree(n) == 0)
 
     def snapshot(self) -> PatchGraph:
-        """A deep, independent copy for a worker thread (the UI keeps editing its own)."""
-        return PatchGraph(
+        """A deep, independent copy for a worker thread (the UI keeps editing its own);
+        it keeps the plan, if one is built: its shape is the same."""
+        copied = PatchGraph(
             self.registry,
             copy.deepcopy(self.graph),
             copy.deepcopy(self.metadata),
@@ -284,3 +384,8 @@ class PatchGraph:
             self.write_consent,
             self.source_file,
         )
+        copied.revision = self.revision
+        cached = self._plan
+        if cached is not None and cached[0] is self.graph and cached[1] == self.revision:
+            copied._plan = (copied.graph, copied.revision, cached[2])
+        return copied

@@ -23,6 +23,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +58,9 @@ class Context:
         #: as a test or a script, that writes where it says).
         self._writes = writes
         self._provenance = provenance
+        #: What the user must know about this run (a fallback taken, a one-time cost):
+        #: the evaluator shows it in the node's status and the report, beside slot notes.
+        self.notes: list[str] = []
 
     def provenance(self, target: Path, mode: str) -> dict[str, Any] | None:
         """The envelope (``provenance.py``) a node that writes ``target`` embeds: the
@@ -70,6 +74,11 @@ class Context:
         """Report progress within this node (0..1), e.g. "loading model", "inference"."""
         if self._report is not None:
             self._report(min(max(float(fraction), 0.0), 1.0), message)
+
+    def note(self, text: str) -> None:
+        """Say something the user must see in the node's status (never a silent fallback)."""
+        if text and text not in self.notes:
+            self.notes.append(text)
 
     def check_cancelled(self) -> None:
         """Raise ``Cancelled`` if the evaluation was cancelled (call between long steps)."""
@@ -152,7 +161,16 @@ class NodeSpec:
         return self.func(*args, **kwargs)
 
     def input(self, name: str) -> InputSpec | None:
-        return next((i for i in self.inputs if i.name == name), None)
+        return self._inputs_by_name.get(name)
+
+    @cached_property
+    def _inputs_by_name(self) -> dict[str, InputSpec]:
+        return {i.name: i for i in self.inputs}
+
+    @cached_property
+    def required_inputs(self) -> frozenset[str]:
+        """Names of the inputs that must be connected."""
+        return frozenset(i.name for i in self.inputs if not i.optional)
 
     def output(self, name: str) -> OutputSpec | None:
         return next((o for o in self.outputs if o.name == name), None)
@@ -165,12 +183,12 @@ class NodeSpec:
         """The first file param the node *reads* (a source's photo), if any."""
         return next((p.name for p in self.params if p.kind == "path" and not p.save), None)
 
-    @property
+    @cached_property
     def save_path_param(self) -> str | None:
         """The first file param the node *writes* (an export's target), if any."""
         return next((p.name for p in self.params if p.kind == "path" and p.save), None)
 
-    @property
+    @cached_property
     def writes_files(self) -> bool:
         """Sinks that write files: run on render/export, never while previewing."""
         return self.save_path_param is not None
@@ -187,7 +205,7 @@ class NodeSpec:
         if self.takes_context:
             kwargs[self.takes_context] = ctx
         result = self.func(*args, **kwargs)
-        if not isinstance(result, Mapping):
+        if isinstance(result, Slot) or not isinstance(result, Mapping):
             if len(self.outputs) != 1:
                 raise GatewayError(
                     f"{self.type_id} returned one value but declares {len(self.outputs)} outputs"

@@ -14,14 +14,13 @@ node computes, ``ReasonBook.explain`` names which of those changed since the sam
     first run            (never ran before, as far as this cache knows)
     not in the cache     (same ingredients: the entry was evicted or never stored)
 
-The book lives beside the disk cache (``reasons/`` under its root, one small JSON file per
-node), so ``gateway-studio render --report -`` can say why across runs; without a disk
-cache it is kept in memory.
+The book lives beside the disk cache (``reasons/`` under its root, one JSON file per patch
+folder, written once at the end of an evaluation), so ``gateway-studio render --report -``
+can say why across runs; without a disk cache it is kept in memory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import threading
@@ -97,46 +96,97 @@ def explain(node_id: str, old: Ingredients | None, new: Ingredients) -> str:
 
 
 class ReasonBook:
-    """Each node's last ingredients, by lineage (patch folder + node id)."""
+    """Each node's last ingredients, by lineage (patch folder + node id).
+
+    With a ``root`` folder the book outlives the process: one JSON file per patch folder
+    (``{"folder": …, "nodes": {node id: ingredients}}``), read once when a node of that
+    folder is first looked up, and written by ``flush`` — once per folder per
+    evaluation (the evaluator flushes when it ends), merged with what another process
+    may have written meanwhile. A missing, damaged or unwritable file costs the
+    history, never the render."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root
         self._memory: dict[str, Ingredients] = {}
+        #: Folders whose file has been read into ``_memory``.
+        self._loaded: set[str] = set()
+        #: Lineages whose ingredients in ``_memory`` are on disk as they are.
+        self._saved: set[str] = set()
+        #: Folder → node ids to write at the next ``flush``.
+        self._dirty: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
     def lineage(base_dir: Path | None, node_id: str) -> str:
         return f"{base_dir or ''}\n{node_id}"
 
-    def _file(self, lineage: str) -> Path | None:
+    def _file(self, folder: str) -> Path | None:
         if self.root is None:
             return None
-        name = hashlib.blake2b(lineage.encode("utf-8"), digest_size=12).hexdigest()
+        name = hashlib.blake2b(folder.encode("utf-8"), digest_size=12).hexdigest()
         return self.root / f"{name}.json"
+
+    def _read(self, folder: str) -> dict[str, Ingredients]:
+        """The nodes' ingredients in ``folder``'s file ({} if none or damaged)."""
+        file = self._file(folder)
+        try:
+            data = json.loads(file.read_text(encoding="utf-8")) if file else None
+        except (OSError, ValueError):
+            return {}  # missing or damaged: no history, never an error
+        if not isinstance(data, dict) or data.get("folder") != folder:
+            return {}
+        nodes = data.get("nodes")
+        if not isinstance(nodes, dict):
+            return {}
+        return {k: v for k, v in nodes.items() if isinstance(v, dict)}
 
     def last(self, lineage: str) -> Ingredients | None:
         with self._lock:
-            if lineage in self._memory:
-                return self._memory[lineage]
-        file = self._file(lineage)
-        if file is None:
-            return None
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None  # missing or damaged: no history, never an error
-        return data if isinstance(data, dict) else None
+            found = self._memory.get(lineage)
+            folder, _, _ = lineage.rpartition("\n")
+            if found is not None or self.root is None or folder in self._loaded:
+                return found
+        on_disk = self._read(folder)
+        with self._lock:
+            self._loaded.add(folder)
+            for node_id, made in on_disk.items():
+                line = f"{folder}\n{node_id}"
+                if line not in self._memory:
+                    self._memory[line] = made
+                    self._saved.add(line)
+            return self._memory.get(lineage)
 
     def remember(self, lineage: str, new: Ingredients, *, persist: bool = True) -> None:
+        """Note ``new`` as the node's last ingredients; with ``persist`` (and a root)
+        the next ``flush`` writes them."""
         with self._lock:
-            if self._memory.get(lineage) == new:
+            if self._memory.get(lineage) == new and (not persist or lineage in self._saved):
                 return
             self._memory[lineage] = new
-        file = self._file(lineage)
-        if file is not None and persist:
-            # a read-only cache folder costs the history, not the render
-            with contextlib.suppress(OSError):
-                atomic_write(file, json.dumps(new, default=str).encode("utf-8"))
+            self._saved.discard(lineage)
+            if persist and self.root is not None:
+                folder, _, node_id = lineage.rpartition("\n")
+                self._dirty.setdefault(folder, set()).add(node_id)
+
+    def flush(self) -> None:
+        """Write what ``remember`` noted to persist: one file per patch folder."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, {}
+        for folder, node_ids in dirty.items():
+            file = self._file(folder)
+            if file is None:
+                continue
+            nodes = self._read(folder)  # what another process may have written since
+            with self._lock:
+                lines = {n: f"{folder}\n{n}" for n in node_ids}
+                nodes.update({n: self._memory[line] for n, line in lines.items()})
+            data = json.dumps({"folder": folder, "nodes": nodes}, default=str)
+            try:  # a read-only cache folder costs the history, not the render
+                atomic_write(file, data.encode("utf-8"))
+            except OSError:
+                continue
+            with self._lock:
+                self._saved.update(line for line in lines.values() if line in self._memory)
 
     def explain(self, lineage: str, node_id: str, new: Ingredients) -> str:
         return explain(node_id, self.last(lineage), new)

@@ -83,7 +83,10 @@ def test_slot_cache_memory_then_disk(tmp_path: Path) -> None:
     assert fresh.info()["memory_entries"] == 1
 
 
-def test_truncated_entry_is_recomputed_by_the_evaluator(tmp_path: Path) -> None:
+def test_truncated_entry_is_recomputed_by_the_evaluator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "all")  # cheap fake nodes on disk too
     g = PatchGraph(registry())
     g.add_node("test.const", node_id="a")
     g.add_node("test.add", node_id="b")

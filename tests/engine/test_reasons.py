@@ -63,6 +63,7 @@ def test_reasons_for_file_bytes_weights_inputs_and_eviction(tmp_path: Path) -> N
     book = ReasonBook(tmp_path / "reasons")
     line = ReasonBook.lineage(tmp_path, "n")
     book.remember(line, base)
+    book.flush()  # (the evaluator flushes at the end of each evaluation)
     assert (
         ReasonBook(tmp_path / "reasons").explain(line, "n", new_bytes)
         == "new file bytes: photo.jpg"

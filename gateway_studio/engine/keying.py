@@ -1,0 +1,153 @@
+"""Each node's cache key, made once per change of what it is made of.
+
+A node's key is ``keys.node_key`` of its type, version, params (a read file by its
+bytes, ``keys.FileFingerprints``), the identity of what it loads, whether it is
+bypassed and the keys of its inputs; each output's key is a digest of the node's key
+and the output's name. Hashing that for every node on every evaluation is most of an
+evaluation's cost when the nodes are cached, so ``NodeKeys`` remembers, per node id,
+the last key it made and what it was made from. A node's key is reused only when the
+same spec, equal params, the same bypass and equal input keys come again, compared
+by value, so a param edited in place (not through ``PatchGraph.set_param``) is seen
+too. A knob change therefore re-keys the changed node and, through their input keys,
+its descendants; nothing else is hashed again.
+
+Nodes whose key also depends on the world outside the patch — a file they read, the
+weights their identity names — are keyed afresh every time (their file fingerprints
+are remembered by file stamp instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import copysign
+from pathlib import Path
+from typing import Any
+
+from .keys import FileFingerprints, digest, node_key
+from .node import Context, NodeSpec
+from .reasons import Ingredients, ingredients
+
+#: Node ids remembered at most; past it the memo starts afresh (keys are only ever
+#: recomputed, never wrong).
+MEMO_NODES = 4096
+
+
+class Keyed:
+    """A node's key, what it was made of (``reasons.ingredients``) and its outputs'
+    keys, with what the memo compares to reuse it. Shared by every evaluation that
+    reuses it, so never changed once made (``noted`` aside: a note for the evaluator)."""
+
+    __slots__ = ("bypass", "inputs", "key", "made", "noted", "out_keys", "params", "spec", "types")
+
+    def __init__(
+        self,
+        spec: NodeSpec,
+        params: dict[str, Any],
+        bypass: bool,
+        inputs: dict[str, str | None],
+        key: str,
+        made: Ingredients,
+    ) -> None:
+        self.spec, self.bypass = spec, bypass
+        self.params, self.inputs = dict(params), dict(inputs)
+        self.types = tuple(map(type, params.values()))
+        self.key, self.made, self.out_keys = key, made, out_keys(key, spec)
+        #: The lineage ``reasons.ReasonBook`` last filed ``made`` under, if any (the
+        #: evaluator need not file the same ingredients again).
+        self.noted: str | None = None
+
+
+def _same(old: dict[str, Any], new: dict[str, Any], old_types: tuple[type, ...]) -> bool:
+    """Equal as the key sees them: 1, 1.0 and True differ there, and so do 0.0 and -0.0."""
+    if old != new or old_types != tuple(map(type, new.values())):
+        return False
+    if 0 not in new.values():  # equal non-zero numbers of one type: the same JSON
+        return True
+    return all(
+        copysign(1, v) == copysign(1, old[k]) for k, v in new.items() if isinstance(v, float)
+    )
+
+
+def out_keys(key: str, spec: NodeSpec) -> dict[str, str]:
+    return {o.name: digest(key, o.name) for o in spec.outputs}
+
+
+class NodeKeys:
+    """Keys of nodes, remembered by node id while what they are made of stays equal.
+    Thread-safe: entries are never changed, only replaced whole (one dict store)."""
+
+    def __init__(self, fingerprints: FileFingerprints) -> None:
+        self.fingerprints = fingerprints
+        self._memo: dict[str, Keyed] = {}
+        self._pure: dict[NodeSpec, bool] = {}
+
+    def pure(self, spec: NodeSpec) -> bool:
+        """Whether the node's key depends on nothing but the patch: no file params,
+        no identity (model weights)."""
+        known = self._pure.get(spec)
+        if known is None:
+            known = spec.identity is None and all(p.kind != "path" for p in spec.params)
+            self._pure[spec] = known
+        return known
+
+    def keyed(
+        self,
+        node_id: str,
+        spec: NodeSpec,
+        params: dict[str, Any],
+        bypass: bool,
+        input_keys: dict[str, str | None],
+        base_dir: Path | None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Keyed:
+        """The node's key; ``GatewayError`` (``PathRefused``, ``Cancelled``) from hashing
+        a file it reads."""
+        memo = self._memo.get(node_id)
+        if (
+            memo is not None
+            and memo.spec is spec
+            and memo.bypass == bypass
+            and memo.inputs == input_keys
+            and _same(memo.params, params, memo.types)
+        ):
+            return memo
+        keyed = self._make(spec, params, bypass, input_keys, base_dir, cancelled)
+        if self.pure(spec):
+            if len(self._memo) >= MEMO_NODES:
+                self._memo.clear()
+            self._memo[node_id] = keyed  # one atomic store: no lock needed
+        return keyed
+
+    def _make(
+        self,
+        spec: NodeSpec,
+        params: dict[str, Any],
+        bypass: bool,
+        input_keys: dict[str, str | None],
+        base_dir: Path | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> Keyed:
+        keyed: dict[str, Any] = {}
+        files: dict[str, str] = {}
+        for p in spec.params:
+            value = params.get(p.name, p.default)
+            if p.kind == "path" and value:
+                path = Context(base_dir=base_dir).resolve_path(str(value))
+                if not p.save:
+                    files[p.name] = str(path)
+                value = (
+                    str(path.resolve())
+                    if p.save
+                    else self.fingerprints.of(path, cancelled=cancelled)
+                )
+            keyed[p.name] = value
+        if spec.identity is not None:
+            try:
+                keyed["__identity__"] = spec.identity(params, Context(base_dir=base_dir))
+            except Exception as exc:  # the node will fail on its own; keep the key honest
+                keyed["__identity__"] = f"unresolved:{type(exc).__name__}:{exc}"
+        if bypass:
+            keyed["__bypass__"] = True
+        made = ingredients(spec.version, keyed, files, input_keys)
+        key = node_key(spec.type_id, spec.version, keyed, input_keys)
+        return Keyed(spec, params, bypass, input_keys, key, made)
