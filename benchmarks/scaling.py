@@ -77,6 +77,20 @@ def inputs_at(height: int, width: int, photo_8bit: bool) -> dict[str, Slot]:
     return data
 
 
+def heap_only() -> bool:
+    """glibc: serve every block from the heap (M_MMAP_MAX = 0), so that a freed output
+    frame is reused instead of a fresh mapping the kernel must zero. Not what the app does
+    (gateway_studio/malloc.py decides that): it measures what fresh output frames cost."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(-4, 0))  # M_MMAP_MAX
+    except (OSError, AttributeError):
+        return False
+
+
 def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
@@ -174,11 +188,24 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only node ids containing this text")
     parser.add_argument("--float", action="store_true", help="a float32 photo, not 8-bit")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory pass")
+    parser.add_argument(
+        "--glibc-defaults",
+        action="store_true",
+        help="leave glibc's allocator as it is (what gateway_studio.Patch scripts get)",
+    )
+    parser.add_argument(
+        "--heap-only",
+        action="store_true",
+        help="also forbid glibc mmap for big blocks (M_MMAP_MAX 0): an experiment, not the app",
+    )
     args = parser.parse_args()
     from gateway_studio.malloc import keep_freed_buffers
 
     # The app and `gateway-studio render` tune the allocator at start: measure the same.
-    print(f"allocator tuned like the app (gateway_studio/malloc.py): {keep_freed_buffers()}")
+    tuned = False if args.glibc_defaults else keep_freed_buffers()
+    print(f"allocator tuned like the app (gateway_studio/malloc.py): {tuned}")
+    if args.heap_only:
+        print(f"experiment: big blocks from the heap, never mmap (M_MMAP_MAX 0): {heap_only()}")
     sizes = SMOKE if args.smoke else FULL
     runs = 1 if args.smoke else max(args.runs, 1)
     specs = [s for s in default_registry() if s.family in FAMILIES and args.only in s.type_id]
