@@ -21,9 +21,11 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from ._filters import REFERENCE_SHORT_SIDE, luminance
-from ._resample import area_down, gaussian_halo, resize_rows
-from ._strips import bands, halo_span, rows_for_halo
+from gateway_studio.engine import Image
+
+from ._filters import REFERENCE_SHORT_SIDE, luminance, pixel_scale
+from ._resample import BandedGaussian, area_down, gaussian_halo, resize_rows
+from ._strips import bands, halo_span, image_rows, rows_for_halo
 
 F32 = NDArray[np.float32]
 Rows = Callable[[int, int], F32]
@@ -108,3 +110,74 @@ def hatch(top: int, bottom: int, width: int, period: float, darkness: F32, slope
     half_period = float(step / np.sqrt(2.0) / 2)
     ink = cv2.scaleAdd(darkness, half_period, np.ascontiguousarray(tiled))
     return np.clip(ink, 0.0, 1.0, out=ink)
+
+
+class Sketch:
+    """The drawing of an image, rows on demand: a colour-dodge pencil tone (the grey
+    divided by its blur: shading along edges, white in flat areas), XDoG ink lines and
+    hatching that thickens in the dark tones (one direction for mid-tones, crossed in the
+    shadows), multiplied on paper. ``colours`` = (paper, ink) RGB in the image's space.
+    ``reach`` is the halo rows a band reads (for its band height)."""
+
+    def __init__(
+        self,
+        image: Image,
+        shape: tuple[int, int],
+        line_weight: float,
+        detail: float,
+        hatching: float,
+        colours: tuple[NDArray[np.float32], NDArray[np.float32]],
+    ) -> None:
+        self.image, self.width, self.hatching = image, shape[1], float(hatching)
+        scale = pixel_scale(shape)
+        # pencil tone (colour dodge of the inverted blur): grey / blur(grey), deepened
+        self.tone_blur = BandedGaussian(self.grey, shape, 10.0 * scale)
+        # ink lines: XDoG — a difference of Gaussians, positive on the dark side of an
+        # edge; per colour channel (strongest wins) so edges between equal greys count
+        self.lines = Lines(self.src, shape, line_weight, scale)
+        self.thr = 0.002 + 0.03 * (1.0 - detail)
+        self.period = max(9.0 * scale, 3.0)
+        paper, ink = colours
+        # sketch = ink + value·(paper - ink): one affine cv2.transform of the grey value
+        self.colours = np.stack([paper - ink, ink], axis=1).astype(np.float32)  # 3x2
+        self.reach = max(self.lines.reach, self.tone_blur.reach)
+
+    def src(self, top: int, bottom: int) -> F32:
+        """The marks follow perceived brightness: a linear image is gamma-encoded first."""
+        rows = image_rows(self.image, top, bottom)
+        return rows if self.image.colorspace == "srgb" else np.sqrt(rows)
+
+    def grey(self, top: int, bottom: int) -> F32:
+        return luminance(self.src(top, bottom))
+
+    def rows(self, top: int, bottom: int) -> F32:
+        """Rows [top, bottom) of the drawing, (n, W, 3)."""
+        import cv2
+
+        tone = cv2.divide(
+            self.grey(top, bottom), np.maximum(self.tone_blur.rows(top, bottom), 1e-3)
+        )
+        tone = np.minimum(tone, 1.0, out=tone)
+        tone = cv2.multiply(tone, tone)
+        dog, fine = self.lines.rows(top, bottom)
+        lines = cv2.multiply(cv2.subtract(dog, self.thr), 1.0 / (self.thr + 0.004))
+        lines = np.clip(lines, 0.0, 1.0, out=lines)
+        value = cv2.multiply(tone, 1.0 - lines)
+        if self.hatching > 0.0:
+            value = self._hatched(value, fine, top, bottom)
+        return np.asarray(cv2.transform(np.asarray(value)[..., None], self.colours))
+
+    def _hatched(self, value: F32, fine: F32, top: int, bottom: int) -> F32:
+        import cv2
+
+        dark = 1.0 - fine
+        mid = (dark - 0.35) * np.float32(self.hatching / 0.5)
+        mid = np.clip(mid, 0.0, 1.0, out=mid)
+        deep = (dark - 0.6) * np.float32(self.hatching / 0.35)
+        deep = np.clip(deep, 0.0, 1.0, out=deep)
+        strokes = hatch(top, bottom, self.width, self.period, mid, 1)
+        value = cv2.multiply(value, 1.0 - 0.7 * strokes)
+        if deep.any():  # cross-hatching only where there are shadows
+            cross = hatch(top, bottom, self.width, self.period * 0.8, deep, -1)
+            value = cv2.multiply(value, 1.0 - 0.7 * cross)
+        return np.asarray(value)

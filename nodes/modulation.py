@@ -46,22 +46,20 @@ from gateway_studio.engine import (
 from gateway_studio.engine.slots import inverse_to_distance
 
 from ._filters import (
-    LUMA_709,
-    gaussian_blur,
     luminance,
-    pixel_scale,
     resized_to,
     same_size,
     scaled_radius,
-    smoothstep,
 )
-from ._lens import blurred_share, composite, gather
+from ._glow import half_size_glow
+from ._lens import defocus
 from ._pixels import bcast, from_light, lerp, mixed, onto, render, saturation_lerp, to_light
 from ._pixels import blend as blend_rows
 from ._pixels import colour as knob_colour
-from ._resample import BandedGaussian, area_down, resize_rows
-from ._sketch import Lines, hatch
+from ._resample import resize_rows
+from ._sketch import Sketch
 from ._strips import image_rows, rows_for_halo
+from ._styles import pixel_cells, posterize, toned
 
 F32 = NDArray[np.float32]
 
@@ -227,7 +225,6 @@ def isolate(
     background and no background smeared over the subject. An optional subject mask (or
     soft matte) is kept sharp whatever its depth. With alpha, only visible pixels are
     gathered (no dark fringe from transparent ones); the alpha itself is kept."""
-    import cv2
 
     v = _field_at(depth, image, "the depth")
     shape = (int(v.shape[0]), int(v.shape[1]))
@@ -244,60 +241,15 @@ def isolate(
         signed = np.copysign(np.clip(amount, 0.0, 1.0), offset).astype(np.float32)
         return signed if matte is None else signed * (1.0 - matte[top:bottom])
 
-    def light(top: int, bottom: int) -> F32:
-        return to_light(image, top, bottom)
+    defocused = defocus(image, coc, shape, radius)
 
-    alpha = image.alpha
-    if alpha is None or float(alpha.min()) >= 1.0:  # nothing transparent
-        gathered = gather(light, coc, shape, radius)
+    def band(top: int, bottom: int) -> F32:
+        return onto(image, top, bottom, from_light(image, defocused(top, bottom)), float(mix))
 
-        def band(top: int, bottom: int) -> F32:
-            rest = blurred_share(coc(top, bottom))
-            out = composite(light(top, bottom), rest, gathered, shape, top, bottom)
-            return onto(image, top, bottom, from_light(image, out), float(mix))
-
-        return render(image, band)
-
-    # Gather alpha-weighted: the colour of transparent pixels (often black) must not bleed
-    # into the visible ones. The gather is linear in the colour, so blurring premultiplied
-    # colour and alpha alike and dividing gives the weighted mean (cut-outs cost ~1.5x).
-    def alpha3(top: int, bottom: int) -> F32:
-        return bcast(np.ascontiguousarray(alpha[top:bottom]), 3)
-
-    def premult(top: int, bottom: int) -> F32:
-        return np.asarray(cv2.multiply(light(top, bottom), alpha3(top, bottom)))
-
-    colours = gather(premult, coc, shape, radius)
-    covers = gather(alpha3, coc, shape, radius)
-
-    def cut_out_band(top: int, bottom: int) -> F32:
-        rest = blurred_share(coc(top, bottom))
-        lit, a3 = light(top, bottom), alpha3(top, bottom)
-        summed = composite(np.asarray(cv2.multiply(lit, a3)), rest, colours, shape, top, bottom)
-        cover = composite(a3, rest, covers, shape, top, bottom)
-        out = np.asarray(cv2.divide(summed, np.maximum(cover, np.float32(1e-6))))
-        out = np.where(cover > 1e-4, out, lit)  # nothing visible gathered here
-        return onto(image, top, bottom, from_light(image, out), float(mix))
-
-    return render(image, cut_out_band)
+    return render(image, band)
 
 
 # -- halo -------------------------------------------------------------------------------
-def _bloom(half: F32, radius: float) -> F32:
-    """Sum of three Gaussians (radius/4, /2, /1, weights 1/2, 1/3, 1/6) of a half-size
-    image: a tight core with a long soft tail, like a lens's glare, at near-constant cost
-    (``gaussian_blur`` downscales further for the wide ones). ``radius`` is in full-size
-    pixels; the result stays half-size."""
-    import cv2
-
-    acc = None
-    for fraction, weight in ((0.25, 0.5), (0.5, 1 / 3), (1.0, 1 / 6)):
-        sigma = radius * fraction * 0.25  # radius = 2 σ, halved for the half-size copy
-        part = cv2.multiply(gaussian_blur(half, sigma), (weight, weight, weight, 0.0))
-        acc = part if acc is None else cv2.add(acc, part)
-    return np.asarray(acc)
-
-
 # version 2: transparent pixels do not glow
 @node("modulate.halo", outputs={"image": Image}, version=2)
 def halo(
@@ -333,29 +285,8 @@ def halo(
         return image
     amount_v = _field_at(amount, image, "the amount field")
     shape = (int(amount_v.shape[0]), int(amount_v.shape[1]))
-    knee = 0.1
-
-    def light_and_key(top: int, bottom: int) -> list[F32]:
-        """Light, and which pixels glow (a one-pixel highlight counts), at full size."""
-        luma = luminance(image_rows(image, top, bottom))
-        if image.colorspace == "linear":  # the threshold is on perceived (gamma) brightness
-            luma = np.sqrt(luma)
-        key = smoothstep(threshold - knee, threshold + knee, luma) * amount_v[top:bottom]
-        if image.alpha is not None:  # an invisible pixel is no highlight
-            key = key * image.alpha[top:bottom]
-        return [to_light(image, top, bottom), key]
-
-    # everything blurred runs at half size: the glow has no detail to lose
-    half = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
-    half_light, half_key = area_down(light_and_key, shape, half)
-    emit = cv2.multiply(half_light, bcast(half_key, 3))
-    del half_light, half_key
     tint_rgb = np.asarray(parse_color(tint), dtype=np.float32) ** 2 * np.float32(intensity)
-    glow = cv2.multiply(
-        _bloom(np.asarray(emit), scaled_radius(radius, shape)), (*tint_rgb.tolist(), 0.0)
-    )
-    del emit
-    glow = np.minimum(glow, 1.0)
+    glow = half_size_glow(image, amount_v, threshold, scaled_radius(radius, shape), tint_rgb)
 
     def band(top: int, bottom: int) -> F32:
         lit = to_light(image, top, bottom)
@@ -368,40 +299,6 @@ def halo(
 
 
 # -- depth band -------------------------------------------------------------------------
-def _posterize(pixels: F32, levels: int) -> F32:
-    steps = np.float32(levels - 1)
-    return (np.floor(pixels * steps + 0.5) / steps).astype(np.float32)
-
-
-def _pixel_cells(image: Image, cell: float) -> Any:
-    """rows(top, bottom) of the image pixelated into cells of ``cell`` pixels: the
-    area-averaged small copy (built band by band), blown up nearest-neighbour exactly as
-    ``cv2.resize(..., INTER_NEAREST)`` does."""
-    import cv2
-
-    h, w = image.size
-    c = max(cell, 1.0)
-    small_size = (max(1, round(h / c)), max(1, round(w / c)))
-    (small,) = area_down(lambda a, b: [image_rows(image, a, b)], (h, w), small_size)
-    step_y = 1.0 / (h / small_size[0])  # cv2: source = floor(dst · (1 / (dst / src)))
-    source_row = np.minimum(np.floor(np.arange(h) * step_y).astype(np.intp), small_size[0] - 1)
-
-    def rows(top: int, bottom: int) -> F32:
-        picked = small[source_row[top:bottom]]
-        return np.asarray(cv2.resize(picked, (w, bottom - top), interpolation=cv2.INTER_NEAREST))
-
-    return rows
-
-
-def _toned(pixels: F32, rgb: NDArray[np.float32]) -> F32:
-    """Monochrome in ``rgb``: each pixel's luma carried by the colour (brightness kept)."""
-    import cv2
-
-    luma = luminance(pixels)
-    gain = rgb / max(float(rgb @ LUMA_709[0]), 1e-3)
-    return np.asarray(cv2.multiply(bcast(luma, 3), (*gain.tolist(), 0.0)))
-
-
 @node("modulate.depth_band", outputs={"image": Image})
 def depth_band(
     image: Image,
@@ -434,7 +331,7 @@ def depth_band(
     styled_rows: Any = None
     style_alpha: F32 | None = None
     if style == "pixelate":
-        styled_rows = _pixel_cells(image, scaled_radius(cell, amount_v.shape))
+        styled_rows = pixel_cells(image, scaled_radius(cell, amount_v.shape))
     elif style == "image":
         if style_image is None:
             raise GatewayError("style 'image' needs an image connected to 'style_image'")
@@ -447,9 +344,9 @@ def depth_band(
         weight = amount_v[top:bottom] * m
         pixels = image_rows(image, top, bottom)
         if style == "posterize":
-            styled = _posterize(pixels, levels)
+            styled = posterize(pixels, levels)
         elif style == "tint":
-            styled = _toned(pixels, tint_rgb)
+            styled = toned(pixels, tint_rgb)
         elif style == "desaturate":
             styled = bcast(luminance(pixels), 3)
         else:
@@ -494,56 +391,19 @@ def drawing(
     (a thresholded difference of Gaussians) and hatching whose strokes thicken in the dark
     tones (one direction for mid-tones, cross-hatching for shadows). Where the field is 1
     the picture is the drawing, where it is 0 the photo."""
-    import cv2
 
     amount_v = _field_at(amount, image, "the amount field")
     if mix <= 0.0 or not amount_v.any():
         return image
     shape = (int(amount_v.shape[0]), int(amount_v.shape[1]))
-    scale = pixel_scale(shape)
-
-    def src(top: int, bottom: int) -> F32:
-        """The marks follow perceived brightness: a linear image is gamma-encoded first."""
-        rows = image_rows(image, top, bottom)
-        return rows if image.colorspace == "srgb" else np.sqrt(rows)
-
-    def grey(top: int, bottom: int) -> F32:
-        return luminance(src(top, bottom))
-
-    # pencil tone (colour dodge of the inverted blur): grey / blur(grey), deepened a little
-    tone_blur = BandedGaussian(grey, shape, 10.0 * scale)
-    # ink lines: XDoG — a difference of Gaussians, positive on the dark side of an edge;
-    # per colour channel (strongest wins) so edges between equally bright colours count
-    lines_of = Lines(src, shape, line_weight, scale)
-    thr = 0.002 + 0.03 * (1.0 - detail)
-    period = max(9.0 * scale, 3.0)
     paper_rgb, ink_rgb = knob_colour(paper, image), knob_colour(ink, image)
-    # sketch = ink + value·(paper - ink): one affine cv2.transform of the grey value
-    colours = np.stack([paper_rgb - ink_rgb, ink_rgb], axis=1).astype(np.float32)  # 3x2
+    sketch = Sketch(image, shape, line_weight, detail, hatching, (paper_rgb, ink_rgb))
 
     def band(top: int, bottom: int) -> F32:
-        tone = cv2.divide(grey(top, bottom), np.maximum(tone_blur.rows(top, bottom), 1e-3))
-        tone = np.minimum(tone, 1.0, out=tone)
-        tone = cv2.multiply(tone, tone)
-        dog, fine = lines_of.rows(top, bottom)
-        lines = cv2.multiply(cv2.subtract(dog, thr), 1.0 / (thr + 0.004))
-        lines = np.clip(lines, 0.0, 1.0, out=lines)
-        value = cv2.multiply(tone, 1.0 - lines)
-        if hatching > 0.0:
-            dark = 1.0 - fine
-            mid = (dark - 0.35) * np.float32(hatching / 0.5)
-            mid = np.clip(mid, 0.0, 1.0, out=mid)
-            deep = (dark - 0.6) * np.float32(hatching / 0.35)
-            deep = np.clip(deep, 0.0, 1.0, out=deep)
-            value = cv2.multiply(value, 1.0 - 0.7 * hatch(top, bottom, shape[1], period, mid, 1))
-            if deep.any():  # cross-hatching only where there are shadows
-                cross = hatch(top, bottom, shape[1], period * 0.8, deep, -1)
-                value = cv2.multiply(value, 1.0 - 0.7 * cross)
-        sketch = np.asarray(cv2.transform(np.asarray(value)[..., None], colours))
         weight = amount_v[top:bottom] * np.float32(mix)
-        return lerp(image_rows(image, top, bottom), sketch, weight)
+        return lerp(image_rows(image, top, bottom), sketch.rows(top, bottom), weight)
 
-    return render(image, band, min_rows=rows_for_halo(max(lines_of.reach, tone_blur.reach)))
+    return render(image, band, min_rows=rows_for_halo(sketch.reach))
 
 
 # -- blend ------------------------------------------------------------------------------
