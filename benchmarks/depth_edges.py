@@ -15,6 +15,7 @@ Middlebury *motorcycle* with ground-truth disparity):
    above 0.03 among valid pixels) and everywhere else (valid pixels).
 
     .venv/bin/python benchmarks/depth_edges.py [--factor 4] [--blur 1.5] [--shared ../shared]
+    .venv/bin/python benchmarks/depth_edges.py --smoke   # the first frame, a 256 px crop
 
 Note: the NYU frame's raw Kinect depth is not registered to its colour image (edge
 correlation peaks at a shift of about 5 px), and TUM's is off by ~2 px; the table scores
@@ -108,6 +109,9 @@ def main() -> int:
         help="also blur the simulated model output (Gaussian sigma in its own pixels; "
         "1.5 is closer to a real network's softness than area-downsampling alone)",
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="one frame, a 256 px crop: seconds (CI)"
+    )
     args = parser.parse_args()
 
     f = args.factor
@@ -121,7 +125,18 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     edge_ratios, else_ratios = [], []
-    for name, rgb, depth in frames(args.shared):
+    for i, (name, rgb, depth) in enumerate(frames(args.shared)):
+        if args.smoke:
+            if i > 0:
+                break
+            rgb, depth = (
+                rgb[:256, :256],
+                depth.derived(
+                    np.asarray(depth.values)[:256, :256],
+                    "crop",
+                    valid=None if depth.valid is None else depth.valid[:256, :256],
+                ),
+            )
         valid = depth.valid if depth.valid is not None else np.ones(depth.size, bool)
         truth = fill_invalid(np.asarray(depth.values), valid).astype(np.float32)
         band = edge_band(truth, valid, 0.03, args.band)
@@ -154,6 +169,8 @@ def main() -> int:
     )
     ok = worst_edge <= 0.8 and worst_else <= 1.0
     print("PASS" if ok else "FAIL")
+    if args.smoke:  # a crop of one frame says nothing about the target: it must run
+        return 0
     return 0 if ok else 1
 
 

@@ -1,16 +1,20 @@
-"""Seconds per 1920x1080 photo: our depth.estimate node vs transformers' depth pipeline.
+"""depth.estimate on each runtime vs transformers' depth pipeline, side by side, one run.
 
-Both run the same model folder: random weights of the real Depth-Anything-V2 configs
-(same FLOPs as the real weights, which these machines do not have), loaded once before
-timing. Timing runs both in one process, alternating call by call, so both see the same
-machine load (the test machines are shared); peak RSS is measured in a separate process
-per method, so each figure is that method's own.
+Every method runs the same model folder: random weights of the real Depth-Anything-V2
+configs (same FLOPs as the real weights, which these machines do not have; FACTS.md).
+One process, interleaved: each round gives every method a *new* photo (a different crop
+of the sample, same 1920x1080 size: no cache can help), in a rotating order, so all see
+the same machine load. The export / first compile of a runtime happens in a warm-up call
+and is printed separately (the app pays it once per model and input shape).
 
-    .venv/bin/python benchmarks/depth_speed.py [--all] [--runs 3] [--threads 2]
+    .venv/bin/python benchmarks/depth_speed.py [--models small,base,large] [--rounds 3]
+    .venv/bin/python benchmarks/depth_speed.py --smoke     # tiny model, seconds
 
-Ours = the whole node (preprocess + forward + bicubic upsample to 1920x1080 + Depth
-slot); pipeline = ``pipe(pil_image)`` (its preprocess + forward + upsample of
-predicted_depth + its 8-bit preview image). Target: ours <= 0.8x the pipeline.
+Ours = the whole depth.estimate node (preprocess + forward + bicubic upsample to the
+photo + Depth slot); pipeline = ``pipe(pil_image)`` on torch fp32 (its preprocess +
+forward + upsample + 8-bit preview). ratio = median over rounds of (ours / pipeline in
+the same round); r = Pearson correlation of our Depth with the pipeline's predicted depth
+on the same photo. Target (issue #10): runtime auto <= 0.25x the pipeline, r >= 0.999.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,6 +38,15 @@ CONFIGS = {
     "base": (768, 12, 12, [3, 6, 9, 12], [96, 192, 384, 768], 128),
     "large": (1024, 24, 16, [5, 12, 18, 24], [256, 512, 1024, 1024], 256),
 }
+#: (runtime, precision) of the node, in the order printed.
+METHODS = [
+    ("torch", "fp32"),
+    ("torch", "bf16"),
+    ("onnxruntime", "fp32"),
+    ("openvino", "fp32"),
+    ("openvino", "bf16"),
+    ("auto", "auto"),
+]
 
 
 def build(name: str, folder: Path) -> Path:
@@ -43,8 +56,10 @@ def build(name: str, folder: Path) -> Path:
     import torch
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
-    from tests.nodes.tiny_models import DEPTH_ANYTHING_PROCESSOR
+    from tests.nodes.tiny_models import DEPTH_ANYTHING_PROCESSOR, save_tiny_depth_anything
 
+    if name == "tiny":
+        return save_tiny_depth_anything(folder)
     hidden, layers, heads, out_indices, neck, fusion = CONFIGS[name]
     backbone = Dinov2Config(
         hidden_size=hidden,
@@ -65,216 +80,158 @@ def build(name: str, folder: Path) -> Path:
     )
     torch.manual_seed(0)
     model = DepthAnythingForDepthEstimation(config)
+    folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
     (folder / "preprocessor_config.json").write_text(json.dumps(DEPTH_ANYTHING_PROCESSOR))
     return folder
 
 
-def photo_1080p():  # type: ignore[no-untyped-def]
+def photos(count: int, size: tuple[int, int]) -> list[Any]:
+    """``count`` different photos of ``size`` (w, h): crops of the sample at other places."""
     from PIL import Image as PILImage
 
     with PILImage.open(ROOT / "resources" / "images" / "coffee.png") as im:
-        return im.convert("RGB").resize((1920, 1080), PILImage.Resampling.BICUBIC)
+        base = im.convert("RGB").resize((size[0] * 5 // 4, size[1] * 5 // 4))
+    out = []
+    for i in range(count):
+        dx = (i * 97) % (base.width - size[0] + 1)
+        dy = (i * 53) % (base.height - size[1] + 1)
+        crop = base.crop((dx, dy, dx + size[0], dy + size[1]))
+        out.append(crop.transpose(PILImage.Transpose.FLIP_LEFT_RIGHT) if i % 2 else crop)
+    return out
 
 
-def _runner(method: str, folder: Path, precision: str):  # type: ignore[no-untyped-def]
-    """(whole call, model forward alone) callables for one method, model loaded."""
-    import numpy as np
-    import torch
-
-    pil = photo_1080p()
-    if method == "ours":
-        from gateway_studio.engine import Context, Image, models
-        from nodes.depth import Preprocessing, estimate, forward, preprocess, srgb_pixels
-
-        image = Image(np.asarray(pil, dtype=np.float32) / 255.0)
-        loaded = models.load_model(str(folder), precision=precision)  # loading is not timed
-        prep = Preprocessing.from_config(loaded.preprocessor, "depth_anything")
-        prepared = preprocess(srgb_pixels(image), prep)
-
-        def once() -> None:
-            estimate(image, model=str(folder), precision=precision, ctx=Context())
-
-        def model_only() -> None:
-            forward(loaded, prepared)
-
-        return once, model_only
-
+def pipeline_runner(folder: Path) -> Callable[[Any], Any]:
     from transformers import pipeline
 
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    pipe = pipeline("depth-estimation", model=str(folder), device="cpu", dtype=dtype)
-    original = pipe.postprocess
+    pipe = pipeline("depth-estimation", model=str(folder), device="cpu")
 
-    def postprocess(outputs):  # type: ignore[no-untyped-def]
-        # The pipeline's postprocess calls .numpy() on predicted_depth, which fails on
-        # bf16 tensors: cast first (a no-op for fp32).
-        outputs["predicted_depth"] = outputs["predicted_depth"].float()
-        return original(outputs)
+    def run(pil: Any) -> Any:
+        return pipe(pil)["predicted_depth"].float().numpy()
 
-    pipe.postprocess = postprocess
-    inputs = pipe.preprocess(pil)
-
-    def call() -> None:
-        pipe(pil)
-
-    def pipe_model_only() -> None:
-        with torch.no_grad():
-            pipe.model(pixel_values=inputs["pixel_values"])
-
-    return call, pipe_model_only
+    return run
 
 
-def forward_accuracy(folder: Path, precision: str) -> dict[str, float]:
-    """Our forward (optimised, at ``precision``) vs the plain fp32 transformers model on the
-    same input tensor: Pearson r and max abs difference / max |reference|."""
+def node_runner(folder: Path, runtime: str, precision: str) -> Callable[[Any], Any]:
     import numpy as np
-    import torch
-    from transformers import DepthAnythingForDepthEstimation
 
-    from gateway_studio.engine import Image, models
-    from nodes.depth import Preprocessing, forward, preprocess, srgb_pixels
+    from gateway_studio.engine import Context, Image
+    from nodes.depth import estimate
 
-    image = Image(np.asarray(photo_1080p(), dtype=np.float32) / 255.0)
-    loaded = models.load_model(str(folder), precision=precision)  # the timed model (cached)
-    prepared = preprocess(srgb_pixels(image), Preprocessing.from_config(loaded.preprocessor))
-    ours = forward(loaded, prepared).astype(np.float64)
-    plain = DepthAnythingForDepthEstimation.from_pretrained(str(folder)).eval()
-    with torch.inference_mode():
-        ref = plain(pixel_values=prepared.pixel_values).predicted_depth[0].double().numpy()
+    def run(pil: Any, ctx: Context | None = None) -> Any:
+        image = Image(np.asarray(pil, dtype=np.float32) / 255.0)
+        ctx = ctx if ctx is not None else Context()
+        depth = estimate(image, model=str(folder), runtime=runtime, precision=precision, ctx=ctx)
+        return depth.values
+
+    return run
+
+
+def available(runtime: str) -> bool:
+    from gateway_studio.engine.models.compiled import missing_packages
+
+    return runtime in ("torch", "auto") or not missing_packages(runtime)
+
+
+def measure(folder: Path, rounds: int, size: tuple[int, int]) -> dict[str, Any]:
+    """Warm up every method (exports included), then ``rounds`` interleaved rounds."""
+    import numpy as np
+
+    from gateway_studio.engine import Context, models
+
+    methods = [(rt, p) for rt, p in METHODS if available(rt)]
+    runners: dict[str, Callable[..., Any]] = {"pipeline": pipeline_runner(folder)}
+    setup: dict[str, str] = {}
+    pics = photos(rounds + 1, size)
+    for rt, p in methods:
+        name = f"{rt} {p}"
+        runners[name] = node_runner(folder, rt, p)
+        ctx = Context()
+        t0 = time.perf_counter()
+        runners[name](pics[0], ctx)  # the export (once per model and shape) happens here
+        setup[name] = f"{time.perf_counter() - t0:.1f} s; " + "; ".join(ctx.notes)
+    runners["pipeline"](pics[0])
+    names = list(runners)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    r: dict[str, list[float]] = {n: [] for n in names}
+    for i, pil in enumerate(pics[1:]):
+        order = names[i % len(names) :] + names[: i % len(names)]  # rotate who goes first
+        out: dict[str, Any] = {}
+        for n in order:
+            t0 = time.perf_counter()
+            out[n] = runners[n](pil)
+            times[n].append(time.perf_counter() - t0)
+        for n in names:
+            r[n].append(models.correlation(out[n], out["pipeline"]))
+    ref = times["pipeline"]
     return {
-        "fwd_r": float(np.corrcoef(ours.ravel(), ref.ravel())[0, 1]),
-        "fwd_maxabs": float(np.abs(ours - ref).max() / np.abs(ref).max()),
+        "seconds": {n: float(np.median(v)) for n, v in times.items()},
+        "ratio": {
+            n: float(np.median([a / b for a, b in zip(v, ref, strict=True)]))
+            for n, v in times.items()
+        },
+        "spread": {
+            n: (
+                min(a / b for a, b in zip(v, ref, strict=True)),
+                max(a / b for a, b in zip(v, ref, strict=True)),
+            )
+            for n, v in times.items()
+        },
+        "r": {n: min(v) for n, v in r.items()},
+        "setup": setup,
+        "bf16_cpu": models.openvino_has_bf16() if available("openvino") else False,
     }
 
 
-def child_time(folder: Path, precision: str, runs: int, threads: int) -> None:
-    import numpy as np
-    import torch
-
-    torch.set_num_threads(threads)
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    fns = {m: _runner(m, folder, precision) for m in ("ours", "pipeline")}
-    times: dict[str, list[float]] = {k: [] for k in ("ours", "ours_model", "pipe", "pipe_model")}
-    for m in fns:  # warm-up
-        fns[m][0]()
-    for _ in range(runs):  # alternate, so both see the same load
-        for m, key in (("ours", "ours"), ("pipeline", "pipe")):
-            once, model_only = fns[m]
-            t0 = time.perf_counter()
-            once()
-            times[key].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            model_only()
-            times[key + "_model"].append(time.perf_counter() - t0)
-    # Medians: on a shared machine a min flatters whichever side got a quiet moment. The
-    # ratio is taken per alternating pair (same moment, same load), then its median/spread.
-    result: dict[str, float] = {k: float(np.median(v)) for k, v in times.items()}
-    ratios = [o / p for o, p in zip(times["ours"], times["pipe"], strict=True)]
-    result["ratio"] = float(np.median(ratios))
-    result["ratio_lo"], result["ratio_hi"] = min(ratios), max(ratios)
-    result.update(forward_accuracy(folder, precision))
-    if precision == "bf16":  # how far our bf16 map is from our fp32 map
-        from gateway_studio.engine import Context, Image
-        from nodes.depth import estimate
-
-        image = Image(np.asarray(photo_1080p(), dtype=np.float32) / 255.0)
-        low = estimate(image, model=str(folder), precision="bf16", ctx=Context()).values
-        ref = estimate(image, model=str(folder), precision="fp32", ctx=Context()).values
-        result["r_fp32"] = float(np.corrcoef(low.ravel(), ref.ravel())[0, 1])
-    print(json.dumps(result))
-
-
-def child_rss(method: str, folder: Path, precision: str, threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    once, _ = _runner(method, folder, precision)
-    once()
-    once()
-    print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-
-
-def _run_child(*argv: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, *argv], capture_output=True, text=True, check=True
+def report(name: str, res: dict[str, Any], rounds: int, size: tuple[int, int]) -> None:
+    what = "a tiny test config" if name == "tiny" else "random weights of the real config"
+    print(f"\n== Depth-Anything-V2-{name.capitalize()} ({what})")
+    print(
+        f"{size[0]}x{size[1]} photos, a new one each round, {rounds} interleaved rounds; "
+        f"ratio = median of same-round (method / pipeline), [min-max]"
     )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"{'method':<20}{'s':>8}{'ratio':>8}{'[min-max]':>14}{'r vs pipeline':>15}")
+    for n, sec in res["seconds"].items():
+        lo, hi = res["spread"][n]
+        print(f"{n:<20}{sec:>8.3f}{res['ratio'][n]:>8.2f}  [{lo:.2f}-{hi:.2f}]{res['r'][n]:>15.6f}")
+    print("first call of each method (load, export or compile from disk), and its notes:")
+    for n, text in res["setup"].items():
+        print(f"  {n:<18} {text}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--all", action="store_true", help="also Base and Large")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--models", default="small", help="comma-separated: small,base,large")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "gs-depth-speed"
     )
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", help="a tiny model, small photos")
     args = parser.parse_args()
-    if args.child:
-        kind, *rest = args.child
-        if kind == "time":
-            child_time(Path(rest[0]), rest[1], args.runs, args.threads)
-        else:
-            child_rss(rest[0], Path(rest[1]), rest[2], args.threads)
-        return 0
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import torch
 
-    names = ["small", "base", "large"] if args.all else ["small"]
-    print(f"1920x1080 photo, {args.threads} threads, medians of {args.runs} alternating runs")
-    print("ratio = median of per-pair ours/pipeline ratios, [min-max] over the pairs")
-    print("forward = the model alone on the prepared tensor; pre+post = the rest of a call\n")
-    header = (
-        f"{'model':<7}{'precision':<10}{'ours s':>8}{'pipeline s':>11}{'ratio [min-max]':>19}"
-        f"{'forward s (ours/pipe)':>24}{'pre+post s (ours/pipe)':>25}"
-        f"{'ours RSS':>10}{'pipe RSS':>10}"
-    )
-    print(header)
-    print("-" * len(header))
-    worst = 0.0
-    cross = []  # ours in bf16 vs the pipeline in fp32
-    accuracy: list[str] = []
-    pipe_fp32 = 0.0
-    common = ["--threads", str(args.threads), "--runs", str(args.runs)]
+    torch.set_num_threads(args.threads)
+    if args.smoke:
+        names, size, rounds = ["tiny"], (140, 98), 1
+        # Exports land in a fresh folder: the smoke run exercises the export path.
+        os.environ["GATEWAY_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="gs-depth-speed-")
+    else:
+        names, size, rounds = args.models.split(","), (1920, 1080), args.rounds
+        os.environ.setdefault("GATEWAY_STUDIO_CACHE", str(args.cache / "slot-cache"))
+    print(f"{args.threads} threads; CPU bf16 in OpenVINO: ", end="")
     for name in names:
         folder = build(name, args.cache / f"depth-anything-v2-{name}-random")
-        for precision in ("fp32", "bf16"):
-            t = _run_child("--child", "time", str(folder), precision, *common)
-            rss = {
-                m: _run_child("--child", "rss", m, str(folder), precision, *common)["rss_mb"]
-                for m in ("ours", "pipeline")
-            }
-            ratio = t["ratio"]
-            accuracy.append(
-                f"{name} {precision}: our forward vs the plain fp32 model, same input: "
-                f"Pearson r = {t['fwd_r']:.6f}, max |diff| = {t['fwd_maxabs']:.1e} of max"
-            )
-            worst = max(worst, ratio)
-            if precision == "fp32":
-                pipe_fp32 = t["pipe"]
-            else:
-                cross.append((name, t["ours"] / pipe_fp32, t["r_fp32"]))
-            fwd = f"{t['ours_model']:.3f} / {t['pipe_model']:.3f}"
-            rest = (
-                f"{max(t['ours'] - t['ours_model'], 0):.3f} / "
-                f"{max(t['pipe'] - t['pipe_model'], 0):.3f}"
-            )
-            print(
-                f"{name:<7}{precision:<10}{t['ours']:>8.3f}{t['pipe']:>11.3f}"
-                f"{ratio:>7.2f} [{t['ratio_lo']:.2f}-{t['ratio_hi']:.2f}]{fwd:>24}{rest:>25}"
-                f"{rss['ours']:>8.0f}MB{rss['pipeline']:>8.0f}MB",
-                flush=True,
-            )
-    print("-" * len(header))
-    print(f"worst ratio ours/pipeline at the same precision: {worst:.2f} (target <= 0.80)")
-    for line in accuracy:
-        print(line)
-    for name, ratio, r in cross:
-        print(
-            f"{name}: ours in bf16 / pipeline in fp32 = {ratio:.2f} "
-            f"(our bf16 map vs our fp32 map: Pearson r = {r:.5f})"
-        )
+        res = measure(folder, rounds, size)
+        if name == names[0]:
+            print("yes" if res["bf16_cpu"] else "no")
+        report(name, res, rounds, size)
+        if args.smoke:  # a broken runtime path fails CI: fp32 runtimes must agree
+            bad = [n for n, v in res["r"].items() if "fp32" in n and v < 0.99]
+            if bad:
+                print(f"smoke: {bad} disagree with the pipeline", file=sys.stderr)
+                return 1
     return 0
 
 

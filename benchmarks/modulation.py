@@ -1,6 +1,7 @@
 """Benchmark: milliseconds per evaluation of every field and modulation node.
 
 Run from the repository root:  .venv/bin/python benchmarks/modulation.py [--runs N]
+(``--smoke``: one run per node at 192x108 and 96x54, seconds; CI runs it.)
 
 For each node of the ``fields`` and ``modulation`` families in the registry it builds
 synthetic inputs of each input type (a textured image with highlights, a depth map with a
@@ -92,7 +93,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="timed runs per node and size")
     parser.add_argument("--only", default="", help="only node ids containing this text")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        SIZES.update({"1080p": (108, 192), "proxy": (54, 96)})
+        args.runs = 1
     from gateway_studio.malloc import keep_freed_buffers
 
     # The app and `gateway-studio render` tune the allocator at start: measure the same.

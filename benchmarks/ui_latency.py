@@ -1,6 +1,7 @@
 """UI latency, offscreen: launch → window shown, knob drag → viewer updated, UI stalls.
 
     .venv/bin/python benchmarks/ui_latency.py [--steps 30] [--no-model]
+    .venv/bin/python benchmarks/ui_latency.py --smoke   # one launch, 3 nodes, 3 steps (CI)
 
 Prints
 1. time from launching a Python process to the main window shown (median of 3 runs), and
@@ -322,7 +323,12 @@ def main() -> int:
     parser.add_argument(
         "--no-warm", action="store_true", help="let the first model node import torch itself"
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="one launch, 3 nodes at 960x640, 3 steps (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.steps = 3
     from gateway_studio.malloc import keep_freed_buffers
 
     # `gateway-studio` tunes the allocator at start (gateway_studio/malloc.py): do the same.
@@ -331,7 +337,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="gs-bench-"))
     os.environ["GATEWAY_STUDIO_CACHE"] = str(tmp / "cache")
     os.environ["GATEWAY_STUDIO_CONFIG"] = str(tmp / "config")
-    measure_startup()
+    measure_startup(1 if args.smoke else 3)
 
     from qtpy.QtWidgets import QApplication
 
@@ -345,18 +351,20 @@ def main() -> int:
     window = MainWindow(evaluator=Evaluator(SlotCache(None)), autosave_seconds=3600)
     window.ask_save_changes = lambda: "discard"  # type: ignore[method-assign]
     window.show()
-    big = make_big_scene(tmp)
     mods = [s.type_id for s in window.registry.families().get("modulation", [])]
+    scenes = [(IMAGES / "scene.png", IMAGES / "scene_depth.png", "960x640")]
+    if args.smoke:
+        mods = mods[:3]
+    else:
+        big = make_big_scene(tmp)
+        scenes.append((big[0], big[1], "3840x2560"))
     print(f"\nknob drag → viewer updated (preview proxy {PREVIEW_SIZE} px, {args.steps} steps)")
     print(
         f"{'node':<22} {'param':<14} {'size':>10} {'median':>8} {'p95':>8} "
         f"{'drag stall':>11} {'release':>8} {'release stall':>14}"
     )
     all_p95, all_stalls = [], []
-    for photo, depth, size in (
-        (IMAGES / "scene.png", IMAGES / "scene_depth.png", "960x640"),
-        (big[0], big[1], "3840x2560"),
-    ):
+    for photo, depth, size in scenes:
         for type_id in mods:
             node = build(window, type_id, photo, depth)
             pump_until(app, lambda: idle(window), 120)

@@ -29,6 +29,7 @@ from gateway_studio.engine import (
 )
 
 from ._depth_resize import refine_edges
+from ._runtime import PrecisionParam, RuntimeParam, as_numpy, choose, run_compiled, torch_precision
 
 # ----------------------------------------------------------------------------- depth.estimate
 #: Model suggestions: Depth-Anything-V2 Small/Base/Large first, then DPT-Hybrid, ZoeDepth.
@@ -198,6 +199,12 @@ def forward(
         x = prepared.pixel_values.to(loaded.device, loaded.dtype)
         out = loaded.model(pixel_values=x).predicted_depth
         raw = out.float().reshape(out.shape[-2], out.shape[-1]).cpu().numpy()
+    return crop_padding(raw, prepared)
+
+
+def crop_padding(raw: NDArray[np.float32], prepared: Prepared) -> NDArray[np.float32]:
+    """The model output (h, w) without the padding the preprocessing added."""
+    raw = raw.reshape(raw.shape[-2], raw.shape[-1])
     h, w = raw.shape
     top, bottom, left, right = prepared.crop
     t, b = round(top * h), h - round(bottom * h)
@@ -228,11 +235,12 @@ def model_identity(params: Mapping[str, Any], ctx: Context) -> str:
     return models.identity(name)
 
 
+# version 3: the runtime param (OpenVINO / ONNX Runtime), precision auto.
 @node(
     "depth.estimate",
     outputs={"depth": Depth},
     proxy=False,
-    version=2,
+    version=3,
     identity=model_identity,
 )
 def estimate(
@@ -257,10 +265,8 @@ def estimate(
             "rounded to the model's multiple (14 for Depth-Anything)"
         ),
     ] = 0,
-    precision: Annotated[
-        Literal["fp32", "bf16"],
-        Help("fp32 is exact; bf16 is faster on recent CPUs/GPUs with a little noise"),
-    ] = "fp32",
+    runtime: RuntimeParam = "auto",
+    precision: PrecisionParam = "auto",
     edge_refine: Annotated[
         bool,
         Help(
@@ -306,22 +312,8 @@ def estimate(
     ctx.progress(0.0, "loading model")
     if models.looks_like_path(model):  # a model folder: relative to the patch, like files
         model = str(ctx.resolve_path(model))
-    loaded = models.load_model(
-        model,
-        task="depth-estimation",
-        precision=precision,
-        progress=lambda message: ctx.progress(0.05, message),
-    )
-    ctx.check_cancelled()
-    ctx.progress(0.25, "preprocessing")
-    prep = Preprocessing.from_config(
-        loaded.preprocessor, str(loaded.config.get("model_type", "")), resolution
-    )
     pixels = image.srgb_pixels()  # what depth models were trained on
-    prepared = preprocess(pixels, prep)
-    ctx.check_cancelled()
-    ctx.progress(0.3, "inference")
-    raw = forward(loaded, prepared)
+    raw, loaded = infer(model, pixels, resolution, runtime, precision, ctx)
     ctx.check_cancelled()
     ctx.progress(0.85, "upsampling")
     size = image.size
@@ -338,6 +330,47 @@ def estimate(
     # fixed range (near, far): metres for metric models, raw model units otherwise; the
     # slot refuses a reversed or empty range with a message.
     return convert(full, normalisation="fixed", fixed_range=(fixed_near, fixed_far))
+
+
+def infer(
+    model: str,
+    pixels: NDArray[np.float32],
+    resolution: int,
+    runtime: str,
+    precision: str,
+    ctx: Context,
+) -> tuple[NDArray[np.float32], models.LoadedModel]:
+    """Load → preprocess → forward on the chosen runtime: the raw output, cropped."""
+    models.resolve(model)  # missing weights fail at once, before torch is imported
+    chosen = choose(runtime)
+    loaded = models.load_model(
+        model,
+        task="depth-estimation",
+        precision="fp32" if chosen != "torch" else torch_precision(precision),
+        progress=lambda message: ctx.progress(0.05, message),
+    )
+    ctx.check_cancelled()
+    ctx.progress(0.25, "preprocessing")
+    prep = Preprocessing.from_config(
+        loaded.preprocessor, str(loaded.config.get("model_type", "")), resolution
+    )
+    prepared = preprocess(pixels, prep)
+    ctx.check_cancelled()
+    if chosen != "torch":
+        outputs = run_compiled(
+            model,
+            "depth-estimation",
+            as_numpy(prepared.pixel_values),
+            runtime=chosen,
+            precision=precision,
+            outputs=("predicted_depth",),
+            ctx=ctx,
+        )
+        if outputs is not None:
+            return crop_padding(outputs["predicted_depth"], prepared), loaded
+        loaded = models.load_model(model, precision=torch_precision(precision))
+    ctx.progress(0.3, "inference (torch)")
+    return forward(loaded, prepared), loaded
 
 
 # ----------------------------------------------------------------------------- depth.region

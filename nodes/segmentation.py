@@ -45,6 +45,7 @@ from gateway_studio.engine import (
 )
 
 from ._filters import same_size
+from ._runtime import PrecisionParam, RuntimeParam, as_numpy, choose, run_compiled, torch_precision
 
 if TYPE_CHECKING:
     from gateway_studio.engine.models import LoadedModel
@@ -196,15 +197,31 @@ def forward(loaded: LoadedModel, pixel_values: Any) -> Any:
     x = pixel_values.to(device=loaded.device, dtype=loaded.dtype)
     with torch.inference_mode():
         out = model(pixel_values=x)
-    if hasattr(out, "class_queries_logits") and hasattr(out, "masks_queries_logits"):
+    return scores_from(lambda name: getattr(out, name, None), loaded.name)
+
+
+#: The model outputs class scores are made from: query-based models, per-pixel logits.
+QUERY_OUTPUTS = ("class_queries_logits", "masks_queries_logits")
+LOGITS_OUTPUTS = ("logits",)
+
+
+def scores_from(output: Callable[[str], Any], name: str) -> Any:
+    """Class scores (C, h, w) float32 on the CPU from a model's outputs (by name)."""
+    import torch
+
+    def tensor(key: str) -> Any:
+        value = output(key)
+        return torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+
+    classes, masks = tensor(QUERY_OUTPUTS[0]), tensor(QUERY_OUTPUTS[1])
+    if classes is not None and masks is not None:
         # Mask2Former/MaskFormer: P(class | query) × P(pixel in query's mask), summed over
         # queries; the last class is "no object" and is dropped (as transformers does).
-        classes = out.class_queries_logits.float().softmax(dim=-1)[..., :-1]
-        masks = out.masks_queries_logits.float().sigmoid()
-        return torch.einsum("bqc,bqhw->bchw", classes, masks)[0].cpu()
-    logits = getattr(out, "logits", None)
+        probs = classes.float().softmax(dim=-1)[..., :-1]
+        return torch.einsum("bqc,bqhw->bchw", probs, masks.float().sigmoid())[0].cpu()
+    logits = tensor(LOGITS_OUTPUTS[0])
     if logits is None or logits.ndim != 4:
-        raise GatewayError(f"model '{loaded.name}' gives no per-pixel class logits")
+        raise GatewayError(f"model '{name}' gives no per-pixel class logits")
     return logits[0].float().cpu()
 
 
@@ -301,16 +318,37 @@ def class_names(loaded: LoadedModel, count: int) -> tuple[str, ...]:
     return tuple(str(id2label.get(str(i), id2label.get(i, f"class {i}"))) for i in range(count))
 
 
-def segment_image(image: Image, model: str, ctx: Context, precision: str = "fp32") -> Segments:
+def segment_image(
+    image: Image, model: str, ctx: Context, precision: str = "fp32", runtime: str = "torch"
+) -> Segments:
     """The whole pipeline: load → preprocess → forward → postprocess, with progress."""
     ctx.progress(0.0, f"segmentation model {model}")
     if is_selfie(model):
         return segment_selfie(image, resolve_selfie(model, ctx), ctx)
-    loaded = load(model, ctx, precision)
+    chosen = choose(runtime)
+    loaded = load(model, ctx, "fp32" if chosen != "torch" else torch_precision(precision))
     ctx.check_cancelled()
     x, valid = preprocess(np.asarray(image.pixels), loaded.preprocessor)
     ctx.progress(0.2, f"segmenting at {x.shape[3]}×{x.shape[2]}")
-    scores = forward(loaded, x)
+    scores = None
+    if chosen != "torch":
+        query = str(loaded.config.get("model_type", "")) in _QUERY_MODELS
+        got = run_compiled(
+            model,
+            loaded.task,
+            as_numpy(x),
+            runtime=chosen,
+            precision=precision,
+            outputs=QUERY_OUTPUTS if query else LOGITS_OUTPUTS,
+            ctx=ctx,
+            progress_at=0.2,
+        )
+        if got is not None:
+            scores = scores_from(got.get, loaded.name)
+        else:
+            loaded = load(model, ctx, torch_precision(precision))
+    if scores is None:
+        scores = forward(loaded, x)
     ctx.check_cancelled()
     # The score grid covers the padded input; only the valid part covers the image.
     sh, sw = scores.shape[1] / x.shape[2], scores.shape[2] / x.shape[3]
@@ -405,17 +443,20 @@ def parse_classes(text: str, names: Sequence[str], *, source: str = "") -> list[
 
 
 # ------------------------------------------------------------------------ the nodes
+# version 2: the runtime param (OpenVINO / ONNX Runtime), precision auto.
 @node(
     "segment.semantic",
     outputs={"segments": Segments, "mask": Mask},
     proxy=False,
     identity=model_identity,
+    version=2,
 )
 def semantic(
     image: Image,
     *,
     model: ModelName = DEFAULT_MODEL,
-    precision: Precision = "fp32",
+    runtime: RuntimeParam = "auto",
+    precision: PrecisionParam = "auto",
     classes: Annotated[
         str, Help("Comma-separated class names for the mask output, e.g. 'person, car'")
     ] = "person",
@@ -426,7 +467,7 @@ def semantic(
     Segments are at the input's full size, class names from the model's config; the mask
     holds the pixels of the classes named in 'classes'.
     """
-    segments = segment_image(image, model, ctx, precision)
+    segments = segment_image(image, model, ctx, precision, runtime)
     ids = parse_classes(classes, segments.names, source=f"model '{model}'")
     mask = Mask.from_bool(np.isin(segments.labels, ids))
     found = sorted({segments.names[i] for i in np.unique(segments.labels[mask.values > 0])})

@@ -369,6 +369,7 @@ class Evaluator:
             source="computed",
             preview=not step.kept,
             reason=reason,
+            ran_notes=list(ctx.notes),
         )
 
     def _context(self, run: _Run, node_id: str, index: int) -> Context:

@@ -93,11 +93,16 @@ class NodeResult:
     #: Pulled evaluations: a node nobody downstream needed (its consumers were cached),
     #: so neither read nor run (``outputs`` is empty until ``Evaluation.output`` asks).
     lazy: bool = False
+    #: What the node said while it ran (``Context.note``: a fallback, a one-time cost).
+    ran_notes: list[str] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
-        """What the outputs say a user must know (holes filled, calibration, provenance)."""
-        return [note for slot in self.outputs.values() for note in slot.notes()]
+        """What the outputs say a user must know (holes filled, calibration, provenance),
+        then what the node said while it ran."""
+        return [note for slot in self.outputs.values() for note in slot.notes()] + list(
+            self.ran_notes
+        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -61,6 +61,7 @@ than downloading from elsewhere. ``resolve`` of such a name returns the file, an
 
 from __future__ import annotations
 
+from .backends import openvino_has_bf16
 from .catalogue import (
     CATALOGUE,
     DEVICE_ENV,
@@ -79,6 +80,19 @@ from .catalogue import (
     pull_command,
     register_model,
     single_file_models,
+)
+from .compiled import (
+    BF16_MIN_R,
+    RUNTIMES,
+    Compiled,
+    ExportError,
+    Runtime,
+    clear_compiled,
+    compile_model,
+    compiled_root,
+    correlation,
+    describe,
+    pick_runtime,
 )
 from .identities import identity
 from .loading import LoadedModel, Loader, clear_cache, load_model, loaded_models
@@ -99,13 +113,17 @@ from .resolving import (
 from .runtimes import pick_device, torch_dtype
 
 __all__ = [
+    "BF16_MIN_R",
     "CATALOGUE",
     "DEVICE_ENV",
     "MAX_LOADED",
     "MODELS_ENV",
     "PULL_PATTERNS",
+    "RUNTIMES",
     "SAFE_FILE_SUFFIXES",
     "TASKS",
+    "Compiled",
+    "ExportError",
     "LoadedModel",
     "Loader",
     "ModelError",
@@ -113,11 +131,17 @@ __all__ = [
     "OutputKind",
     "Precision",
     "ResolvedModel",
+    "Runtime",
     "Task",
     "_hf_cache_dir",
     "_hf_snapshot",
     "_size",
     "clear_cache",
+    "clear_compiled",
+    "compile_model",
+    "compiled_root",
+    "correlation",
+    "describe",
     "file_candidates",
     "file_hint",
     "identity",
@@ -128,7 +152,9 @@ __all__ = [
     "looks_like_path",
     "lookup",
     "models_dirs",
+    "openvino_has_bf16",
     "pick_device",
+    "pick_runtime",
     "pull",
     "pull_command",
     "pull_file",
