@@ -271,7 +271,8 @@ def model_stall(app, window, folder: Path) -> None:  # type: ignore[no-untyped-d
         f"{seconds:.2f} s, status {st.status}{' (' + st.message + ')' if st.message else ''};"
         f" torch imported before: {before}"
     )
-    print(f"  worst UI stall meanwhile: {worst * 1000:.0f} ms (target < 100 ms)")
+    print(f"  worst UI stall meanwhile: {worst * 1000:.0f} ms (target < 50 ms)")
+    print(f"  torch in the UI process afterwards: {'torch' in sys.modules}")
     # once loaded, a re-run (other working resolution) only pays the forward pass
     probe.start()
     t0 = time.perf_counter()
@@ -348,6 +349,9 @@ def main() -> int:
 
     app = QApplication([])
     apply_dark_theme(app)
+    from gateway_studio.engine import remote
+
+    remote.use_worker(True)  # as the app does: model nodes run in the model worker
     window = MainWindow(evaluator=Evaluator(SlotCache(None)), autosave_seconds=3600)
     window.ask_save_changes = lambda: "discard"  # type: ignore[method-assign]
     window.show()
@@ -385,7 +389,7 @@ def main() -> int:
             f"worst p95 {max(all_p95) * 1000:.1f} ms (target < 50 ms); worst UI stall "
             f"{max(all_stalls) * 1000:.0f} ms (target < 100 ms)"
         )
-    if not args.no_warm:
+    if not args.no_warm and not remote.worker_enabled():  # the app warms nothing then
         print()
         warm_stall(app, window)
     if not args.no_model:

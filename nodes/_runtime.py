@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from gateway_studio.engine import Context, Help, models
+from gateway_studio.engine import Context, Help, Slot, models
 
 RuntimeParam = Annotated[
     Literal["auto", "torch", "openvino", "onnxruntime"],
@@ -84,3 +84,14 @@ def run_compiled(
 def as_numpy(tensor: Any) -> NDArray[np.float32]:
     """A torch tensor (the preprocessed input) as a contiguous float32 array."""
     return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
+
+
+def in_model_worker(
+    type_id: str, inputs: dict[str, Slot], params: dict[str, Any], ctx: Context
+) -> dict[str, Slot] | None:
+    """In the app: the node's outputs computed by the model worker (``engine/remote.py``),
+    so the app never imports torch. None elsewhere (the CLI, scripts, the worker itself):
+    the node then computes in this process."""
+    from gateway_studio.engine import remote
+
+    return remote.run_remote(type_id, inputs, params, ctx)

@@ -7,7 +7,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +29,15 @@ from gateway_studio.engine import (
 )
 
 from ._depth_resize import refine_edges
-from ._runtime import PrecisionParam, RuntimeParam, as_numpy, choose, run_compiled, torch_precision
+from ._runtime import (
+    PrecisionParam,
+    RuntimeParam,
+    as_numpy,
+    choose,
+    in_model_worker,
+    run_compiled,
+    torch_precision,
+)
 
 # ----------------------------------------------------------------------------- depth.estimate
 #: Model suggestions: Depth-Anything-V2 Small/Base/Large first, then DPT-Hybrid, ZoeDepth.
@@ -309,9 +317,23 @@ def estimate(
     metric ones (ZoeDepth) through ``Depth.from_metric``: the slot converts, the node never
     flips a sign. Missing weights fail at once, naming the ``models pull`` command.
     """
-    ctx.progress(0.0, "loading model")
     if models.looks_like_path(model):  # a model folder: relative to the patch, like files
         model = str(ctx.resolve_path(model))
+    models.resolve(model)  # missing weights fail at once, here, before any worker or torch
+    params = {
+        "model": model,
+        "resolution": resolution,
+        "runtime": runtime,
+        "precision": precision,
+        "edge_refine": edge_refine,
+        "normalisation": normalisation,
+        "fixed_far": fixed_far,
+        "fixed_near": fixed_near,
+    }
+    remote = in_model_worker("depth.estimate", {"image": image}, params, ctx)
+    if remote is not None:  # the app: computed in the model worker
+        return cast(Depth, remote["depth"])
+    ctx.progress(0.0, "loading model")
     pixels = image.srgb_pixels()  # what depth models were trained on
     raw, loaded = infer(model, pixels, resolution, runtime, precision, ctx)
     ctx.check_cancelled()
@@ -341,7 +363,6 @@ def infer(
     ctx: Context,
 ) -> tuple[NDArray[np.float32], models.LoadedModel]:
     """Load → preprocess → forward on the chosen runtime: the raw output, cropped."""
-    models.resolve(model)  # missing weights fail at once, before torch is imported
     chosen = choose(runtime)
     loaded = models.load_model(
         model,

@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,7 +45,15 @@ from gateway_studio.engine import (
 )
 
 from ._filters import same_size
-from ._runtime import PrecisionParam, RuntimeParam, as_numpy, choose, run_compiled, torch_precision
+from ._runtime import (
+    PrecisionParam,
+    RuntimeParam,
+    as_numpy,
+    choose,
+    in_model_worker,
+    run_compiled,
+    torch_precision,
+)
 
 if TYPE_CHECKING:
     from gateway_studio.engine.models import LoadedModel
@@ -467,6 +475,10 @@ def semantic(
     Segments are at the input's full size, class names from the model's config; the mask
     holds the pixels of the classes named in 'classes'.
     """
+    params = {"model": model, "runtime": runtime, "precision": precision, "classes": classes}
+    remote = in_model_worker("segment.semantic", {"image": image}, params, ctx)
+    if remote is not None:  # the app: computed in the model worker
+        return {"segments": cast(Segments, remote["segments"]), "mask": cast(Mask, remote["mask"])}
     segments = segment_image(image, model, ctx, precision, runtime)
     ids = parse_classes(classes, segments.names, source=f"model '{model}'")
     mask = Mask.from_bool(np.isin(segments.labels, ids))

@@ -57,3 +57,16 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
     prefix = ".venv/bin/python -m pytest"
     command = next(line.strip() for line in readme.splitlines() if line.startswith(prefix))
     assert command in [line.strip() for line in ci.splitlines()]
+
+
+def test_ci_runs_every_benchmark_in_a_smoke_mode() -> None:
+    """A benchmark that breaks fails CI: .ci/run runs each one with --smoke (issue 10)."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "for bench in benchmarks/*.py; do" in ci
+    assert '.venv/bin/python "$bench" --smoke' in ci
+    lacking = [
+        p.name
+        for p in sorted((ROOT / "benchmarks").glob("*.py"))
+        if '"--smoke"' not in p.read_text(encoding="utf-8")
+    ]
+    assert not lacking, f"benchmarks without a --smoke mode: {lacking}"

@@ -68,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("Gateway Studio")
     app.setOrganizationName("Gateway Studio")
     apply_dark_theme(app)  # type: ignore[arg-type]
+    from gateway_studio.engine import remote
+
+    # Model nodes run in the model-worker process (engine/remote.py), started on first
+    # use: the app never imports torch, and a crash in a runtime fails only that node.
+    remote.use_worker(True)
     window = MainWindow()
     place_window(window, args.window_size, restore=not args.screenshot)
     shown = time.perf_counter() - _T0
@@ -83,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(0, start)
     from .warmup import enabled
 
-    if enabled() and not args.screenshot:
+    # With the model worker (the default) torch loads there, never here: nothing to warm.
+    if enabled() and not args.screenshot and not remote.worker_enabled():
         # after the patch has opened and evaluated; each import waits for an idle UI
         QTimer.singleShot(1500, window.start_warm_imports)
     if args.screenshot:
