@@ -414,6 +414,45 @@ class Depth(Slot):
         )
 
     @classmethod
+    def from_affine_invariant(
+        cls,
+        depth: NDArray[Any],
+        *,
+        valid: NDArray[Any] | None = None,
+        normalisation: Normalisation = "minmax",
+        fixed_range: tuple[float, float] | None = None,
+        percentiles: tuple[float, float] = (1.0, 99.0),
+    ) -> Depth:
+        """Read *affine-invariant depth* (larger = farther, unknown shift and scale), e.g.
+        Marigold's output.
+
+        Without its shift, 1/d is undefined, so the map is reversed, not inverted: the
+        normalised values are linear in depth (not in disparity), 1 = nearest, and carry
+        no metres. ``fixed_range = (near, far)`` in the input's units (near < far)."""
+        raw = np.asarray(depth, dtype=np.float32)
+        if raw.ndim != 2:
+            raise SlotError(f"Depth: expected a 2-D array, got shape {raw.shape}")
+        span = None
+        if normalisation == "fixed" and fixed_range is not None:
+            near, far = (float(v) for v in fixed_range)
+            if not near < far:
+                raise SlotError(
+                    f"Depth: fixed range near {near:g} / far {far:g}: in affine-invariant "
+                    "depth the near value must be smaller than the far value"
+                )
+            span = (-near, -far)
+        out = cls.from_inverse(
+            -raw,
+            valid=valid,
+            normalisation=normalisation,
+            fixed_range=span,
+            percentiles=percentiles,
+            convention="affine-invariant",
+        )
+        low, high = out.raw_range  # of the reversed map: say what the input held
+        return replace(out, raw_range=(-high, -low))
+
+    @classmethod
     def from_encoded(
         cls,
         encoded: NDArray[Any],
