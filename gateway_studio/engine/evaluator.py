@@ -329,10 +329,13 @@ class Evaluator:
         keyed = step.keyed
         assert keyed is not None
         lineage = run.lineage + step.node_id
-        if keyed.noted == lineage and not explain:
+        if explain:
+            reason = self.reasons.revise(lineage, step.node_id, keyed.made, persist=step.kept)
+        elif keyed.noted == lineage:
             return ""
-        reason = self.reasons.explain(lineage, step.node_id, keyed.made) if explain else ""
-        self.reasons.remember(lineage, keyed.made, persist=step.kept)
+        else:
+            reason = ""
+            self.reasons.remember(lineage, keyed.made, persist=step.kept)
         if step.kept:
             keyed.noted = lineage
         return reason
@@ -511,14 +514,16 @@ class Evaluator:
         A ``Files`` hit counts only while the files it wrote are still those bytes."""
         hits: dict[str, Slot] = {}
         source = "memory"
+        memory = self.cache.memory
         for name, k in out_keys.items():
-            slot, where = self.cache.get(k)
+            slot = memory.get(k)  # (the cache's own order: memory, then disk)
+            if slot is None:
+                slot, where = self.cache.get(k)
+                source = "disk" if where == "disk" else source
             # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
             if slot is None or (Files in type(slot).__mro__ and not self._files_intact(slot)):
                 break
             hits[name] = slot
-            if where == "disk":
-                source = "disk"
         return hits, source
 
     def _files_intact(self, files: Slot) -> bool:

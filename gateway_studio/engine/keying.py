@@ -23,7 +23,7 @@ from math import copysign
 from pathlib import Path
 from typing import Any
 
-from .keys import FileFingerprints, digest, node_key
+from .keys import FileFingerprints, digest, node_key_of_text, sorted_json
 from .node import Context, NodeSpec
 from .reasons import Ingredients, ingredients
 
@@ -37,7 +37,18 @@ class Keyed:
     keys, with what the memo compares to reuse it. Shared by every evaluation that
     reuses it, so never changed once made (``noted`` aside: a note for the evaluator)."""
 
-    __slots__ = ("bypass", "inputs", "key", "made", "noted", "out_keys", "params", "spec", "types")
+    __slots__ = (
+        "bypass",
+        "inputs",
+        "key",
+        "made",
+        "noted",
+        "out_keys",
+        "params",
+        "params_text",
+        "spec",
+        "types",
+    )
 
     def __init__(
         self,
@@ -45,16 +56,29 @@ class Keyed:
         params: dict[str, Any],
         bypass: bool,
         inputs: dict[str, str | None],
-        key: str,
+        params_text: str,
         made: Ingredients,
+        types: tuple[type, ...] | None = None,
     ) -> None:
-        self.spec, self.bypass = spec, bypass
-        self.params, self.inputs = dict(params), dict(inputs)
-        self.types = tuple(map(type, params.values()))
-        self.key, self.made, self.out_keys = key, made, out_keys(key, spec)
+        """``params`` is kept as it is (a copy the caller no longer changes), and so
+        is ``inputs``; ``types`` are those of the params' values."""
+        self.spec, self.bypass, self.params, self.inputs = spec, bypass, params, inputs
+        self.types = types if types is not None else tuple(map(type, params.values()))
+        #: The params as hashed (read files by their bytes), as ``keys.sorted_json`` text.
+        self.params_text = params_text
+        self.made = made
+        self.key = key = node_key_of_text(spec.type_id, spec.version, params_text, inputs)
+        self.out_keys = {o.name: digest(key, o.name) for o in spec.outputs}
         #: The lineage ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
         self.noted: str | None = None
+
+    def with_inputs(self, inputs: dict[str, str | None]) -> Keyed:
+        """The same node, params and bypass fed by other input keys."""
+        made = {**self.made, "inputs": inputs}
+        return Keyed(
+            self.spec, self.params, self.bypass, inputs, self.params_text, made, self.types
+        )
 
 
 def _same(old: dict[str, Any], new: dict[str, Any], old_types: tuple[type, ...]) -> bool:
@@ -101,17 +125,20 @@ class NodeKeys:
         cancelled: Callable[[], bool] | None = None,
     ) -> Keyed:
         """The node's key; ``GatewayError`` (``PathRefused``, ``Cancelled``) from hashing
-        a file it reads."""
+        a file it reads. ``input_keys`` is kept as it is: the caller hands over a dict
+        it no longer changes."""
         memo = self._memo.get(node_id)
         if (
             memo is not None
             and memo.spec is spec
             and memo.bypass == bypass
-            and memo.inputs == input_keys
             and _same(memo.params, params, memo.types)
-        ):
-            return memo
-        keyed = self._make(spec, params, bypass, input_keys, base_dir, cancelled)
+        ):  # (only pure nodes are remembered)
+            if memo.inputs == input_keys:
+                return memo
+            keyed = memo.with_inputs(input_keys)  # a knob upstream changed: new inputs only
+        else:
+            keyed = self._make(spec, params, bypass, input_keys, base_dir, cancelled)
         if self.pure(spec):
             if len(self._memo) >= MEMO_NODES:
                 self._memo.clear()
@@ -149,5 +176,4 @@ class NodeKeys:
         if bypass:
             keyed["__bypass__"] = True
         made = ingredients(spec.version, keyed, files, input_keys)
-        key = node_key(spec.type_id, spec.version, keyed, input_keys)
-        return Keyed(spec, params, bypass, input_keys, key, made)
+        return Keyed(spec, dict(params), bypass, input_keys, sorted_json(keyed), made)

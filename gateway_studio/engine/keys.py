@@ -159,7 +159,15 @@ def node_key(
     """Key of a node evaluation (params must already have path params fingerprinted):
     the digest of its type id, version, ``json.dumps(params, sort_keys=True,
     default=str)`` and ``json.dumps`` of the input keys sorted by slot name."""
-    return digest(type_id, str(version), _sorted_json(params), _sorted_json(input_keys))
+    return node_key_of_text(type_id, version, sorted_json(params), input_keys)
+
+
+def node_key_of_text(
+    type_id: str, version: int, params_text: str, input_keys: Mapping[str, str | None]
+) -> str:
+    """``node_key`` with the params already as ``sorted_json`` text (a node whose params
+    are unchanged re-keys with new input keys only)."""
+    return digest(type_id, str(version), params_text, sorted_json(input_keys))
 
 
 _PARAMS_JSON = json.JSONEncoder(sort_keys=True, default=str)
@@ -179,7 +187,7 @@ def _scalar_json(value: Any) -> str | None:
     return "null" if value is None else None
 
 
-def _sorted_json(mapping: Mapping[str, Any]) -> str:
+def sorted_json(mapping: Mapping[str, Any]) -> str:
     """``json.dumps(mapping, sort_keys=True, default=str)``, the same text, made faster
     for what keys hold (a flat dict of str, finite float, int, bool or None values);
     anything else goes through ``json`` itself."""

@@ -113,6 +113,8 @@ class InputSpec:
         return any(t.accepts_type(slot_type) for t in self.types)
 
     def coerce(self, value: Slot) -> Slot:
+        if type(value) in self.types:  # the common case, without ABC isinstance checks
+            return value
         for t in self.types:
             if isinstance(value, t):
                 return value
@@ -205,7 +207,9 @@ class NodeSpec:
         if self.takes_context:
             kwargs[self.takes_context] = ctx
         result = self.func(*args, **kwargs)
-        if isinstance(result, Slot) or not isinstance(result, Mapping):
+        if not isinstance(result, dict) and (
+            isinstance(result, Slot) or not isinstance(result, Mapping)
+        ):
             if len(self.outputs) != 1:
                 raise GatewayError(
                     f"{self.type_id} returned one value but declares {len(self.outputs)} outputs"
@@ -214,7 +218,7 @@ class NodeSpec:
         out: dict[str, Slot] = {}
         for spec in self.outputs:
             value = result.get(spec.name)
-            if not isinstance(value, spec.type):
+            if type(value) is not spec.type and not isinstance(value, spec.type):
                 raise GatewayError(
                     f"{self.type_id} returned {type(value).__name__} for output "
                     f"'{spec.name}', which must be a {spec.type_name}"

@@ -67,6 +67,19 @@ def explain(node_id: str, old: Ingredients | None, new: Ingredients) -> str:
     changes: list[str] = []
     if old.get("version") != new["version"]:
         changes.append(f"node version {old.get('version')} → {new['version']}")
+    if old.get("params", {}) != new["params"]:
+        changes += _param_changes(node_id, old, new)
+    if old.get("inputs", {}) != new["inputs"]:
+        changes += _input_changes(old.get("inputs", {}), new["inputs"])
+    if old.get("identity") != new["identity"]:
+        changes.append("model weights changed")
+    if old.get("bypass") != new["bypass"]:
+        changes.append("bypass turned " + ("on" if new["bypass"] else "off"))
+    return "; ".join(changes) or NOT_CACHED
+
+
+def _param_changes(node_id: str, old: Ingredients, new: Ingredients) -> list[str]:
+    changes: list[str] = []
     old_params, old_files = old.get("params", {}), old.get("files", {})
     for name, value in new["params"].items():
         before = old_params.get(name)
@@ -80,19 +93,19 @@ def explain(node_id: str, old: Ingredients | None, new: Ingredients) -> str:
             changes.append(f"param {node_id}.{name} {shown} → {Path(path).name}")
         else:
             changes.append(f"param {node_id}.{name} {_show(before)} → {_show(value)}")
-    old_inputs = old.get("inputs", {})
-    for name, key in sorted(new["inputs"].items()):
+    return changes
+
+
+def _input_changes(old_inputs: dict[str, Any], new_inputs: dict[str, Any]) -> list[str]:
+    changes: list[str] = []
+    for name, key in sorted(new_inputs.items()):
         if name not in old_inputs:
             changes.append(f"input {name} connected")
         elif old_inputs[name] != key:
             changes.append(f"input {name} changed")
-    for name in sorted(set(old_inputs) - set(new["inputs"])):
+    for name in sorted(set(old_inputs) - set(new_inputs)):
         changes.append(f"input {name} disconnected")
-    if old.get("identity") != new["identity"]:
-        changes.append("model weights changed")
-    if old.get("bypass") != new["bypass"]:
-        changes.append("bypass turned " + ("on" if new["bypass"] else "off"))
-    return "; ".join(changes) or NOT_CACHED
+    return changes
 
 
 class ReasonBook:
@@ -143,9 +156,11 @@ class ReasonBook:
     def last(self, lineage: str) -> Ingredients | None:
         with self._lock:
             found = self._memory.get(lineage)
-            folder, _, _ = lineage.rpartition("\n")
-            if found is not None or self.root is None or folder in self._loaded:
+            if found is not None or self.root is None:
                 return found
+            folder, _, _ = lineage.rpartition("\n")
+            if folder in self._loaded:
+                return None
         on_disk = self._read(folder)
         with self._lock:
             self._loaded.add(folder)
@@ -162,11 +177,22 @@ class ReasonBook:
         with self._lock:
             if self._memory.get(lineage) == new and (not persist or lineage in self._saved):
                 return
-            self._memory[lineage] = new
-            self._saved.discard(lineage)
-            if persist and self.root is not None:
-                folder, _, node_id = lineage.rpartition("\n")
-                self._dirty.setdefault(folder, set()).add(node_id)
+            self._note(lineage, new, persist)
+
+    def _note(self, lineage: str, new: Ingredients, persist: bool) -> None:
+        self._memory[lineage] = new
+        self._saved.discard(lineage)
+        if persist and self.root is not None:
+            folder, _, node_id = lineage.rpartition("\n")
+            self._dirty.setdefault(folder, set()).add(node_id)
+
+    def revise(self, lineage: str, node_id: str, new: Ingredients, *, persist: bool = True) -> str:
+        """``explain`` then ``remember``: what changed since the node last ran (a node
+        that computes has new ingredients, or had none kept)."""
+        old = self.last(lineage)
+        with self._lock:
+            self._note(lineage, new, persist)
+        return explain(node_id, old, new)
 
     def flush(self) -> None:
         """Write what ``remember`` noted to persist: one file per patch folder."""

@@ -25,6 +25,7 @@ from gateway_studio.engine import (
     Progress,
     SlotCache,
 )
+from gateway_studio.engine.reasons import NOT_CACHED
 
 from .fake_nodes import CALLS, registry
 
@@ -309,3 +310,70 @@ def test_nodes_fed_by_preview_proxies_do_not_write_the_disk(tmp_path: Path) -> N
     assert result.results["after"].status == "computed"
     assert result.results["after"].preview and not result.results["read"].preview
     assert set((tmp_path / "cache").rglob("*.slot")) == on_disk
+
+
+def line_of(length: int) -> PatchGraph:
+    g = PatchGraph(registry())
+    g.add_node("test.const", node_id="n0")
+    for i in range(1, length):
+        g.add_node("test.add", {"gain": 1.0}, node_id=f"n{i}")
+        g.connect(Link(f"n{i - 1}", "field", f"n{i}", "a"))
+    return g
+
+
+def test_a_knob_change_rekeys_only_the_nodes_downstream_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway_studio.engine import keying
+
+    hashed: list[str] = []
+    real = keying.node_key_of_text
+
+    def counting(type_id: str, version: int, text: str, inputs: object) -> str:
+        hashed.append(type_id)
+        return real(type_id, version, text, inputs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keying, "node_key_of_text", counting)
+    graph, evaluator = line_of(10), Evaluator()
+    evaluator.evaluate(graph)
+    assert len(hashed) == 10
+    hashed.clear()
+    assert set(statuses(evaluator.evaluate(graph)).values()) == {"cached"}
+    assert hashed == []  # nothing changed: no key is made again
+    graph.set_param("n6", "gain", 0.5)
+    again = evaluator.evaluate(graph)
+    assert len(hashed) == 4  # n6 and its three descendants
+    assert [n for n, s in statuses(again).items() if s == "computed"] == ["n6", "n7", "n8", "n9"]
+    hashed.clear()
+    graph.node("n2").params["gain"] = 0.5  # edited in place, not through set_param: seen too
+    assert statuses(evaluator.evaluate(graph))["n2"] == "computed" and len(hashed) == 8
+
+
+def test_reused_keys_tell_apart_what_json_tells_apart() -> None:
+    """The key memo compares params by value and type: 1, 1.0 and True differ in the
+    key's JSON, and so do 0.0 and -0.0."""
+    from gateway_studio.engine.keying import _same
+
+    def same(old: dict[str, object], new: dict[str, object]) -> bool:
+        return _same(old, new, tuple(map(type, old.values())))
+
+    assert same({"g": 1.0, "m": "max"}, {"g": 1.0, "m": "max"})
+    assert not same({"g": 1.0}, {"g": 1})
+    assert not same({"g": 1}, {"g": True})
+    assert not same({"g": 0.0}, {"g": -0.0})
+    assert same({"g": -0.0, "n": 0}, {"g": -0.0, "n": 0})
+    assert not same({"g": 1.0}, {"g": 2.0})
+
+
+def test_one_reason_file_per_patch_folder_per_evaluation(tmp_path: Path) -> None:
+    graph = line_of(6)
+    graph.base_dir = tmp_path / "patch"
+    Evaluator(SlotCache(tmp_path / "cache")).evaluate(graph)
+    files = list((tmp_path / "cache" / "reasons").iterdir())
+    assert len(files) == 1
+    # a later process knows why each node runs again
+    graph.set_param("n3", "gain", 0.5)
+    again = Evaluator(SlotCache(tmp_path / "cache")).evaluate(graph)
+    assert again.results["n3"].reason == "param n3.gain 1.0 → 0.5"
+    assert again.results["n4"].reason == "input a changed"
+    assert again.results["n1"].reason == NOT_CACHED  # tiny and cheap: kept in memory only

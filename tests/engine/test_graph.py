@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,75 @@ def test_snapshot_is_independent(graph: PatchGraph) -> None:
     graph.set_param("a", "value", 0.9)
     graph.connect(Link("a", "field", "sum", "a"))
     assert snap.node("a").params["value"] == 0.5 and snap.links() == []
+
+
+def random_dag(seed: int, n: int = 30) -> PatchGraph:
+    """``n`` nodes with links only from lower to higher numbers, ids out of order."""
+    rng = np.random.default_rng(seed)
+    g = PatchGraph(registry())
+    ids = [f"n{int(i)}" for i in rng.permutation(n)]
+    for i, node_id in enumerate(ids):
+        g.add_node("test.const" if i < 3 else "test.add", node_id=node_id)
+    for i in range(3, n):
+        a, b = rng.choice(i, size=2, replace=False)
+        g.connect(Link(ids[a], "field", ids[i], "a"))
+        if rng.random() < 0.5:
+            g.connect(Link(ids[b], "field", ids[i], "b"))
+    return g
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_order_reach_and_cycles_are_networkx_s(seed: int) -> None:
+    import networkx as nx
+
+    g = random_dag(seed)
+    reference = nx.DiGraph()
+    reference.add_nodes_from(g.graph.nodes)
+    reference.add_edges_from((u, v) for u, v, _ in g.graph.edges(data=True))
+    assert g.topological_order() == list(nx.lexicographical_topological_sort(reference))
+    for node_id in list(g.graph.nodes)[::7]:
+        assert g.descendants(node_id) == nx.descendants(reference, node_id)
+        assert g.ancestors(node_id) == nx.ancestors(reference, node_id)
+    assert g.find_cycle() is None
+    last = g.topological_order()[-1]
+    feeder = next(n for n in g.ancestors(last) if g.spec(n).inputs)
+    g.connect(Link(last, "field", feeder, "a"), check_cycle=False)  # loading checks later
+    cycle = g.find_cycle()
+    assert cycle is not None and cycle[0] == cycle[-1] and len(cycle) > 2
+    assert all(g.graph.has_edge(u, v) for u, v in itertools.pairwise(cycle))
+    with pytest.raises(GraphError, match="cycle"):
+        g.topological_order()
+
+
+def test_the_plan_is_built_once_per_structural_edit(graph: PatchGraph) -> None:
+    graph.connect(Link("a", "field", "sum", "a"))
+    plan = graph.plan()
+    assert graph.plan() is plan and plan.order == ("a", "b", "sum")
+    graph.set_param("b", "value", 0.9)  # not structural: same plan
+    assert graph.plan() is plan
+    copy = graph.snapshot()
+    assert copy.plan() is plan  # a snapshot has the same shape
+    graph.connect(Link("b", "field", "sum", "b"))
+    assert graph.plan() is not plan
+    assert graph.plan().incoming["sum"] == (("a", "a", "field"), ("b", "b", "field"))
+    assert copy.plan() is plan  # the snapshot did not change
+    graph.remove_node("b")
+    assert graph.plan().order == ("a", "sum")
+
+
+def test_a_networkx_graph_put_in_its_place_works(graph: PatchGraph) -> None:
+    """The app's undo of a removal rebuilds the graph as a networkx.DiGraph."""
+    import networkx as nx
+
+    graph.connect(Link("a", "field", "sum", "a"))
+    fresh = nx.DiGraph()
+    fresh.add_nodes_from((n, graph.graph.nodes[n]) for n in ["sum", "b", "a"])
+    fresh.add_edges_from(graph.graph.edges(data=True))
+    graph.graph = fresh
+    assert graph.topological_order() == ["a", "b", "sum"]
+    assert graph.incoming("sum") == {"a": ("a", "field")}
+    graph.connect(Link("b", "field", "sum", "b"))
+    assert graph.plan().incoming["sum"][1] == ("b", "b", "field")
+    assert graph.descendants("b") == {"sum"} and graph.find_cycle() is None
+    with pytest.raises(GraphError, match="cycle"):
+        graph.connect(Link("sum", "field", "sum", "a"))
