@@ -125,9 +125,13 @@ def test_keep_all_setting_persists_cheap_results(
     from gateway_studio.engine.limits import SettingError
 
     graph = chain_graph(3)
-    Evaluator(SlotCache(tmp_path / "auto")).evaluate(graph)
-    monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "all")
-    Evaluator(SlotCache(tmp_path / "all")).evaluate(graph)
+    for folder in ("auto", "all"):
+        if folder == "all":
+            monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "all")
+        cache = SlotCache(tmp_path / folder)
+        assert cache.disk is not None
+        cache.disk.put_seconds = 0.1  # an entry costs more than any of these nodes takes
+        Evaluator(cache).evaluate(graph)
     count = {d: len(list((tmp_path / d).rglob("*.slot"))) for d in ("auto", "all")}
     assert count == {"auto": 0, "all": 3}  # 8x8 fields: cheaper to compute than to read
     monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "sometimes")
