@@ -11,7 +11,7 @@ the UI — and import heavy libraries (torch, transformers, cv2) inside function
 #: loading up and never decides what exists (tests/engine/test_registry.py checks it).
 FAMILIES: dict[str, tuple[str, ...]] = {
     "source": ("sources",),
-    "depth": ("depth_files", "depth", "depth_fill"),
+    "depth": ("depth_files", "depth", "depth_fill", "depth_marigold"),
     "field": ("fields",),
     "modulate": ("modulation",),
     "geometry": ("geometry",),

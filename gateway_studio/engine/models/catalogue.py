@@ -14,9 +14,11 @@ Task = Literal[
     # Single-file models (see ``resolve_file``), run by OpenCV rather than transformers.
     "face-detection",
     "person-segmentation",
+    # Diffusers pipeline folders (model_index.json + a folder per component).
+    "diffusion-depth",
 ]
 Precision = Literal["fp32", "bf16", "fp16"]
-OutputKind = Literal["relative-inverse", "metric", "labels", "boxes"]
+OutputKind = Literal["relative-inverse", "metric", "affine-invariant", "labels", "boxes"]
 
 #: task → the transformers Auto class that loads it.
 TASKS: dict[str, str] = {
@@ -144,6 +146,28 @@ CATALOGUE: list[ModelInfo] = [
         "labels",
         "SegFormer-B0 (ADE20K)",
         "150 ADE20K classes at 512x512; 3.75 M params",
+    ),
+    # Marigold (depth.marigold): Stable Diffusion 2 fine-tuned for depth, diffusers folders;
+    # ~0.9 B parameters (about 3.6 GB of fp32 safetensors).
+    ModelInfo(
+        "marigold-depth-lcm-v1-0",
+        "prs-eth/marigold-depth-lcm-v1-0",
+        "diffusion-depth",
+        3600,
+        "see the model card",
+        "affine-invariant",
+        "Marigold depth LCM v1-0",
+        "diffusion depth in 1-4 steps (latent consistency); clean edges, slow on a CPU",
+    ),
+    ModelInfo(
+        "marigold-depth-v1-1",
+        "prs-eth/marigold-depth-v1-1",
+        "diffusion-depth",
+        3600,
+        "see the model card",
+        "affine-invariant",
+        "Marigold depth v1-1",
+        "diffusion depth (DDIM, ~4 steps); the sharpest edges, for hero shots",
     ),
     # Single-file models (ONNX / TFLite: data, no code runs on load), run by OpenCV.
     ModelInfo(

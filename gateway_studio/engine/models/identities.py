@@ -26,9 +26,13 @@ def _stat_stamp(path: Path) -> str:
 def _fingerprint(folder: Path) -> str:
     """Weights' names, sizes and mtimes: a replaced model folder is loaded again."""
     parts = []
-    for f in sorted(folder.glob("*.safetensors")):
+    # diffusers pipelines keep their weights (and configs) one folder down, per component
+    found = [*folder.glob("*.safetensors"), *folder.glob("*/*.safetensors")]
+    if (folder / "model_index.json").is_file():
+        found += [folder / "model_index.json", *folder.glob("*/config.json")]
+    for f in sorted(found):
         st = f.stat()
-        parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+        parts.append(f"{f.relative_to(folder).as_posix()}:{st.st_size}:{st.st_mtime_ns}")
     return ";".join(parts)
 
 

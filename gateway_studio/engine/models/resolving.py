@@ -51,6 +51,12 @@ def _folder_problem(folder: Path) -> str | None:
     """None if ``folder`` holds a loadable model, else why not."""
     if not folder.is_dir():
         return "no such folder"
+    if (folder / "model_index.json").is_file():  # a diffusers pipeline: weights per part
+        if any(folder.glob("*/*.safetensors")):
+            return None
+        if any(folder.glob("*/*.bin")):
+            return "only pickle-based .bin weights, which are never loaded (safetensors only)"
+        return "no .safetensors weights in its component folders"
     if not (folder / "config.json").is_file():
         return "no config.json"
     if not any(folder.glob("*.safetensors")):
