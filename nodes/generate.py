@@ -24,7 +24,7 @@ import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,10 +39,13 @@ from gateway_studio.engine import (
     ModelMissingError,
     Normals,
     Range,
+    Slot,
     models,
     node,
 )
 from gateway_studio.engine.models import ModelInfo, register_model
+
+from ._runtime import in_model_worker
 
 BASE_MODELS = ("stable-diffusion-v1-5", "stable-diffusion-xl-base-1.0")
 CONTROLNETS = ("controlnet-depth-sd15", "controlnet-normal-sd15", "controlnet-depth-sdxl")
@@ -356,8 +359,6 @@ def controlnet(
 ) -> Image:
     """Paint a new picture that keeps the input's depth (or normals) layout; with an
     image connected, repaint that image (img2img) under the same control."""
-    import torch
-
     if control_start >= control_end:
         raise GatewayError(
             f"control_start ({control_start}) must be below control_end ({control_end})"
@@ -367,9 +368,31 @@ def controlnet(
             f"the image ({image.size[1]}x{image.size[0]}) and the control "
             f"({control.size[1]}x{control.size[0]}) differ in size: they must be of one picture"
         )
-    ctx.progress(0.0, "loading the pipeline")
-    base = _resolve(base_model, ctx, _pipeline_problem)
+    base = _resolve(base_model, ctx, _pipeline_problem)  # missing weights fail here, at once
     net = _resolve(controlnet, ctx, _controlnet_problem)
+    inputs: dict[str, Slot] = {"control": control}
+    if image is not None:
+        inputs["image"] = image
+    knobs = {
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "base_model": str(base),
+        "controlnet": str(net),
+        "steps": steps,
+        "guidance": guidance,
+        "conditioning_scale": conditioning_scale,
+        "control_start": control_start,
+        "control_end": control_end,
+        "strength": strength,
+        "seed": seed,
+        "resolution": resolution,
+    }
+    remote = in_model_worker("generate.controlnet", inputs, knobs, ctx)
+    if remote is not None:  # the app: painted in the model worker
+        return cast(Image, remote["image"])
+    import torch
+
+    ctx.progress(0.0, "loading the pipeline")
     pipe = load_pipeline(base, net)
     run_steps = max(1, steps // 4) if ctx.preview else steps
     side = max(64, resolution // 2) if ctx.preview else resolution

@@ -178,6 +178,7 @@ class ModelWorker:
                     "node": type_id,
                     "params": dict(params),
                     "base_dir": None if ctx.base_dir is None else str(ctx.base_dir),
+                    "preview": ctx.preview,
                     "env": {k: os.environ.get(k) for k in FORWARDED_ENV},
                     "inputs": wires,
                 },

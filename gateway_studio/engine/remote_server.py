@@ -68,6 +68,7 @@ class Server:
             ctx = Context(
                 node_id=rid,
                 base_dir=None if base is None else Path(str(base)),
+                preview=bool(request.get("preview", False)),
                 report=lambda f, m: self.send(
                     {"op": "progress", "id": rid, "fraction": f, "message": m}
                 ),

@@ -178,3 +178,31 @@ def test_an_sdxl_pipeline_renders_through_the_same_node(tmp_path: Path) -> None:
     assert a.size == (48, 64)
     assert np.asarray(a.data).tobytes() == np.asarray(b.data).tobytes()
     assert float(np.asarray(a.data).std()) > 0.01
+
+
+def test_in_the_app_it_paints_in_the_model_worker_with_the_same_bytes(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway_studio.engine import remote
+
+    monkeypatch.setenv("GATEWAY_STUDIO_MODELS", str(weights))
+    g = graph(tmp_path)
+    here = Evaluator(SlotCache(None)).evaluate(g, strict=True).output("gen", "image")
+    quick = Evaluator(SlotCache(None)).evaluate(g, strict=True, preview=1024).output("gen", "image")
+    remote.use_worker(True)
+    try:
+        events: list[object] = []
+        run = Evaluator(SlotCache(None)).evaluate(g, listener=events.append, strict=True)
+        preview = Evaluator(SlotCache(None)).evaluate(g, strict=True, preview=1024)
+    finally:
+        remote.use_worker(False)
+        remote.worker().stop()
+    messages = [e.message for e in events if isinstance(e, NodeProgress) and e.node_id == "gen"]
+    assert any("in the model worker" in m for m in messages)
+    assert "step 3/3" in messages  # the worker's per-step progress reaches the node
+    there = run.output("gen", "image")
+    assert np.asarray(there.data).tobytes() == np.asarray(here.data).tobytes()
+    # the preview flag crosses too: a quarter of the steps at half the resolution
+    shown = np.asarray(preview.output("gen", "image").data)
+    assert shown.tobytes() == np.asarray(quick.data).tobytes()
+    assert np.abs(shown - np.asarray(here.data)).max() > 1e-3
