@@ -22,6 +22,7 @@ from gateway_studio.engine import (
     models,
 )
 from gateway_studio.engine.imageio import read_image
+from nodes import _seg_upsample, _segmodels, _selfie, _subject
 from nodes import segmentation as S
 from tests.nodes.tiny_seg import TINY_LABELS, save_tiny_mask2former, save_tiny_segformer
 
@@ -86,7 +87,7 @@ def test_matches_the_transformers_reference(tiny: Path, photo: Image) -> None:
     model = SegformerForSemanticSegmentation.from_pretrained(tiny).eval()
     rgb8 = np.round(np.asarray(photo.pixels) * 255).astype(np.uint8)
     inputs = processor(images=rgb8, return_tensors="pt")
-    ours, valid = S.preprocess(np.asarray(photo.pixels), processor.to_dict())
+    ours, valid = _segmodels.preprocess(np.asarray(photo.pixels), processor.to_dict())
     assert ours.shape == inputs["pixel_values"].shape and valid == (64, 64)
     # within one 8-bit level after normalisation (1 / 255 / 0.225 = 0.017)
     assert float((ours - inputs["pixel_values"]).abs().max()) < 0.02
@@ -120,17 +121,17 @@ def _blocky_scores(classes: int, h: int, w: int, seed: int) -> torch.Tensor:
 def test_upsample_argmax_equals_full_interpolation(
     scores: torch.Tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(S, "_STRIP_VALUES", 150 * 97)  # force many chunks
+    monkeypatch.setattr(_seg_upsample, "_STRIP_VALUES", 150 * 97)  # force many chunks
     h, w = scores.shape[1:]
     for size in ((37, 53), (h, w), (100, 31), (6, 9), (3 * h + 1, 5 * w - 2)):
         expected = F.interpolate(scores[None], size, mode="bilinear", align_corners=False)
-        labels = S.upsample_argmax(scores, size)
+        labels = _seg_upsample.upsample_argmax(scores, size)
         assert labels.dtype == np.int32
         np.testing.assert_array_equal(labels, expected[0].argmax(0).numpy())
     # the valid part of a padded grid behaves like the cropped grid
     cropped = scores[:, : h - 2, : w - 3]
     expected = F.interpolate(cropped[None], (40, 50), mode="bilinear", align_corners=False)
-    labels = S.upsample_argmax(scores, (40, 50), valid=(h - 2.0, w - 3.0))
+    labels = _seg_upsample.upsample_argmax(scores, (40, 50), valid=(h - 2.0, w - 3.0))
     np.testing.assert_array_equal(labels, expected[0].argmax(0).numpy())
 
 
@@ -139,7 +140,7 @@ def test_upsample_ignores_the_padded_part_of_the_score_grid() -> None:
     scores[1, :6, :4] = 1.0  # the image covers rows 0-5 and cols 0-3 of the grid
     scores[2, 6:, :] = 5.0  # padding rows: a class that must not leak in
     scores[2, :, 4:] = 5.0
-    labels = S.upsample_argmax(scores, (60, 40), valid=(6.0, 4.0))
+    labels = _seg_upsample.upsample_argmax(scores, (60, 40), valid=(6.0, 4.0))
     assert (labels == 1).all()
 
 
@@ -183,7 +184,7 @@ def test_preprocess_follows_shortest_edge_and_padding_rules() -> None:
         "image_mean": [0.5, 0.5, 0.5],
         "image_std": [0.5, 0.5, 0.5],
     }
-    x, valid = S.preprocess(pixels, config)
+    x, valid = _segmodels.preprocess(pixels, config)
     assert valid == (38, 60)  # 40 / 50 * 80 = 64 > 60: the long edge bounds the scale
     assert tuple(x.shape) == (1, 3, 64, 64)
     assert float(x[..., 38:, :].abs().max()) == 0.0 and float(x[..., :, 60:].abs().max()) == 0.0
@@ -208,19 +209,19 @@ def test_pick_subject_keeps_the_nearest_large_region() -> None:
     seg, depth = two_regions()
     people = seg.labels == PERSON
     d = np.asarray(depth.values)
-    near = S.pick_subject(people, d, min_area=0.01, tolerance=0.05)
+    near = _subject.pick_subject(people, d, min_area=0.01, tolerance=0.05)
     assert near is not None
     assert near[70, 150] and not near[70, 50] and not near[10, 194]
     # the speck is nearest of all but too small; with min_area 0 it wins
-    speck = S.pick_subject(people, d, min_area=0.0, tolerance=0.05)
+    speck = _subject.pick_subject(people, d, min_area=0.0, tolerance=0.05)
     assert speck is not None and speck[10, 194] and speck.sum() == 80
     # a wide tolerance keeps both large people
-    both = S.pick_subject(people, d, min_area=0.01, tolerance=0.5)
+    both = _subject.pick_subject(people, d, min_area=0.01, tolerance=0.5)
     assert both is not None and both[70, 150] and both[70, 50]
     # no depth: the largest region
-    largest = S.pick_subject(people, None, min_area=0.01, tolerance=0.05)
+    largest = _subject.pick_subject(people, None, min_area=0.01, tolerance=0.05)
     assert largest is not None and largest[70, 50] and not largest[70, 150]
-    assert S.pick_subject(np.zeros_like(people), d, min_area=0.0, tolerance=0.0) is None
+    assert _subject.pick_subject(np.zeros_like(people), d, min_area=0.0, tolerance=0.0) is None
 
 
 def test_subject_node_with_segments_and_depth_inputs() -> None:
@@ -286,7 +287,7 @@ def test_mask2former_loads_as_universal_and_segments(tmp_path: Path, photo: Imag
     )
 
     folder = save_tiny_mask2former(tmp_path / "tiny-mask2former")
-    assert S.model_task(str(folder)) == "universal-segmentation"
+    assert _segmodels.model_task(str(folder)) == "universal-segmentation"
     out = S.semantic(photo, model=str(folder), classes="sky", ctx=Context())
     seg = out["segments"]
     assert seg.labels.shape == photo.size and seg.names == TINY_LABELS
@@ -320,9 +321,9 @@ def test_query_scores_combine_class_and_mask_probabilities() -> None:
         return SimpleNamespace(class_queries_logits=classes, masks_queries_logits=masks)
 
     loaded = SimpleNamespace(model=fake_model, device="cpu", dtype=torch.float32, name="fake")
-    scores = S.forward(loaded, torch.zeros(1, 3, 16, 24))  # type: ignore[arg-type]
+    scores = _segmodels.forward(loaded, torch.zeros(1, 3, 16, 24))  # type: ignore[arg-type]
     assert tuple(scores.shape) == (3, 4, 6)
-    labels = S.upsample_argmax(scores, (40, 60))
+    labels = _seg_upsample.upsample_argmax(scores, (40, 60))
     assert (labels[:, :29] == 1).all() and (labels[:, 31:] == 2).all()
 
 
@@ -420,7 +421,7 @@ def test_subject_any_knobs_keep_the_contract() -> None:
 # ------------------------------------------------------------------------ MediaPipe selfie
 SELFIE = Path("/work/shared/models/mediapipe/selfie_segmentation.tflite")
 if not SELFIE.is_file():  # CI checks out ../shared beside the repository
-    SELFIE = ROOT.parent / "shared" / "models" / "mediapipe" / S.SELFIE_FILE
+    SELFIE = ROOT.parent / "shared" / "models" / "mediapipe" / _selfie.SELFIE_FILE
 needs_selfie = pytest.mark.skipif(
     not SELFIE.is_file(), reason=f"MediaPipe selfie model not present at {SELFIE} (no ../shared)"
 )
@@ -447,6 +448,6 @@ def test_selfie_model_missing_is_a_clear_error(photo: Image, tmp_path: Path) -> 
     with pytest.raises(ModelMissingError) as info:
         S.semantic(photo, model="mediapipe-selfie", ctx=Context())
     message = str(info.value)
-    assert S.SELFIE_FILE in message and str(tmp_path / "no-models") in message
+    assert _selfie.SELFIE_FILE in message and str(tmp_path / "no-models") in message
     with pytest.raises(ModelMissingError, match="no such file"):
         S.semantic(photo, model=str(tmp_path / "x.tflite"), ctx=Context())
