@@ -15,7 +15,9 @@ Presets (``encoding``):
 * ``nyu-raw`` — NYU Depth V2 raw Kinect frames: 16-bit *little-endian* PGM,
   metres = 351.3 / (1092.5 − raw); raw ≥ 1092 is invalid.
 * ``auto`` — by extension: ``.exr`` OpenEXR Z/depth channel (metres, larger = farther;
-  inf, ≤ 0 or ≥ 1e9 — the renderers' background — invalid); ``.pfm`` Middlebury
+  inf, ≤ 0 or ≥ 1e9 — the renderers' background — invalid; a file whose
+  ``gatewayStudio/depthConvention`` says "inverse" — Gateway Studio's own export of an
+  uncalibrated Depth — is inverse depth, NaN invalid); ``.pfm`` Middlebury
   disparity (inf = invalid); ``.npy`` and float ``.tif`` in the ``convention`` param
   (NaN = invalid); 8/16-bit PNG/TIFF/PGM in the ``convention`` param (×``scale`` for
   metric; 0 = invalid for 16-bit inverse, disparity and metric).
@@ -34,6 +36,8 @@ from numpy.typing import NDArray
 from gateway_studio.engine import GatewayError
 from gateway_studio.engine.imageio import MAX_PIXELS, open_pil
 from gateway_studio.engine.limits import check_image_budget
+
+from ._exr import DEPTH_CONVENTION
 
 Convention = Literal["inverse", "disparity", "metric"]
 ENCODINGS = ("auto", "kinect-mm", "tum", "sun-rgbd", "nyu-raw")
@@ -101,8 +105,9 @@ def read_pfm(path: Path) -> NDArray[np.float32]:
     return np.flipud(grid).astype(np.float32)
 
 
-def read_exr_depth(path: Path) -> tuple[NDArray[np.float32], str]:
-    """The depth channel of an OpenEXR file (Z, depth.Z, Depth.V, ...) and its name."""
+def read_exr_depth(path: Path) -> tuple[NDArray[np.float32], str, str]:
+    """The depth channel of an OpenEXR file (Z, depth.Z, Depth.V, ...), its name, and the
+    file's ``gatewayStudio/depthConvention`` ("" when it has none: metres)."""
     try:
         import OpenEXR
     except ImportError:
@@ -110,7 +115,8 @@ def read_exr_depth(path: Path) -> tuple[NDArray[np.float32], str]:
             f"{path}: reading .exr needs the OpenEXR package (pip install OpenEXR)"
         ) from None
     try:  # the header first: the size is refused before any pixel is decoded
-        (x0, y0), (x1, y1) = OpenEXR.File(str(path), header_only=True).header()["dataWindow"]
+        header = OpenEXR.File(str(path), header_only=True).header()
+        (x0, y0), (x1, y1) = header["dataWindow"]
     except Exception as exc:  # the binding raises plain Exceptions for bad files
         raise GatewayError(f"{path}: not a readable OpenEXR file ({exc})") from None
     _refuse_size(path, int(y1 - y0 + 1), int(x1 - x0 + 1))
@@ -125,7 +131,12 @@ def read_exr_depth(path: Path) -> tuple[NDArray[np.float32], str]:
             f"{path}: no depth channel (looked for Z, *.Z, depth, Depth.V); the file has "
             f"{', '.join(sorted(channels)) or 'no channels'}"
         )
-    return np.asarray(channels[names[0]], dtype=np.float32), names[0]
+    convention = header.get(DEPTH_CONVENTION, "")
+    return (
+        np.asarray(channels[names[0]], dtype=np.float32),
+        names[0],
+        convention if isinstance(convention, str) else "",
+    )
 
 
 def _integer_image(path: Path) -> NDArray[Any]:
@@ -173,13 +184,21 @@ def _float_map(
     return RawDepth(values * scale, convention, valid, how)
 
 
+def _exr(path: Path, scale: float, no_data: float) -> RawDepth:
+    values, channel, written = read_exr_depth(path)
+    if written.startswith("inverse"):  # our own export of a Depth without metres
+        how = f"OpenEXR channel {channel} (Gateway Studio inverse depth)"
+        valid = np.isfinite(values) & ~_marked(values, no_data)
+        return RawDepth(values, "inverse", valid, how, stored_unit=True)
+    valid = np.isfinite(values) & (values > 0) & (values < RENDER_BACKGROUND)
+    valid &= ~_marked(values, no_data)
+    return RawDepth(values * scale, "metric", valid, f"OpenEXR channel {channel} (m)")
+
+
 def _auto(path: Path, convention: Convention, scale: float, no_data: float) -> RawDepth:
     suffix = path.suffix.lower()
     if suffix == ".exr":
-        values, channel = read_exr_depth(path)
-        valid = np.isfinite(values) & (values > 0) & (values < RENDER_BACKGROUND)
-        valid &= ~_marked(values, no_data)
-        return RawDepth(values * scale, "metric", valid, f"OpenEXR channel {channel} (m)")
+        return _exr(path, scale, no_data)
     if suffix == ".pfm":
         disparity = read_pfm(path)
         valid = np.isfinite(disparity) & (disparity > 0) & ~_marked(disparity, no_data)

@@ -52,11 +52,13 @@ def to_depth(raw: RawDepth, normalisation: str, near: float, far: float) -> Dept
 
 # version 2: validity (holes are holes, not far), encodings and presets, calibration,
 # working normalisation for every convention, explicit size_from.
+# version 3: an .exr whose gatewayStudio/depthConvention says "inverse" (output.export's
+# own, for a Depth without metres) is read as inverse depth, not metres.
 @node(
     "depth.from_file",
     outputs={"depth": Depth},
     proxy=False,
-    version=2,
+    version=3,
     family="depth",
     aliases=("kinect", "realsense", "lidar", "sensor depth", "exr", "rgb-d", "tum", "nyu"),
 )

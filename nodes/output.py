@@ -28,17 +28,21 @@ from gateway_studio.engine import (
 from gateway_studio.engine.files import atomic_write
 from gateway_studio.engine.imageio import encode_array
 from gateway_studio.engine.provenance import embed as embed_provenance
+from gateway_studio.engine.provenance import exr_attributes
+
+from ._exr import SUFFIX as EXR
+from ._exr import exr_bytes
 
 _RASTER = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: The files that carry their patch (``gateway_studio.engine.provenance``).
-_CARRIERS = _RASTER
-#: Which file kinds each slot type can be written as.
+_CARRIERS = (*_RASTER, EXR)
+#: Which file kinds each slot type can be written as (.exr: ``nodes/_exr.py``).
 FORMATS: dict[str, tuple[str, ...]] = {
-    "Image": _RASTER,
-    "Depth": (".png", ".tif", ".tiff", ".npy"),
-    "Field": (*_RASTER, ".npy"),
-    "Mask": (*_RASTER, ".npy"),
-    "Normals": (".png", ".tif", ".tiff"),
+    "Image": (*_RASTER, EXR),
+    "Depth": (".png", ".tif", ".tiff", ".npy", EXR),
+    "Field": (*_RASTER, ".npy", EXR),
+    "Mask": (*_RASTER, ".npy", EXR),
+    "Normals": (".png", ".tif", ".tiff", EXR),
     "Faces": (".json",),
     "PointCloud": (".ply",),
 }
@@ -62,14 +66,39 @@ def ply_bytes(cloud: PointCloud) -> bytes:
     return header + body.tobytes()
 
 
-def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> bytes:
-    """Encode one slot as the bytes of a ``suffix`` file."""
+def check_format(slot: Slot, suffix: str, bits: int) -> None:
+    """Refuse a file kind (or a bit depth) the slot cannot be written as, naming the ones
+    it can."""
     allowed = FORMATS.get(slot.type_name, ())
     if suffix not in allowed:
         raise GatewayError(
             f"a {slot.type_name} cannot be written as '{suffix or 'no extension'}'; "
             f"use {', '.join(allowed)}"
         )
+    if bits == 32 and suffix in _RASTER:
+        raise GatewayError(f"bit_depth 32 (float) is for .exr; '{suffix}' holds 8 or 16 bit")
+
+
+def slot_file_bytes(
+    slot: Slot,
+    suffix: str,
+    *,
+    bits: int,
+    quality: int,
+    envelope: dict[str, Any] | None = None,
+) -> bytes:
+    """Encode one slot as the bytes of a ``suffix`` file, carrying the provenance
+    ``envelope`` where the format has room for it (``_CARRIERS``)."""
+    check_format(slot, suffix, bits)
+    if suffix == EXR:
+        return exr_bytes(slot, bits=bits, attributes=exr_attributes(envelope))
+    data = _file_bytes(slot, suffix, bits=bits, quality=quality)
+    if envelope is not None and suffix in _CARRIERS:
+        data = embed_provenance(data, suffix, envelope)
+    return data
+
+
+def _file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> bytes:
     if isinstance(slot, Faces):
         return (json.dumps(slot.to_json(), indent=2) + "\n").encode("utf-8")
     if isinstance(slot, PointCloud):
@@ -106,7 +135,9 @@ def slot_file_bytes(slot: Slot, suffix: str, *, bits: int, quality: int) -> byte
 # version 2: linear-light Images are sRGB-encoded when written (were written as-is: dark)
 # version 3: Depth holes are written as 0 (PNG) / NaN (.npy); valid depth as 1 … 65535
 # version 4: PNG / JPEG / TIFF carry the patch that made them (``provenance``)
-@node("output.export", outputs={"files": Files}, proxy=False, version=4)
+# version 5: OpenEXR (.exr: linear half RGB(A), Depth Z in metres or inverse, Field Y,
+#            Normals xyz) with the patch in its header; bit_depth 32 (float, .exr only)
+@node("output.export", outputs={"files": Files}, proxy=False, version=5)
 def export(
     source: Image | Depth | Field | Normals | Faces | PointCloud,
     *,
@@ -115,19 +146,24 @@ def export(
         Help(
             "Where to write; the extension picks the format: .png/.jpg/.tif for pictures "
             "(Depth: 16-bit PNG, lighter = closer, 0 = no depth), .npy for raw fields (Depth: "
-            "NaN = no depth), .json for Faces, "
-            ".ply for point clouds"
+            "NaN = no depth), .exr for compositors (Image: linear light, premultiplied; "
+            "Depth: channel Z in metres when calibrated, +inf = no depth, else inverse "
+            "depth, NaN = no depth, as the header's gatewayStudio/depthConvention says; "
+            "Field: Y; Normals: R, G, B = x, y, z), .json for Faces, .ply for point clouds"
         ),
     ] = "out.png",
     bit_depth: Annotated[
-        Literal["auto", "8", "16"],
-        Help("auto: 16 bit for Depth and 16-bit sources, else 8 (JPEG is always 8)"),
+        Literal["auto", "8", "16", "32"],
+        Help(
+            "auto: 16 bit for Depth and 16-bit sources, else 8 (JPEG is always 8); .exr: "
+            "Images half float (auto or 16) or float (32), the rest always 32-bit float"
+        ),
     ] = "auto",
     quality: Annotated[int, Range(1, 100, 1), Help("JPEG quality")] = 95,
     provenance: Annotated[
         Literal["full", "minimal", "none"],
         Help(
-            "What PNG / JPEG / TIFF files carry of how they were made: full (the patch, "
+            "What PNG / JPEG / TIFF / EXR files carry of how they were made: full (the patch, "
             "paths relative to the file, the sources' content keys, the models and their "
             "licences), minimal (the same without the source paths), or none. Opening the "
             "file in Gateway Studio reopens its patch"
@@ -142,10 +178,9 @@ def export(
     target: Path = ctx.resolve_save_path(path)
     bits = 0 if bit_depth == "auto" else int(bit_depth)
     suffix = target.suffix.lower()
-    data = slot_file_bytes(source, suffix, bits=bits, quality=quality)
+    check_format(source, suffix, bits)
     envelope = ctx.provenance(target, provenance) if suffix in _CARRIERS else None
-    if envelope is not None:
-        data = embed_provenance(data, suffix, envelope)
+    data = slot_file_bytes(source, suffix, bits=bits, quality=quality, envelope=envelope)
     try:
         atomic_write(target, data)
     except OSError as exc:

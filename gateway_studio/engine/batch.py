@@ -49,7 +49,8 @@ from .slots import Files
 EXPORT_TYPE = "output.export"
 JobStatus = Literal["ok", "failed", "cancelled"]
 
-#: The first bytes of the image files an artist has (PNG, JPEG, TIFF, WebP, HEIC/AVIF, BMP).
+#: The first bytes of the image files an artist has (PNG, JPEG, TIFF, WebP, HEIC/AVIF, BMP,
+#: and OpenEXR, which ``output.export`` writes and whose header can carry its patch).
 _MAGIC: tuple[tuple[int, bytes], ...] = (
     (0, b"\x89PNG\r\n\x1a\n"),
     (0, b"\xff\xd8\xff"),
@@ -63,6 +64,7 @@ _MAGIC: tuple[tuple[int, bytes], ...] = (
     (4, b"ftyphevc"),
     (4, b"ftypavif"),
     (0, b"BM"),
+    (0, b"v/1\x01"),
 )
 
 

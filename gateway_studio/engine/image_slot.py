@@ -24,6 +24,14 @@ def srgb_encode(linear: NDArray[Any]) -> FloatArray:
     return encoded.astype(np.float32)
 
 
+def srgb_decode(encoded: NDArray[Any]) -> FloatArray:
+    """sRGB-encoded values → linear light: the inverse of ``srgb_encode``'s IEC 61966-2-1
+    curve (what scene-linear files such as OpenEXR hold)."""
+    enc = np.clip(np.asarray(encoded, dtype=np.float32), 0.0, 1.0)
+    linear = np.where(enc <= 0.04045, enc / 12.92, np.power((enc + 0.055) / 1.055, 2.4))
+    return linear.astype(np.float32)
+
+
 #: Integer sample types an Image keeps as decoded (8- and 16-bit photos), and their peak.
 _NATIVE_PEAK: dict[Any, float] = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
@@ -139,6 +147,13 @@ class Image(Slot):
         data = self.data[top:bottom]
         rows = _unit_float(data) if data.dtype in _NATIVE_PEAK else data
         return srgb_encode(rows) if self.colorspace == "linear" else rows
+
+    def linear_rows(self, top: int, bottom: int) -> FloatArray:
+        """Rows ``top:bottom`` of the pixels in linear light (``srgb_decode`` of an sRGB
+        image; a linear image as it is), converting only those (strip work)."""
+        data = self.data[top:bottom]
+        rows = _unit_float(data) if data.dtype in _NATIVE_PEAK else data
+        return srgb_decode(rows) if self.colorspace == "srgb" else rows
 
     def srgb_pixels(self) -> FloatArray:
         """The pixels sRGB-encoded (as they are, when the image already is sRGB)."""

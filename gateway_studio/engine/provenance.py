@@ -1,6 +1,7 @@
 """Provenance: the patch that made a picture, carried inside the picture.
 
-``output.export`` writes an *envelope* (JSON) into every PNG, JPEG and TIFF it writes::
+``output.export`` writes an *envelope* (JSON) into every PNG, JPEG, TIFF and OpenEXR it
+writes::
 
     {"format": "gateway-studio.provenance", "version": 1, "gateway_studio": "0.1.0",
      "mode": "full", "written_by": "export",
@@ -13,16 +14,21 @@
 - JPEG: an XMP packet (APP1) whose ``gs:Provenance`` holds base64(zlib(JSON)); an
   envelope too big for one segment goes into numbered COM segments instead.
 - TIFF: the XMP tag (700) of the first image, in a copy of its IFD appended to the file.
+- OpenEXR: a ``string`` header attribute ``gatewayStudio/provenance`` holding the UTF-8
+  JSON as it is (Nuke shows it as metadata ``exr/gatewayStudio/provenance``). The EXR
+  encoder writes it with the header (``exr_attributes``): offsets follow the header, so
+  it cannot be added to a finished file the way the others are.
 
 The writer's own target path is left out of the embedded patch (opening the picture
 sets it to the picture itself), so rendering the picture's patch again to another name
 in the same folder gives the same bytes. ``minimal`` leaves out every source path (the
 content keys stay, so a re-render can say which file is missing).
 
-Reading is data-only and bounded: chunks and segments are walked without decoding any
-pixels, XMP is matched by a regular expression (no XML parser, so no entities), the
-inflated JSON is capped at the patch size limit, and the patch inside is validated by
-``patch_from_dict`` exactly as a patch file is. Nothing in it is executed.
+Reading is data-only and bounded: chunks, segments and EXR header attributes are walked
+without decoding any pixels, XMP is matched by a regular expression (no XML parser, so no
+entities), the inflated JSON (and an EXR's attribute) is capped at the patch size limit,
+and the patch inside is validated by ``patch_from_dict`` exactly as a patch file is.
+Nothing in it is executed.
 """
 
 from __future__ import annotations
@@ -58,6 +64,11 @@ _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 _COM_PREFIX = b"gateway-studio-provenance "
 _SEGMENT_MAX = 65533 - 64
 _XMP_RE = re.compile(rb"<gs:Provenance>([A-Za-z0-9+/=\s]+)</gs:Provenance>")
+#: The OpenEXR header attribute (type ``string``) that carries the envelope.
+EXR_ATTRIBUTE = "gatewayStudio/provenance"
+_EXR_MAGIC = b"\x76\x2f\x31\x01"
+#: Longest attribute name or type name in an OpenEXR header (long-name files: 255).
+_EXR_NAME_MAX = 256
 
 
 # -- building ------------------------------------------------------------------------------
@@ -165,11 +176,23 @@ def _model_entry(
 
 
 # -- embedding -----------------------------------------------------------------------------
+def _text(envelope: dict[str, Any]) -> str:
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+
+
+def exr_attributes(envelope: dict[str, Any] | None) -> dict[str, str]:
+    """The OpenEXR header attributes that carry ``envelope`` (none for None)."""
+    return {} if envelope is None else {EXR_ATTRIBUTE: _text(envelope)}
+
+
 def embed(data: bytes, suffix: str, envelope: dict[str, Any]) -> bytes:
     """``data`` (a PNG, JPEG or TIFF file's bytes) with ``envelope`` inside; other
-    formats (``.npy``, ``.json``, ``.ply``) are returned unchanged."""
-    text = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    formats (``.npy``, ``.json``, ``.ply``) are returned unchanged. An ``.exr`` is
+    refused: its encoder writes the envelope into the header (``exr_attributes``)."""
+    text = _text(envelope).encode("utf-8")
     suffix = suffix.lower()
+    if suffix == ".exr":
+        raise GatewayError("an OpenEXR file carries provenance in its header: use exr_attributes")
     if suffix == ".png":
         return _png_embed(data, text)
     if suffix in (".jpg", ".jpeg"):
@@ -334,6 +357,36 @@ def _tiff_payload(data: bytes, where: str) -> bytes | None:
     return None
 
 
+def _exr_payload(data: bytes, where: str) -> bytes | None:
+    """The ``gatewayStudio/provenance`` string of an OpenEXR file's (first) header:
+    attributes are (name NUL, type NUL, int32 size, value) up to an empty name."""
+    pos = 8  # magic, version and flags
+    while pos < len(data):
+        name_end = data.find(b"\x00", pos, pos + _EXR_NAME_MAX)
+        if name_end <= pos:  # the header's end (an empty name), or not a header
+            return None
+        type_end = data.find(b"\x00", name_end + 1, name_end + 1 + _EXR_NAME_MAX)
+        if type_end < 0 or type_end + 5 > len(data):
+            return None
+        (size,) = struct.unpack("<i", data[type_end + 1 : type_end + 5])
+        start = type_end + 5
+        if (
+            data[pos:name_end] == EXR_ATTRIBUTE.encode()
+            and data[name_end + 1 : type_end] == b"string"
+        ):
+            if size > MAX_ENVELOPE_BYTES:
+                raise PatchError(
+                    f"the embedded patch is larger than {MAX_ENVELOPE_BYTES >> 20} MB", where
+                )
+            if size < 0 or start + size > len(data):
+                raise PatchError("the embedded patch is damaged (truncated header)", where)
+            return bytes(data[start : start + size])
+        if size < 0:
+            return None
+        pos = start + size
+    return None
+
+
 def _payload(f: BinaryIO, where: str) -> bytes | None:
     """The envelope's bytes in an open picture, or None; the file is mapped, not read:
     only the chunks and segments walked are paged in (a 2 GB TIFF costs its IFD)."""
@@ -347,6 +400,8 @@ def _payload(f: BinaryIO, where: str) -> bytes | None:
             return _jpeg_payload(data, where)
         if _tiff_order(data) is not None:
             return _tiff_payload(data, where)
+        if data[:4] == _EXR_MAGIC:
+            return _exr_payload(data, where)
     return None
 
 
