@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in READ_SUFFIXES) + ")"
-OPEN_FILTERS = f"Patches and photos (*.json {PHOTO_FILTER[8:-1]});;Patches (*.json);;{PHOTO_FILTER}"
+#: OpenEXR files open only for the patch they carry (``output.export`` writes it there).
+OPEN_FILTERS = (
+    f"Patches and photos (*.json {PHOTO_FILTER[8:-1]} *.exr);;Patches (*.json);;"
+    f"{PHOTO_FILTER};;Exported OpenEXR (*.exr)"
+)
 
 
 def resources_dir() -> Path:

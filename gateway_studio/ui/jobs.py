@@ -36,6 +36,8 @@ EXPORT_FILTERS: tuple[tuple[str, str, str], ...] = (
     ("TIFF 16-bit (*.tif *.tiff)", ".tif", "16"),
     ("TIFF 8-bit (*.tif *.tiff)", ".tif", "8"),
     ("JPEG (*.jpg *.jpeg)", ".jpg", "auto"),
+    ("OpenEXR (*.exr)", ".exr", "auto"),
+    ("OpenEXR 32-bit float (*.exr)", ".exr", "32"),
     ("NumPy float array (*.npy)", ".npy", "auto"),
     ("Faces JSON (*.json)", ".json", "auto"),
     ("Point cloud (*.ply)", ".ply", "auto"),
@@ -51,8 +53,13 @@ def export_choice(path: str, selected_filter: str) -> tuple[Path, str]:
     target = Path(path)
     if not target.suffix:
         target = target.with_name(target.name + suffix)
-    if target.suffix.lower() in (".jpg", ".jpeg"):
+    suffix = target.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
         bits = "auto"  # JPEG is 8-bit only
+    elif suffix == ".exr" and bits != "32":
+        bits = "auto"  # .exr holds half (auto) or float (32), never 8 or 16-bit integers
+    elif suffix != ".exr" and bits == "32":
+        bits = "auto"  # float is for .exr only
     return target, bits
 
 

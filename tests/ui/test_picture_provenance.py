@@ -72,3 +72,25 @@ def test_file_export_carries_the_patch_and_reopens_it(qtbot, window, tmp_path) -
     window.files.new_patch()
     assert window.files.open_path(tmp_path / "from_app.png", ask=False)
     assert window.doc.graph.node("fog").params["density"] == 1.0
+
+
+def test_an_exported_exr_opens_its_patch(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from gateway_studio.ui.jobs import export_choice
+
+    for name in ("scene.png", "scene_depth.png"):
+        shutil.copy(IMAGES / name, tmp_path / name)
+    patch = tmp_path / "fog.json"
+    text = (PATCHES / "fog.json").read_text().replace("../images/", "").replace("out/", "")
+    patch.write_text(text.replace("fog.png", "fog.exr"))
+    assert main(["render", str(patch), "--no-disk-cache"]) == 0
+    picture = tmp_path / "fog.exr"
+    assert window.files.open_path(picture, ask=False)
+    graph = window.doc.graph
+    assert {n.id for n in graph.nodes()} == {"photo", "depth", "fog", "export"}
+    assert graph.node("export").params["path"] == "fog-2.exr"  # never over the picture
+    assert window.doc.path is None and window.errors == []
+    # File › Export: the EXR filters give half (auto) or float (32); integers never reach .exr
+    assert export_choice(str(tmp_path / "a"), "OpenEXR (*.exr)") == (tmp_path / "a.exr", "auto")
+    assert export_choice(str(tmp_path / "b"), "OpenEXR 32-bit float (*.exr)")[1] == "32"
+    assert export_choice(str(tmp_path / "c.exr"), "PNG 16-bit (*.png)")[1] == "auto"
+    assert export_choice(str(tmp_path / "d.png"), "OpenEXR 32-bit float (*.exr)")[1] == "auto"
