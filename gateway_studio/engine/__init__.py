@@ -74,7 +74,8 @@ if TYPE_CHECKING:
         Slot,
     )
 
-#: Exported name → the module (in this package) that defines it.
+#: Exported name → the module (in this package) that defines it. Slot types come through
+#: ``slots``, the conventions module, which re-exports them and sets ``Field.accepts``.
 _LAZY = {
     "DiskStore": "cache",
     "MemoryCache": "cache",

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import SlotError
+from .field_slot import Mask
 from .slot_base import FloatArray, Slot, _frozen, _resize_array
-
-if TYPE_CHECKING:
-    from .slots import Mask
 
 #: The camera frame every geometric slot uses.
 CAMERA_FRAME = "camera: +X right, +Y up, +Z toward the camera"
@@ -46,8 +44,6 @@ class Segments(Slot):
         return int(self.labels.shape[0]), int(self.labels.shape[1])
 
     def mask_of(self, names: Sequence[str]) -> Mask:
-        from .slots import Mask
-
         wanted = [i for i, n in enumerate(self.names) if n in set(names)]
         return Mask.from_bool(np.isin(self.labels, wanted))
 

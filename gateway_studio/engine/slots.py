@@ -49,81 +49,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import SlotError
-from .holes import fill_nearest
+from .field_slot import Field, Mask
 from .image_slot import Image, srgb_encode
-from .scene_slots import (
-    CAMERA_FRAME,
-    Face,
-    Faces,
-    Files,
-    Normals,
-    PointCloud,
-    Segments,
-)
+from .normalise import normalise
+from .scene_slots import CAMERA_FRAME, Face, Faces, Files, Normals, PointCloud, Segments
 from .slot_base import FloatArray, Slot, _check_field_array, _frozen, _resize_array
 
 Normalisation = Literal["minmax", "percentile", "fixed"]
 
 
-# ----------------------------------------------------------------------------- Image
-# ``Image`` and ``srgb_encode`` live in ``image_slot`` (imported above); the contract is
-# stated in this module's docstring.
-
-
-# ----------------------------------------------------------------------------- Fields
-@dataclass(frozen=True, eq=False)
-class Field(Slot):
-    values: FloatArray
-
-    type_name: ClassVar[str] = "Field"
-
-    def __post_init__(self) -> None:
-        _check_field_array(f"{self.type_name}.values", self.values)
-        object.__setattr__(self, "values", _frozen(self.values))
-
-    @classmethod
-    def coerce(cls, value: Slot) -> Slot:
-        if cls is Field and isinstance(value, Depth):
-            return Field(value.values)
-        return super().coerce(value)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.values.shape[0]), int(self.values.shape[1])
-
-    def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-        return {"values": self.values}, {}
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, NDArray[Any]], meta: Mapping[str, Any]) -> Field:
-        return cls(arrays["values"])
-
-    def resized(self, height: int, width: int) -> Field:
-        out = _resize_array(self.values, height, width, nearest=False)
-        return Field(np.clip(out, 0, 1).astype(np.float32))
-
-
-@dataclass(frozen=True, eq=False)
-class Mask(Field):
-    """A Field of exactly 0 and 1."""
-
-    type_name: ClassVar[str] = "Mask"
-
-    def __post_init__(self) -> None:
-        values = self.values
-        if isinstance(values, np.ndarray) and values.dtype == np.bool_:
-            values = values.astype(np.float32)
-            object.__setattr__(self, "values", values)
-        super().__post_init__()
-        if not np.all((self.values == 0.0) | (self.values == 1.0)):
-            raise SlotError("Mask.values: a mask holds only 0 and 1 (use a Field for soft values)")
-
-    @classmethod
-    def from_bool(cls, mask: NDArray[Any]) -> Mask:
-        return cls(np.asarray(mask, dtype=bool).astype(np.float32))
-
-    def resized(self, height: int, width: int) -> Mask:
-        return Mask(_resize_array(self.values, height, width, nearest=True))
+# ----------------------------------------------------------------------------- Others
+# ``Image`` and ``srgb_encode`` live in ``image_slot``, ``Field`` and ``Mask`` in
+# ``field_slot``, the rest in ``scene_slots`` (imported above); their contracts are stated
+# in this module's docstring.
 
 
 # ----------------------------------------------------------------------------- Depth
@@ -348,7 +286,7 @@ class Depth(Slot):
                     "near value must be larger than the far value"
                 )
             fixed_range = (far, near)
-        values, ok, _, seen = _normalise(raw, valid, normalisation, fixed_range, percentiles)
+        values, ok, _, seen = normalise(raw, valid, normalisation, fixed_range, percentiles)
         return cls(values, convention, seen, normalisation, ok, None, NEAREST_FILL)
 
     @classmethod
@@ -399,7 +337,7 @@ class Depth(Slot):
             raise SlotError("Depth: the map has no valid pixel")
         inverse = np.full(raw.shape, np.nan, dtype=np.float32)
         np.divide(np.float32(1.0), raw, out=inverse, where=ok)
-        values, mask, (lo, hi), _ = _normalise(inverse, ok, normalisation, span, percentiles)
+        values, mask, (lo, hi), _ = normalise(inverse, ok, normalisation, span, percentiles)
         del inverse
         metres = (1.0 / hi, 1.0 / lo) if lo > 0 else None
         seen = (float(raw.min(where=ok, initial=np.inf)), float(raw.max(where=ok, initial=0.0)))
@@ -508,44 +446,6 @@ class Depth(Slot):
 
 #: The fill a constructor applies to holes (the shared one).
 NEAREST_FILL = "nearest"
-
-
-def _normalise(
-    raw: NDArray[np.float32],
-    valid: NDArray[Any] | None,
-    normalisation: str,
-    fixed_range: tuple[float, float] | None,
-    percentiles: tuple[float, float],
-) -> tuple[FloatArray, NDArray[np.bool_] | None, tuple[float, float], tuple[float, float]]:
-    """Raw inverse depth → (values in [0, 1] with holes filled, validity or None,
-    (lo, hi) raw values of depth 0 and 1, (min, max) of the valid raw values)."""
-    ok = np.isfinite(raw)
-    if valid is not None:
-        ok &= np.asarray(valid, dtype=bool)
-    if not ok.any():
-        raise SlotError("Depth: the map has no valid pixel")
-    everywhere = bool(ok.all())
-    raw_lo = float(raw.min(where=ok, initial=np.inf))
-    raw_hi = float(raw.max(where=ok, initial=-np.inf))
-    if normalisation == "minmax":
-        lo, hi = raw_lo, raw_hi
-    elif normalisation == "percentile":
-        lo, hi = (float(v) for v in np.percentile(raw[ok], percentiles))
-    elif normalisation == "fixed":
-        if fixed_range is None:
-            raise SlotError("Depth: normalisation 'fixed' needs fixed_range=(near, far)")
-        lo, hi = float(fixed_range[0]), float(fixed_range[1])
-    else:
-        raise SlotError(f"Depth: unknown normalisation {normalisation!r}")
-    span = hi - lo
-    values = np.zeros(raw.shape, dtype=np.float32)
-    if span > 0:  # (raw − lo) / span, in place, on the valid pixels only
-        np.subtract(raw, np.float32(lo), out=values, where=ok)
-        values *= np.float32(1.0 / span)
-        np.clip(values, 0.0, 1.0, out=values)
-    if everywhere:
-        return values, None, (lo, hi), (raw_lo, raw_hi)
-    return fill_nearest(values, ok), ok, (lo, hi), (raw_lo, raw_hi)
 
 
 Field.accepts = (Depth,)
