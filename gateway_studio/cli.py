@@ -357,6 +357,11 @@ def _refuse_images(path: str) -> None:
         if provenance.read_envelope(path) is not None:
             return
         name = Path(path).name
+        if Path(path).suffix.lower() == ".exr":  # a render pass: its depth is what is wanted
+            raise UsageError(
+                f"{path} is an OpenEXR file without a Gateway Studio patch: read its depth "
+                f"with a depth.from_file node (render PATCH --input NODE={name})"
+            )
         raise UsageError(
             f"{path} is an image, not a patch: open it in the app (gateway-studio {name}) "
             f"or render a patch on it (render PATCH --input NODE={name})"

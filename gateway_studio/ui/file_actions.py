@@ -185,6 +185,13 @@ class FileActions(QObject):
             return False
         if carries:
             return self.open_picture_patch(path, ask=ask)
+        if path.suffix.lower() == ".exr":  # not a photo: a render pass, read by depth.from_file
+            self.window.show_error(
+                "Cannot open the file",
+                f"{path.name} is an OpenEXR file without a Gateway Studio patch; read its "
+                "depth with a depth.from_file node",
+            )
+            return False
         if ask and not self.maybe_save():
             return False
         try:

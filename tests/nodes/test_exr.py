@@ -253,7 +253,9 @@ def test_a_hostile_patch_in_the_header_gets_the_patch_files_error(
     assert not (tmp_path / "x.exr").exists()
 
 
-def test_damaged_truncated_or_oversized_headers_are_refused(tmp_path: Path) -> None:
+def test_damaged_truncated_or_oversized_headers_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad_json = exr_with_envelope(tmp_path / "j.exr", "{not json")
     with pytest.raises(PatchError, match="not valid JSON"):
         prov.read_envelope(bad_json)
@@ -267,6 +269,8 @@ def test_damaged_truncated_or_oversized_headers_are_refused(tmp_path: Path) -> N
     assert prov.read_envelope(plain) is None
     with pytest.raises(PatchError, match="carries no Gateway Studio patch"):
         prov.patch_from_image(plain)
+    assert render(plain) == 2  # a render pass, not a patch: said in one line
+    assert "without a Gateway Studio patch" in capsys.readouterr().err
 
     def attribute(size: int, value: bytes) -> bytes:
         head = b"v/1\x01" + struct.pack("<I", 2)

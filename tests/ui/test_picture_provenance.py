@@ -89,6 +89,15 @@ def test_an_exported_exr_opens_its_patch(qtbot, window, tmp_path) -> None:  # ty
     assert {n.id for n in graph.nodes()} == {"photo", "depth", "fog", "export"}
     assert graph.node("export").params["path"] == "fog-2.exr"  # never over the picture
     assert window.doc.path is None and window.errors == []
+    # an EXR without a patch (a render pass) is no photo: said, nothing replaced
+    plain = tmp_path / "pass.exr"
+    picture.rename(plain)
+    plain.write_bytes(
+        plain.read_bytes().replace(b"gatewayStudio/provenance", b"gatewayStudio/notmypatch")
+    )
+    assert not window.files.open_path(plain, ask=False)
+    assert "without a Gateway Studio patch" in window.errors[-1][1]
+    assert "fog" in window.doc.graph
     # File › Export: the EXR filters give half (auto) or float (32); integers never reach .exr
     assert export_choice(str(tmp_path / "a"), "OpenEXR (*.exr)") == (tmp_path / "a.exr", "auto")
     assert export_choice(str(tmp_path / "b"), "OpenEXR 32-bit float (*.exr)")[1] == "32"
