@@ -17,7 +17,8 @@ Execution spec
    (naming the failed ancestor); siblings still run.
 4. ``preview=N``: nodes that allow proxies run on inputs downscaled to a long side of N
    pixels; their results live in memory only and under keys of their own. Nodes that
-   write files are skipped in preview.
+   write files are skipped in preview. (Cache reads, proxies and stores:
+   ``run_cache.py``.)
 5. ``pull=True`` (command-line renders, batch jobs): an evaluation computes or reads
    only what its wanted nodes need. A node whose key is made but which no node has
    needed yet is a lazy hit (``cached``, source "not needed"): neither read nor run,
@@ -27,31 +28,28 @@ Execution spec
    every lazy ancestor of it that has no entry either, in run order. At the end the
    wanted nodes — those that write files, else the nodes that feed no other node of
    the run — are read or run, so when they are cached nothing upstream is read. Any
-   other lazy result is read when ``Evaluation.output`` asks for it.
+   other lazy result is read when ``Evaluation.output`` asks for it. (``pull.py``.)
 6. Cancellation is checked between nodes (and by nodes that call
    ``ctx.check_cancelled()``); the remaining nodes end ``cancelled``.
 7. Events (``outcome.py``) go to ``listener`` synchronously on the evaluating thread:
    the UI marshals them to its own thread; with no listener none is made. An
-   evaluation's state lives in its ``_Run``, so one Evaluator can serve several
+   evaluation's state lives in its ``Run`` (``run_state.py``, with the events of a
+   failure, a cancellation and a node's progress), so one Evaluator can serve several
    threads; the cache and the key memo are thread-safe.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from . import provenance
 from .cache import SlotCache
 from .consent import WriteGuard
 from .errors import Cancelled, GatewayError, GraphError
-from .graph import NodeInstance, PatchGraph, Plan
-from .keying import Keyed, NodeKeys, out_keys
+from .graph import PatchGraph
+from .keying import NodeKeys, out_keys
 from .keys import FileFingerprints, digest
 from .node import Context, NodeSpec
 from .outcome import (
@@ -67,94 +65,23 @@ from .outcome import (
     Progress,
     Status,
 )
+from .pull import missing_upstream, wanted_nodes
 from .reasons import ReasonBook
+from .run_cache import cached_outputs, proxy_input, store_outputs
+from .run_state import (
+    PRODUCED,
+    Run,
+    Step,
+    UpstreamFailed,
+    cancel_rest,
+    fail,
+    node_context,
+)
 from .slots import Files, Slot
 
-_PRODUCED = ("computed", "cached")
 #: What ``NodeSpec.compute`` is handed for a node that takes no context (it passes it on
 #: to nodes that do only).
 _NO_CONTEXT = Context()
-
-
-@dataclass
-class _Run:
-    """What one ``evaluate`` call carries from node to node."""
-
-    graph: PatchGraph
-    plan: Plan
-    results: dict[str, NodeResult]
-    #: The listener, or None: then no event is made at all.
-    emit: Listener | None
-    cancel: CancelToken | None
-    preview: int | None
-    writes: WriteGuard
-    total: int
-    pull: bool
-    #: Each node's place in the run's order (lazily run nodes report progress by it).
-    index: Mapping[str, int]
-    #: A digest of the patch JSON, made when a writer first needs it: writers embed the
-    #: patch in what they write (``provenance.py``), so it is part of their keys.
-    patch_key: str | None = None
-
-    def __post_init__(self) -> None:
-        #: ``ReasonBook.lineage(base_dir, node_id)`` is this + the node id.
-        self.lineage = ReasonBook.lineage(self.writes.base_dir, "")
-
-    def patch_digest(self) -> str:
-        if self.patch_key is None:
-            data = provenance.patch_digest_data(self.graph)
-            self.patch_key = digest(json.dumps(data, sort_keys=True, default=str))
-        return self.patch_key
-
-    @property
-    def is_cancelled(self) -> Callable[[], bool] | None:
-        """What nodes and file hashing poll for cancellation (None: no token)."""
-        cancel = self.cancel
-        return (lambda: cancel.cancelled) if cancel is not None else None
-
-
-class _Step:
-    """One node on its way through ``_run_node``: who it is, and its keys once made."""
-
-    __slots__ = (
-        "from_preview",
-        "input_keys",
-        "inst",
-        "kept",
-        "keyed",
-        "node_id",
-        "out_keys",
-        "proxy",
-        "spec",
-        "t0",
-    )
-
-    def __init__(self, node_id: str, inst: NodeInstance, spec: NodeSpec, t0: float) -> None:
-        self.node_id, self.inst, self.spec, self.t0 = node_id, inst, spec, t0
-        self.input_keys: dict[str, str | None] = {}
-        self.from_preview = False
-        self.proxy = False
-        #: Whether its results may go to disk: not made from preview proxies.
-        self.kept = True
-        #: Its key (``keying.Keyed``: what it was made of), and its outputs' keys (a
-        #: writer's and a proxy's have more in them).
-        self.keyed: Keyed | None = None
-        self.out_keys: dict[str, str] = {}
-
-
-def _wanted(graph: PatchGraph, order: Iterable[str]) -> list[str]:
-    """What a pulled run returns: its nodes that write files, or, with none, the nodes
-    of ``order`` that feed no other node of it."""
-    order = list(order)
-    writers = [n for n in order if graph.spec(n).writes_files]
-    if writers:
-        return writers
-    feeding = {src for n in order for src, _ in graph.incoming(n).values()}
-    return [n for n in order if n not in feeding]
-
-
-class _UpstreamFailed(Exception):
-    """A node cannot run: an input's node did not produce its slot (the message says why)."""
 
 
 class Evaluator:
@@ -190,49 +117,41 @@ class Evaluator:
         if strict:
             graph.check_ready(order)
         writes = WriteGuard(graph, base_dir)
-        run = _Run(graph, plan, {}, listener, cancel, preview, writes, len(order), pull, index)
+        run = Run(graph, plan, {}, listener, cancel, preview, writes, len(order), pull, index)
         try:
             return self._run(run, order, start)
         finally:  # the nodes' key ingredients, for "why did it re-run" in a later process
             self.reasons.flush()
 
-    def _run(self, run: _Run, order: tuple[str, ...], start: float) -> Evaluation:
+    def _run(self, run: Run, order: tuple[str, ...], start: float) -> Evaluation:
         results, emit, cancel = run.results, run.emit, run.cancel
         for i, node_id in enumerate(order):
             if cancel is not None and cancel.cancelled:
-                return self._cancelled(run, order[i:], start)
+                return cancel_rest(run, order[i:], start)
             result = results[node_id] = self._run_node(run, node_id, i)
             if emit is not None:
                 emit(Progress((i + 1) / run.total, i + 1, run.total))
             if result.status == "cancelled":
-                return self._cancelled(run, order[i + 1 :], start)
+                return cancel_rest(run, order[i + 1 :], start)
         if run.pull:  # what the caller gets: the writers (else the ends), run or read now
-            for node_id in _wanted(run.graph, order):
+            for node_id in wanted_nodes(run.graph, order):
                 self._load(run, node_id)
         seconds = time.perf_counter() - start
         return Evaluation(results, seconds, loader=lambda n: self._read_later(run, n))
 
-    def _read_later(self, run: _Run, node_id: str) -> NodeResult:
+    def _read_later(self, run: Run, node_id: str) -> NodeResult:
         """``Evaluation.output`` of a lazy node: read (or run) it now."""
         try:
             return self._load(run, node_id)
         finally:
             self.reasons.flush()
 
-    @staticmethod
-    def _cancelled(run: _Run, rest: Iterable[str], start: float) -> Evaluation:
-        for node_id in rest:
-            run.results[node_id] = NodeResult("cancelled", error="evaluation cancelled")
-            if run.emit is not None:
-                run.emit(NodeFailed(node_id, "evaluation cancelled", "cancelled"))
-        return Evaluation(run.results, time.perf_counter() - start, cancelled=True)
-
     # -- one node: keys, then a bypass, a hit or a compute ---------------------------------
-    def _run_node(self, run: _Run, node_id: str, index: int, *, lazy_ok: bool = True) -> NodeResult:
+    def _run_node(self, run: Run, node_id: str, index: int, *, lazy_ok: bool = True) -> NodeResult:
         """One node, by the execution spec: keys from the inputs' keys, then the cache,
         then (on a miss) the inputs' values and the compute."""
         inst = run.plan.nodes[node_id]
-        step = _Step(node_id, inst, run.graph.registry.get(inst.type_id), time.perf_counter())
+        step = Step(node_id, inst, run.graph.registry.get(inst.type_id), time.perf_counter())
         failed = self._make_keys(run, step)
         if failed is not None:
             return failed
@@ -245,29 +164,22 @@ class Evaluator:
             return hit
         return self._compute(run, step, index)
 
-    def _fail(
-        self, run: _Run, step: _Step, message: str, status: Status = "failed", tb: str | None = None
-    ) -> NodeResult:
-        if run.emit is not None:
-            run.emit(NodeFailed(step.node_id, message, status))
-        return NodeResult(status, time.perf_counter() - step.t0, message, traceback=tb)
-
-    def _make_keys(self, run: _Run, step: _Step) -> NodeResult | None:
+    def _make_keys(self, run: Run, step: Step) -> NodeResult | None:
         """``step``'s input keys and keys (None), or why the node cannot run."""
         spec = step.spec
         try:
             self._input_keys(run, step)
-        except _UpstreamFailed as exc:
-            return self._fail(run, step, str(exc), "skipped")
+        except UpstreamFailed as exc:
+            return fail(run, step, str(exc), "skipped")
         if not spec.required_inputs <= step.input_keys.keys():
             missing = [
                 i.name
                 for i in spec.inputs
                 if i.name in spec.required_inputs - step.input_keys.keys()
             ]
-            return self._fail(run, step, "required input not connected: " + ", ".join(missing))
+            return fail(run, step, "required input not connected: " + ", ".join(missing))
         if run.preview is not None and spec.writes_files:
-            return self._fail(run, step, "not written while previewing", "skipped")
+            return fail(run, step, "not written while previewing", "skipped")
         try:  # hashing a source file: regular files only, capped, cancellable
             keyed = self.keys.keyed(
                 step.node_id,
@@ -280,7 +192,7 @@ class Evaluator:
             )
         except GatewayError as exc:  # Cancelled is one too
             status: Status = "cancelled" if isinstance(exc, Cancelled) else "failed"
-            return self._fail(run, step, str(exc), status)
+            return fail(run, step, str(exc), status)
         key = keyed.key
         if spec.writes_files:  # what it writes carries the patch (provenance)
             key = digest(key, "patch", run.patch_digest())
@@ -292,27 +204,27 @@ class Evaluator:
         step.out_keys = keyed.out_keys if key == keyed.key else out_keys(key, spec)
         return None
 
-    def _input_keys(self, run: _Run, step: _Step) -> None:
+    def _input_keys(self, run: Run, step: Step) -> None:
         """The keys of the node's inputs (and whether any is a preview proxy); every link
-        must come from a node that produced its slot, else ``_UpstreamFailed`` naming it."""
+        must come from a node that produced its slot, else ``UpstreamFailed`` naming it."""
         results = run.results
         for slot_name, src, src_slot in run.plan.incoming[step.node_id]:
             upstream = results.get(src)
-            if upstream is None or upstream.status not in _PRODUCED:
+            if upstream is None or upstream.status not in PRODUCED:
                 if upstream is not None and upstream.status == "skipped" and upstream.error:
-                    raise _UpstreamFailed(upstream.error)  # names the original failure
-                raise _UpstreamFailed(f"upstream node {src} failed")
+                    raise UpstreamFailed(upstream.error)  # names the original failure
+                raise UpstreamFailed(f"upstream node {src} failed")
             step.input_keys[slot_name] = upstream.keys[src_slot]
             if upstream.preview:
                 step.from_preview = True
 
-    def _hit(self, run: _Run, step: _Step, lazy_ok: bool) -> NodeResult | None:
+    def _hit(self, run: Run, step: Step, lazy_ok: bool) -> NodeResult | None:
         """A cache hit for every output, or None. Pulled runs don't read a hit that no
         one may need (a sink's Files are always read: they must still match the files)."""
         if run.pull and lazy_ok and not step.spec.writes_files:  # run later, if ever needed
             hit = NodeResult("cached", keys=step.out_keys, source="not needed", lazy=True)
         else:
-            hits, source = self._cached(step.out_keys)
+            hits, source = cached_outputs(self.cache, self.fingerprints, step.out_keys)
             if len(hits) < len(step.out_keys):
                 return None
             hit = NodeResult("cached", outputs=hits, keys=step.out_keys, source=source)
@@ -323,7 +235,7 @@ class Evaluator:
             run.emit(NodeFinished(step.node_id, hit.seconds, True, hit.source, hit.outputs))
         return hit
 
-    def _note(self, run: _Run, step: _Step, *, explain: bool = False) -> str:
+    def _note(self, run: Run, step: Step, *, explain: bool = False) -> str:
         """File the node's key ingredients in the reason book (once per lineage for a
         reused key); with ``explain``, first say what changed since it last ran."""
         keyed = step.keyed
@@ -340,27 +252,34 @@ class Evaluator:
             keyed.noted = lineage
         return reason
 
-    def _compute(self, run: _Run, step: _Step, index: int) -> NodeResult:
+    def _compute(self, run: Run, step: Step, index: int) -> NodeResult:
         """Read the inputs, run the node, keep its outputs in the cache."""
         node_id, spec = step.node_id, step.spec
         try:
             inputs = self._input_values(run, node_id, spec)
-        except _UpstreamFailed as exc:
-            return self._fail(run, step, str(exc), "skipped")
+        except UpstreamFailed as exc:
+            return fail(run, step, str(exc), "skipped")
         step.t0 = t0 = time.perf_counter()  # its own time: not that of inputs pulled now
         if step.proxy:
-            inputs = {n: self._proxy(v, step.input_keys[n], run.preview) for n, v in inputs.items()}
-        ctx = self._context(run, node_id, index) if spec.takes_context else _NO_CONTEXT
+            inputs = {
+                n: proxy_input(self.cache, v, step.input_keys[n], run.preview)
+                for n, v in inputs.items()
+            }
+        ctx = (
+            node_context(run, node_id, index, self.fingerprints)
+            if spec.takes_context
+            else _NO_CONTEXT
+        )
         try:
             outputs = spec.compute(inputs, step.inst.params, ctx)
         except Cancelled:
-            return self._fail(run, step, "evaluation cancelled", "cancelled")
+            return fail(run, step, "evaluation cancelled", "cancelled")
         except GatewayError as exc:
-            return self._fail(run, step, str(exc), tb=traceback.format_exc())
+            return fail(run, step, str(exc), tb=traceback.format_exc())
         except Exception as exc:
-            return self._fail(run, step, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
+            return fail(run, step, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
         seconds = time.perf_counter() - t0
-        self._store(step, outputs, seconds)
+        store_outputs(self.cache, step, outputs, seconds)
         reason = self._note(run, step, explain=True)
         if run.emit is not None:
             run.emit(NodeFinished(node_id, seconds, False, outputs=outputs, reason=reason))
@@ -375,91 +294,30 @@ class Evaluator:
             ran_notes=list(ctx.notes),
         )
 
-    def _context(self, run: _Run, node_id: str, index: int) -> Context:
-        emit, base_dir = run.emit, run.writes.base_dir
-
-        def report(fraction: float, message: str) -> None:
-            if emit is not None:
-                emit(NodeProgress(node_id, fraction, message))
-                emit(Progress((index + fraction) / run.total, index, run.total))
-
-        return Context(
-            node_id=node_id,
-            base_dir=base_dir,
-            preview=run.preview is not None,
-            report=report,
-            cancelled=run.is_cancelled,
-            writes=run.writes,
-            provenance=self._provenance(run, node_id, base_dir),
-        )
-
-    def _store(self, step: _Step, outputs: dict[str, Slot], seconds: float) -> None:
-        """Throwaway preview results (a proxy here, or proxy inputs from upstream) must
-        not fill the disk store on every knob step; the rest goes to disk if it pays
-        (``cache.worth_persisting``: model outputs and what a writer wrote; otherwise
-        only if computing took longer than storing and reading back would)."""
-        spec, keys = step.spec, step.out_keys
-        expensive = spec.identity is not None or spec.writes_files
-        for name, slot in outputs.items():
-            self.cache.put(
-                keys[name],
-                slot,
-                persist=step.kept,
-                seconds=seconds / len(outputs),
-                expensive=expensive,
-            )
-
-    def _provenance(
-        self, run: _Run, node_id: str, base_dir: Path | None
-    ) -> Callable[[Path, str], dict[str, Any]]:
-        def make(target: Path, mode: str) -> dict[str, Any]:
-            graph = run.graph
-            if base_dir != graph.base_dir:  # evaluated against another folder
-                graph = graph.snapshot()
-                graph.base_dir = base_dir
-            return provenance.build(graph, node_id, target, mode, self.fingerprints.of)  # type: ignore[arg-type]
-
-        return make
-
-    def _load(self, run: _Run, node_id: str) -> NodeResult:
+    def _load(self, run: Run, node_id: str) -> NodeResult:
         """A lazy hit's outputs, read now; recomputed if the entry has gone (evicted,
         corrupt or swapped) since it was seen."""
         result = run.results[node_id]
         if not result.lazy:
             return result
-        hits, source = self._cached(result.keys)
+        hits, source = cached_outputs(self.cache, self.fingerprints, result.keys)
         if len(hits) == len(result.keys):
             result.outputs, result.source, result.lazy = hits, source, False
             return result
         # Not in the cache (or gone since): run it, after every node it needs that has
         # no entry either, in topological order (a loop, not a recursion, so a long
         # chain with an empty cache is fine).
-        for needed in self._missing_upstream(run, node_id):
+        for needed in missing_upstream(run, node_id, self.cache):
             run.results[needed] = self._run_node(run, needed, run.index[needed], lazy_ok=False)
         return run.results[node_id]
 
-    def _missing_upstream(self, run: _Run, node_id: str) -> list[str]:
-        """``node_id`` and its unread ancestors without a cache entry, in run order."""
-        found = {node_id}
-        stack = [node_id]
-        while stack:
-            for _, src, _ in run.plan.incoming[stack.pop()]:
-                upstream = run.results.get(src)
-                if src in found or upstream is None or not upstream.lazy:
-                    continue
-                if all(self.cache.has(k) for k in upstream.keys.values()):
-                    continue  # read when its consumer asks (``_input_values``)
-                found.add(src)
-                stack.append(src)
-        return sorted(found, key=run.index.__getitem__)
-
-    def _bypass(self, run: _Run, step: _Step) -> NodeResult:
+    def _bypass(self, run: Run, step: Step) -> NodeResult:
         """A bypassed node hands each output the first input of a compatible type; a
         bypassed sink (a ``Files`` output) writes nothing."""
         try:
             inputs = self._input_values(run, step.node_id, step.spec)
-        except _UpstreamFailed as exc:
-            return self._fail(run, step, str(exc), "skipped")
+        except UpstreamFailed as exc:
+            return fail(run, step, str(exc), "skipped")
         outputs: dict[str, Slot] = {}
         keys: dict[str, str] = {}
         for out in step.spec.outputs:
@@ -473,7 +331,7 @@ class Evaluator:
                     outputs[out.name], keys[out.name] = Files((), ()), "bypassed-sink"
                     continue
                 message = f"cannot bypass: no input can stand in for output '{out.name}'"
-                return self._fail(run, step, message)
+                return fail(run, step, message)
         seconds = time.perf_counter() - step.t0
         if run.emit is not None:
             run.emit(NodeFinished(step.node_id, seconds, True, "bypass", outputs))
@@ -481,61 +339,17 @@ class Evaluator:
         result.preview = step.from_preview
         return result
 
-    def _proxy(self, value: Slot | None, key: str | None, long_side: int | None) -> Slot | None:
-        if value is None or long_side is None or value.size is None:
-            return value
-        h, w = value.size
-        if max(h, w) <= long_side:
-            return value
-        scale = long_side / max(h, w)
-        size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        proxy_key = digest(key or "", "proxy-input", f"{size[0]}x{size[1]}")
-        cached, _ = self.cache.get(proxy_key)
-        if cached is not None:
-            return cached
-        small = value.resized(*size)
-        self.cache.put(proxy_key, small, persist=False)
-        return small
-
-    def _input_values(self, run: _Run, node_id: str, spec: NodeSpec) -> dict[str, Slot | None]:
+    def _input_values(self, run: Run, node_id: str, spec: NodeSpec) -> dict[str, Slot | None]:
         """The node's inputs (coerced to its input types), read now if they were lazy."""
         inputs: dict[str, Slot | None] = {}
         for slot_name, src, src_slot in run.plan.incoming[node_id]:
             upstream = self._load(run, src) if run.results[src].lazy else run.results[src]
             value = upstream.outputs.get(src_slot)
             if value is None:  # a lazy hit that failed to recompute
-                raise _UpstreamFailed(upstream.error or f"upstream node {src} failed")
+                raise UpstreamFailed(upstream.error or f"upstream node {src} failed")
             in_spec = spec.input(slot_name)
             inputs[slot_name] = in_spec.coerce(value) if in_spec else value
         return inputs
-
-    def _cached(self, out_keys: dict[str, str]) -> tuple[dict[str, Slot], str]:
-        """The outputs found in the cache (all or some), and where: "memory" or "disk".
-        A ``Files`` hit counts only while the files it wrote are still those bytes."""
-        hits: dict[str, Slot] = {}
-        source = "memory"
-        memory = self.cache.memory
-        for name, k in out_keys.items():
-            slot = memory.get(k)  # (the cache's own order: memory, then disk)
-            if slot is None:
-                slot, where = self.cache.get(k)
-                source = "disk" if where == "disk" else source
-            # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
-            if slot is None or (Files in type(slot).__mro__ and not self._files_intact(slot)):
-                break
-            hits[name] = slot
-        return hits, source
-
-    def _files_intact(self, files: Slot) -> bool:
-        """Whether the files a ``Files`` slot names are still the bytes it wrote."""
-        assert isinstance(files, Files)
-        try:
-            return all(
-                self.fingerprints.of(Path(p)) == fp
-                for p, fp in zip(files.paths, files.fingerprints, strict=True)
-            )
-        except GatewayError:  # no longer a regular file: write it again
-            return False
 
 
 __all__ = [

@@ -1,0 +1,84 @@
+"""How an evaluation uses the slot cache (``evaluator.py``): a node's outputs found there
+(a ``Files`` hit counts only while its files are still the bytes it wrote), its inputs'
+preview proxies (memory only, keyed by their size), and its results kept by the cache's
+persistence policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cache import SlotCache
+from .errors import GatewayError
+from .keys import FileFingerprints, digest
+from .run_state import Step
+from .slots import Files, Slot
+
+
+def cached_outputs(
+    cache: SlotCache, fingerprints: FileFingerprints, out_keys: dict[str, str]
+) -> tuple[dict[str, Slot], str]:
+    """The outputs found in the cache (all or some), and where: "memory" or "disk".
+    A ``Files`` hit counts only while the files it wrote are still those bytes."""
+    hits: dict[str, Slot] = {}
+    source = "memory"
+    memory = cache.memory
+    for name, k in out_keys.items():
+        slot = memory.get(k)  # (the cache's own order: memory, then disk)
+        if slot is None:
+            slot, where = cache.get(k)
+            source = "disk" if where == "disk" else source
+        # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
+        if slot is None or (Files in type(slot).__mro__ and not files_intact(fingerprints, slot)):
+            break
+        hits[name] = slot
+    return hits, source
+
+
+def files_intact(fingerprints: FileFingerprints, files: Slot) -> bool:
+    """Whether the files a ``Files`` slot names are still the bytes it wrote."""
+    assert isinstance(files, Files)
+    try:
+        return all(
+            fingerprints.of(Path(p)) == fp
+            for p, fp in zip(files.paths, files.fingerprints, strict=True)
+        )
+    except GatewayError:  # no longer a regular file: write it again
+        return False
+
+
+def proxy_input(
+    cache: SlotCache, value: Slot | None, key: str | None, long_side: int | None
+) -> Slot | None:
+    """``value`` downscaled to ``long_side`` pixels (as it is when it is no larger), kept
+    in memory under a key of its own."""
+    if value is None or long_side is None or value.size is None:
+        return value
+    h, w = value.size
+    if max(h, w) <= long_side:
+        return value
+    scale = long_side / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    proxy_key = digest(key or "", "proxy-input", f"{size[0]}x{size[1]}")
+    cached, _ = cache.get(proxy_key)
+    if cached is not None:
+        return cached
+    small = value.resized(*size)
+    cache.put(proxy_key, small, persist=False)
+    return small
+
+
+def store_outputs(cache: SlotCache, step: Step, outputs: dict[str, Slot], seconds: float) -> None:
+    """Throwaway preview results (a proxy here, or proxy inputs from upstream) must
+    not fill the disk store on every knob step; the rest goes to disk if it pays
+    (``cache.worth_persisting``: model outputs and what a writer wrote; otherwise
+    only if computing took longer than storing and reading back would)."""
+    spec, keys = step.spec, step.out_keys
+    expensive = spec.identity is not None or spec.writes_files
+    for name, slot in outputs.items():
+        cache.put(
+            keys[name],
+            slot,
+            persist=step.kept,
+            seconds=seconds / len(outputs),
+            expensive=expensive,
+        )
