@@ -68,7 +68,7 @@ class BatchRenderer(QObject):
             source.setCurrentText(selected[0])
         form.addRow("Images feed", source)
         fmt = QComboBox()
-        fmt.addItems([".png", ".tif", ".jpg"])
+        fmt.addItems([".png", ".tif", ".jpg", ".exr"])
         fmt.setEnabled(not batch.writers(graph))
         fmt.setToolTip("Used when the patch has no export node (its final node is written)")
         form.addRow("Format", fmt)
