@@ -7,8 +7,9 @@ channels:
   convention, so an sRGB image is decoded through ``srgb_decode`` (the IEC 61966-2-1
   curve, beside ``srgb_encode`` in ``engine/image_slot.py``); a linear image is written as
   it is. Colour is premultiplied by alpha, as OpenEXR defines RGBA. Half float (16 bit) by
-  default (``bit_depth`` auto or 16): 11 significant bits, plenty for values in [0, 1];
-  ``bit_depth`` 32 writes 32-bit float.
+  default (``bit_depth`` auto or 16), what compositors expect of colour: 11 significant
+  bits, finer than an 8-bit photo's steps everywhere but coarser than a 16-bit photo's
+  near white; ``bit_depth`` 32 writes 32-bit float and keeps those.
 * ``Depth`` → one float32 channel ``Z`` (Nuke reads a single-part file's ``Z`` as
   ``depth.Z``, the channel ZDefocus and the other depth nodes take by default). What it
   holds is named by the header attribute ``gatewayStudio/depthConvention``:
@@ -18,8 +19,9 @@ channels:
     No depth = **+inf**: a renderer's "no hit", what Nuke's own 1/z depth (0 = infinitely
     far) inverts to; NaN would spread through every filter a compositor runs.
   - relative (no metres): ``INVERSE``, the slot's own values, 1 = nearest, 0 = farthest
-    (linear in 1/z like Nuke's own depth: ZDefocus ``math`` far = 0). No depth = **NaN**
-    (0 is a measured value here).
+    (larger = nearer like Nuke's own 1/z depth: ZDefocus ``math`` far = 0; linear in 1/z
+    except for affine-invariant sources, whose Depth says so). No depth = **NaN** (0 is a
+    measured value here).
 
   ``depth.from_file`` reads the attribute back, so both round-trip.
 * ``Field`` / ``Mask`` → one float32 channel ``Y`` (a luminance image to any EXR reader).
