@@ -1,5 +1,6 @@
-"""Provenance: every PNG / JPEG / TIFF export carries the patch that made it; the picture
-reopens (and re-renders) that patch, validated exactly as a patch file."""
+"""Provenance: every PNG / JPEG / TIFF export carries the patch that made it (EXR:
+tests/nodes/test_exr.py); the picture reopens (and re-renders) that patch, validated
+exactly as a patch file."""
 
 from __future__ import annotations
 
