@@ -15,14 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway_studio.cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    UsageError,
-    _absolute,
-    _stderr_listener,
-    _write_report,
-)
+from gateway_studio.cli import EXIT_FAILED, EXIT_OK, UsageError, _absolute
+from gateway_studio.cli_render import _stderr_listener, _write_report
 from gateway_studio.engine import Evaluator, PatchGraph, batch
 
 

@@ -192,11 +192,11 @@ def test_the_example_script_runs(tmp_path: Path) -> None:
 def test_a_terminal_sees_each_nodes_progress(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gateway_studio import cli
+    from gateway_studio import cli_render
     from gateway_studio.engine import NodeProgress
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    listen = cli._stderr_listener(False)
+    listen = cli_render._stderr_listener(False)
     listen(NodeProgress("gen", 0.5, "step 10/20"))
     listen(NodeFinished("gen", 1.0, False))
     err = capsys.readouterr().err
