@@ -2,9 +2,9 @@
 
 Min–max, robust percentiles or a fixed raw range, computed on the valid pixels only;
 holes take the shared fill (``holes.fill_nearest``). The order of the values is kept:
-the largest raw value in range becomes 1.0. Which raw quantity goes in — so that 1.0
-is the nearest — is decided only by the ``Depth.from_*`` constructors in ``slots``,
-the one place the depth convention lives.
+the top of the range becomes 1.0, the bottom 0.0, values beyond are clipped. Which raw
+quantity goes in — so that 1.0 is the nearest — is decided only by the ``Depth.from_*``
+constructors in ``slots``, the one place the depth convention lives.
 """
 
 from __future__ import annotations
