@@ -1,9 +1,8 @@
 """The bundle cache: a byte-bounded memory LRU in front of a content-addressed disk store.
 
-Disk entries are ``<root>/<key[:2]>/<key>.slot`` files: a magic line, the entry's own key
-on a line, a BLAKE2 digest of the key line and the payload, then the payload: an ``.npz``
-(arrays at their own precision + JSON metadata, loaded with ``allow_pickle=False``)
-compressed with zstd. A missing, truncated or
+Disk entries are ``<root>/<key[:2]>/<key>.slot`` files in ``slot_codec``'s format (the
+entry's own key, a BLAKE2 digest, then the arrays at their own precision and JSON
+metadata in one zstd frame, streamed both ways). A missing, truncated or
 corrupt entry, or one whose recorded key is not the key asked for (a file copied or
 swapped onto another entry's name), reads as a miss (and is deleted), so the node is
 recomputed: a wrong result is never served, and a failing disk never fails an evaluation.
@@ -18,9 +17,8 @@ Temp files that a killed writer left behind are swept up by the same pass.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
+import mmap
 import os
 import tempfile
 import threading
@@ -29,65 +27,24 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .limits import cache_keeps_everything, cache_max_bytes
-from .slots import SLOT_TYPES, Slot
+from .slot_codec import read_entry, write_entry
+from .slots import Slot
 
-_MAGIC = b"GWSLOT3\n"
-ZSTD_LEVEL = 1
-_DIGEST = 32
-_MAX_KEY = 256
 #: A temp file older than this was left by a writer that died (kill -9, power cut).
 STALE_TEMP_SECONDS = 3600.0
 
 
-def _zstd() -> Any:
-    import zstandard
-
-    return zstandard
-
-
 def encode_slot(slot: Slot, key: str = "") -> bytes:
-    """The bytes of a cache entry for ``slot`` stored under ``key``."""
-    arrays, meta = slot.to_arrays()
-    header = json.dumps({"type": slot.type_name, "meta": meta}).encode("utf-8")
+    """The bytes of a cache entry for ``slot`` stored under ``key`` (``slot_codec``)."""
     buf = io.BytesIO()
-    arrays = {"__header__": np.frombuffer(header, dtype=np.uint8), **arrays}
-    np.savez(buf, allow_pickle=False, **arrays)
-    # zstd level 1 on both cores: 3-8x smaller for photos and depth at 350-800 MB/s
-    # (benchmarks/resolution.py); the checksum covers the compressed bytes.
-    payload = bytes(_zstd().ZstdCompressor(level=ZSTD_LEVEL, threads=-1).compress(buf.getvalue()))
-    key_line = key.encode("ascii") + b"\n"
-    if len(key_line) > _MAX_KEY or b"\n" in key_line[:-1]:
-        raise ValueError(f"not a cache key: {key!r}")
-    check = hashlib.blake2b(key_line + payload, digest_size=_DIGEST).digest()
-    return _MAGIC + key_line + check + payload
+    write_entry(buf, slot, key)
+    return buf.getvalue()
 
 
 def decode_slot(data: bytes, key: str | None = None) -> Slot:
     """Raise ValueError for anything that is not an intact entry (of ``key``, if given)."""
-    if not data.startswith(_MAGIC):
-        raise ValueError("not a slot file")
-    end = data.find(b"\n", len(_MAGIC), len(_MAGIC) + _MAX_KEY)
-    if end < 0 or len(data) < end + 1 + _DIGEST:
-        raise ValueError("truncated slot file")
-    key_line = data[len(_MAGIC) : end + 1]
-    if key is not None and key_line[:-1] != key.encode("ascii", "replace"):
-        raise ValueError("the entry belongs to another key")
-    stored = data[end + 1 : end + 1 + _DIGEST]
-    payload = data[end + 1 + _DIGEST :]
-    if hashlib.blake2b(key_line + payload, digest_size=_DIGEST).digest() != stored:
-        raise ValueError("checksum mismatch")
-    try:
-        raw = _zstd().ZstdDecompressor().decompress(payload)
-    except Exception as exc:  # zstandard.ZstdError: not a frame we wrote
-        raise ValueError(f"not a compressed slot ({exc})") from None
-    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    header = json.loads(arrays.pop("__header__").tobytes().decode("utf-8"))
-    slot_type = SLOT_TYPES[header["type"]]
-    return slot_type.from_arrays(arrays, header["meta"])
+    return read_entry(data, key)
 
 
 #: Entries up to this size cost about the same to store and read whatever their size:
@@ -118,6 +75,17 @@ def worth_persisting(
     if expensive:
         return True
     return seconds > entry_seconds + nbytes / write_rate + nbytes / read_rate
+
+
+def _read_file(path: str, key: str) -> Slot:
+    """The entry at ``path`` read through a memory map (its compressed bytes are never
+    copied into the process); OSError or ValueError if it cannot be."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise ValueError("empty slot file")
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mapped:
+            return read_entry(mapped, key)
 
 
 class MemoryCache:
@@ -209,12 +177,7 @@ class DiskStore:
             return None
         t0 = time.perf_counter()
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
-            return None
-        try:
-            slot = decode_slot(data, key)
+            slot = _read_file(path, key)
             self._measured("read_rate", slot.nbytes, time.perf_counter() - t0)
         except Exception:  # corrupt, truncated or another key's: forget it, recompute
             with contextlib.suppress(OSError):
@@ -228,27 +191,23 @@ class DiskStore:
         """Write an entry; False (never an exception) if the slot or the disk refuses."""
         path = self.path(key)
         t0 = time.perf_counter()
-        try:
-            data = encode_slot(slot, key)
-        except (TypeError, ValueError, OSError):  # metadata that is not JSON, etc.
-            return False
-        if len(data) > self.max_bytes:  # could never stay: do not write it at all
-            return False
         tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            with os.fdopen(fd, "wb") as f:  # streamed: no copy of the slot in memory
+                size = write_entry(f, slot, key)
+            if size > self.max_bytes:  # could never stay: do not keep it at all
+                raise ValueError("larger than the whole cache")
             os.replace(tmp, path)
             self._measured("write_rate", slot.nbytes, time.perf_counter() - t0)
-        except OSError:
+        except (TypeError, ValueError, OSError):  # metadata that is not JSON, a full disk…
             if tmp is not None:  # a full disk must not fill up further with our leftovers
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
             return False
         with self._lock:
-            self._written += len(data)
+            self._written += size
             due = self._written * 4 >= self.max_bytes
         if due:
             self.prune()

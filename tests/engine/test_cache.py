@@ -155,8 +155,9 @@ def test_a_slot_the_disk_cannot_encode_is_kept_in_memory_only(
     assert SlotCache(tmp_path).get("k")[0] is not None  # and it now reaches the disk too
     import gateway_studio.engine.cache as cache_module
 
-    def not_json(slot: object) -> bytes:
+    def not_json(out: object, slot: object, key: str = "") -> int:
         raise TypeError("Object of type int64 is not JSON serializable")
 
-    monkeypatch.setattr(cache_module, "encode_slot", not_json)
+    monkeypatch.setattr(cache_module, "write_entry", not_json)
     assert DiskStore(tmp_path).put("k2", faces) is False
+    assert not list(tmp_path.glob("*/*.tmp"))  # its temp file went too
