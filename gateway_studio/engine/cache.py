@@ -63,17 +63,23 @@ def worth_persisting(
     write_rate: float,
     read_rate: float,
     entry_seconds: float = ENTRY_SECONDS,
+    written: bool = False,
 ) -> bool:
     """The disk cache's one policy: does a computed slot earn its place on disk?
 
     Model outputs always do (``expensive``: inference is what the bundle exists for), and
     so do the ``Files`` of the nodes that write (the evaluator calls those expensive too:
-    a warm render stops at them). Anything else only if computing it took longer than
-    storing it and reading it back would take: the store's fixed cost per entry plus
-    the slot's bytes at its measured rates (bytes per second, encode and compression
-    included). A cheap node — a full-frame remap, or a tiny field — lives in memory only."""
+    a warm render stops at them). A result that only writers read (``written``: the
+    picture an export saves) is saved already, in their files, and is not stored twice
+    (a float copy of an 8K picture is 400 MB; the PNG it became, 40). Anything else
+    only if computing it took longer than storing it and reading it back would take:
+    the store's fixed cost per entry plus the slot's bytes at its measured rates (bytes
+    per second, encode and compression included). A cheap node — a full-frame remap, or
+    a tiny field — lives in memory only."""
     if expensive:
         return True
+    if written:
+        return False
     return seconds > entry_seconds + nbytes / write_rate + nbytes / read_rate
 
 
@@ -285,6 +291,7 @@ class SlotCache:
         persist: bool = True,
         seconds: float | None = None,
         expensive: bool = False,
+        written: bool = False,
     ) -> None:
         """Keep ``slot`` in memory, and on disk if ``persist`` and — when the compute
         ``seconds`` are given — ``worth_persisting`` says it pays."""
@@ -301,6 +308,7 @@ class SlotCache:
                 write_rate=self.disk.write_rate,
                 read_rate=self.disk.read_rate,
                 entry_seconds=self.disk.entry_seconds,
+                written=written,
             )
         ):
             return

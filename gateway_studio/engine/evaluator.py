@@ -279,7 +279,7 @@ class Evaluator:
         except Exception as exc:
             return fail(run, step, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
         seconds = time.perf_counter() - t0
-        store_outputs(self.cache, step, outputs, seconds)
+        store_outputs(self.cache, step, outputs, seconds, written=node_id in run.plan.written_only)
         reason = self._note(run, step, explain=True)
         if run.emit is not None:
             run.emit(NodeFinished(node_id, seconds, False, outputs=outputs, reason=reason))

@@ -83,6 +83,9 @@ class Plan:
     #: Each node's instance (the same objects as the graph's: params edited in place
     #: show; adding or removing a node is a structural edit).
     nodes: Mapping[str, NodeInstance]
+    #: Nodes whose every consumer writes files (``output.export``): what they make is
+    #: saved already, in those files (``cache.worth_persisting``).
+    written_only: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -352,7 +355,11 @@ class PatchGraph:
         if len(order) < len(waiting):
             cycle = self.find_cycle() or []
             raise GraphError("the links make a cycle: " + " → ".join(cycle))
-        return Plan(tuple(order), {n: i for i, n in enumerate(order)}, incoming, nodes)
+        writers = {n for n in nodes if self.spec(n).writes_files}
+        written_only = frozenset(n for n in nodes if succ[n] and writers.issuperset(succ[n]))
+        return Plan(
+            tuple(order), {n: i for i, n in enumerate(order)}, incoming, nodes, written_only
+        )
 
     def upstream(self, node_ids: Iterable[str]) -> set[str]:
         """The nodes and all their ancestors, in one pass (GraphError for an unknown id)."""

@@ -67,11 +67,14 @@ def proxy_input(
     return small
 
 
-def store_outputs(cache: SlotCache, step: Step, outputs: dict[str, Slot], seconds: float) -> None:
+def store_outputs(
+    cache: SlotCache, step: Step, outputs: dict[str, Slot], seconds: float, *, written: bool
+) -> None:
     """Throwaway preview results (a proxy here, or proxy inputs from upstream) must
     not fill the disk store on every knob step; the rest goes to disk if it pays
     (``cache.worth_persisting``: model outputs and what a writer wrote; otherwise
-    only if computing took longer than storing and reading back would)."""
+    only if computing took longer than storing and reading back would; never what only
+    writers read: ``written``)."""
     spec, keys = step.spec, step.out_keys
     expensive = spec.identity is not None or spec.writes_files
     for name, slot in outputs.items():
@@ -81,4 +84,5 @@ def store_outputs(cache: SlotCache, step: Step, outputs: dict[str, Slot], second
             persist=step.kept,
             seconds=seconds / len(outputs),
             expensive=expensive,
+            written=written,
         )

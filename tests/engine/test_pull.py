@@ -137,3 +137,49 @@ def test_keep_all_setting_persists_cheap_results(
     monkeypatch.setenv("GATEWAY_STUDIO_CACHE_KEEP", "sometimes")
     with pytest.raises(SettingError, match="GATEWAY_STUDIO_CACHE_KEEP"):
         SlotCache(tmp_path / "bad")
+
+
+def test_what_only_writers_read_is_not_stored_twice(tmp_path: Path) -> None:
+    """The picture an export saves is on disk already, in the exported file: it is not
+    stored again as a (much larger) cache entry. Its other results still are."""
+    import numpy as np
+
+    from gateway_studio.engine import Image, default_registry
+    from gateway_studio.engine.cache import worth_persisting
+    from gateway_studio.engine.imageio import write_image
+
+    rates = {"write_rate": 250e6, "read_rate": 500e6, "entry_seconds": 5e-4}
+    assert not worth_persisting(
+        seconds=60.0, nbytes=1 << 20, expensive=False, written=True, **rates
+    )
+    assert worth_persisting(seconds=0.0, nbytes=1 << 20, expensive=True, written=True, **rates)
+
+    write_image(tmp_path / "p.png", Image(np.random.default_rng(0).random((40, 60, 3), np.float32)))
+    graph = PatchGraph(default_registry(), base_dir=tmp_path)
+    graph.add_node("source.image", {"path": "p.png"}, node_id="photo")
+    graph.add_node("util.reroute_image", node_id="look")
+    graph.add_node("output.export", {"path": "out.png"}, node_id="save")
+    graph.connect(Link("photo", "image", "look", "value"))
+    graph.connect(Link("look", "value", "save", "source"))
+    assert graph.plan().written_only == frozenset({"look"})
+
+    def stored(folder: str) -> set[str]:
+        cache = SlotCache(tmp_path / folder)
+        assert cache.disk is not None  # every result pays by time at these rates
+        cache.disk.write_rate = cache.disk.read_rate = 1e18
+        cache.disk.put_seconds = cache.disk.get_seconds = 0.0
+        cache.disk._measured = lambda *measured: None  # type: ignore[method-assign]
+        run = Evaluator(cache).evaluate(graph, strict=True)
+        assert run.ok, run.report()
+        disk = cache.disk
+        return {
+            n
+            for n, r in run.results.items()
+            if any(disk.path(k).is_file() for k in r.keys.values())
+        }
+
+    assert stored("a") == {"photo", "save"}
+    graph.add_node("util.reroute_image", node_id="viewer")  # another reader, not a writer
+    graph.connect(Link("look", "value", "viewer", "value"))
+    assert graph.plan().written_only == frozenset()
+    assert stored("b") == {"photo", "look", "viewer", "save"}
