@@ -133,13 +133,17 @@ def available(runtime: str) -> bool:
     return runtime in ("torch", "auto") or not missing_packages(runtime)
 
 
-def measure(folder: Path, rounds: int, size: tuple[int, int]) -> dict[str, Any]:
+def measure(
+    folder: Path, rounds: int, size: tuple[int, int], only: set[str] | None = None
+) -> dict[str, Any]:
     """Warm up every method (exports included), then ``rounds`` interleaved rounds."""
     import numpy as np
 
     from gateway_studio.engine import Context, models
 
-    methods = [(rt, p) for rt, p in METHODS if available(rt)]
+    methods = [
+        (rt, p) for rt, p in METHODS if available(rt) and (only is None or f"{rt}-{p}" in only)
+    ]
     runners: dict[str, Callable[..., Any]] = {"pipeline": pipeline_runner(folder)}
     setup: dict[str, str] = {}
     pics = photos(rounds + 1, size)
@@ -207,6 +211,11 @@ def main() -> int:
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "gs-depth-speed"
     )
+    parser.add_argument(
+        "--methods",
+        default="",
+        help="comma-separated runtime-precision pairs, e.g. torch-fp32,openvino-fp32 (all)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny model, small photos")
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -223,7 +232,7 @@ def main() -> int:
     print(f"{args.threads} threads; CPU bf16 in OpenVINO: ", end="")
     for name in names:
         folder = build(name, args.cache / f"depth-anything-v2-{name}-random")
-        res = measure(folder, rounds, size)
+        res = measure(folder, rounds, size, set(args.methods.split(",")) if args.methods else None)
         if name == names[0]:
             print("yes" if res["bf16_cpu"] else "no")
         report(name, res, rounds, size)
