@@ -123,13 +123,19 @@ def final_node(graph: PatchGraph) -> str | None:
     if not candidates:
         return None
 
-    def rank(n: str) -> tuple[bool, bool, int, int]:
+    def role(n: str) -> tuple[bool, bool]:
         successors = list(graph.graph.successors(n))
         feeds_writer = any(graph.spec(s).writes_files for s in successors)
         sink = all(graph.spec(s).writes_files for s in successors)
-        return feeds_writer, sink, len(graph.ancestors(n)), order.index(n)
+        return feeds_writer, sink
 
-    return max(candidates, key=rank)
+    # the chain behind a node is counted only for those of the best role (a long chain
+    # has one sink: counting every node's ancestors was quadratic)
+    roles = {n: role(n) for n in candidates}
+    top = max(roles.values())
+    position = {n: i for i, n in enumerate(order)}
+    finalists = [n for n in candidates if roles[n] == top]
+    return max(finalists, key=lambda n: (len(graph.ancestors(n)), position[n]))
 
 
 def add_export(graph: PatchGraph, node_id: str, path: str, slot: str | None = None) -> str:
