@@ -49,6 +49,7 @@ def _metrics(px: int, bold: bool) -> QFontMetricsF:
     return QFontMetricsF(font(px, bold=bold))
 
 
+@lru_cache(maxsize=4096)
 def text_width(text: str, px: int, *, bold: bool = False) -> float:
     return _metrics(px, bold).horizontalAdvance(text)
 
@@ -64,6 +65,7 @@ class NodeBox:
     has_picture: bool
 
 
+@lru_cache(maxsize=1024)  # a big patch has thousands of nodes of a few types
 def node_box(spec: NodeSpec, title: str = "") -> NodeBox:
     title = title or spec.label
     title_w = text_width(title, TITLE_PX, bold=True) + PAD + TOGGLE + 8

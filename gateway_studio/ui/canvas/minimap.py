@@ -66,8 +66,8 @@ class Minimap(QWidget):
         oy = INSET + (inner_h - world.height() * scale) / 2
         return scale, QPointF(ox - world.left() * scale, oy - world.top() * scale)
 
-    def to_map(self, rect: QRectF) -> QRectF:
-        scale, origin = self._scale()
+    def to_map(self, rect: QRectF, transform: tuple[float, QPointF] | None = None) -> QRectF:
+        scale, origin = transform or self._scale()
         return QRectF(
             origin.x() + rect.left() * scale,
             origin.y() + rect.top() * scale,
@@ -110,13 +110,14 @@ class Minimap(QWidget):
         painter.setBrush(QColor(20, 22, 25, 225))
         painter.drawRoundedRect(frame, 6, 6)
         painter.setPen(Qt.PenStyle.NoPen)
+        transform = self._scale()  # once: it measures the whole patch
         for item in self.view.node_scene.nodes.values():
             color = QColor(theme.family_color(item.spec.family))
             if item.isSelected():
                 color = QColor(theme.SELECTED)
             painter.setBrush(color)
-            painter.drawRect(self.to_map(item.scene_body()))
-        seen = self.to_map(self.visible_rect()).intersected(frame.adjusted(1, 1, -1, -1))
+            painter.drawRect(self.to_map(item.scene_body(), transform))
+        seen = self.to_map(self.visible_rect(), transform).intersected(frame.adjusted(1, 1, -1, -1))
         painter.setBrush(QColor(255, 255, 255, 28))
         painter.setPen(QPen(QColor("#e8eaed"), 1.5))
         painter.drawRect(seen)

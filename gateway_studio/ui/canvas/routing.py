@@ -12,9 +12,25 @@ import heapq
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-Point = tuple[float, float]
+from .spatial import Point, Rect, RectIndex
+
+__all__ = [  # Rect and Point are the routing vocabulary (their home is spatial.py)
+    "Obstacles",
+    "Point",
+    "Rect",
+    "RectIndex",
+    "bezier_controls",
+    "bezier_points",
+    "enters",
+    "hits",
+    "polyline_points",
+    "rounded",
+    "route",
+]
+
+#: A cubic bezier: start, two control points, end.
+Curve = tuple[Point, Point, Point, Point]
 
 #: How far outside a node a routed wire runs.
 MARGIN = 14.0
@@ -26,39 +42,16 @@ BEND = 60.0
 RADIUS = 10.0
 #: Clearance a bezier keeps from nodes other than its own two.
 CLEARANCE = 4.0
-
-
-@dataclass(frozen=True)
-class Rect:
-    left: float
-    top: float
-    right: float
-    bottom: float
-
-    def grown(self, by: float) -> Rect:
-        return Rect(self.left - by, self.top - by, self.right + by, self.bottom + by)
-
-    def contains(self, p: Point, tol: float = 0.5) -> bool:
-        """Strictly inside (a point on the edge, like a port, is not)."""
-        x, y = p
-        return self.left + tol < x < self.right - tol and self.top + tol < y < self.bottom - tol
-
-    def crosses(self, a: Point, b: Point) -> bool:
-        """An axis-aligned segment a–b passes through the inside."""
-        (ax, ay), (bx, by) = a, b
-        if ay == by:
-            lo, hi = sorted((ax, bx))
-            return self.top < ay < self.bottom and lo < self.right and hi > self.left
-        lo, hi = sorted((ay, by))
-        return self.left < ax < self.right and lo < self.bottom and hi > self.top
-
-    def overlaps(self, other: Rect) -> bool:
-        return not (
-            other.left >= self.right
-            or other.right <= self.left
-            or other.top >= self.bottom
-            or other.bottom <= self.top
-        )
+#: Grid lines for a routed wire come from the walls within this distance of it.
+REACH = 600.0
+#: A piece of bezier this close to straight is tested as its control polygon …
+FLAT = 0.25
+#: … against the inside of a node, less this much (a point on the edge is outside).
+TOL = 0.5
+#: Nodes near a piece of bezier below which its halves test them without the index.
+FEW = 24
+#: Halvings of a bezier at most (2**-30 of a wire is far below a pixel).
+MAX_DEPTH = 30
 
 
 def bezier_controls(start: Point, end: Point) -> tuple[Point, Point]:
@@ -103,86 +96,213 @@ def hits(points: Iterable[Point], bodies: Iterable[Rect]) -> bool:
     return any(body.contains(p) for p in points for body in bodies)
 
 
-def _bezier_clear(start: Point, end: Point, own: Sequence[Rect], others: Sequence[Rect]) -> bool:
+class Obstacles:
+    """What one wire avoids: every node body (``bodies``, a list or a ``RectIndex``) and
+    its own two nodes (``own``; the other nodes keep a ``CLEARANCE`` from a bezier, its
+    own two do not). Every question goes through the index, so it costs about the log of
+    the patch's size plus the bodies near the place asked about."""
+
+    def __init__(self, bodies: Sequence[Rect] | RectIndex, own: Sequence[Rect] = ()) -> None:
+        self.index = bodies if isinstance(bodies, RectIndex) else RectIndex(bodies)
+        self.own = tuple(own)
+
+    def near(self, box: Rect, limit: int | None = None) -> list[Rect] | None:
+        """What a piece of bezier inside ``box`` may touch: the other nodes grown by
+        ``CLEARANCE`` and its own two, those that overlap ``box``; None when there are
+        more than ``limit`` (the piece is then halved before asking again)."""
+        wide = box.grown(CLEARANCE)
+        found = self.index.query(wide) if limit is None else self.index.query_few(wide, limit)
+        if found is None:
+            return None
+        near = [r.grown(CLEARANCE) for r in found if r not in self.own]
+        return near + [o for o in self.own if o.overlaps(box)]
+
+    def walls(self, area: Rect, margin: float) -> list[Rect]:
+        """Every body (own ones too), grown by ``margin``, that overlaps ``area``."""
+        wide = area.grown(margin)
+        found = dict.fromkeys(self.index.query(wide))
+        found.update(dict.fromkeys(o for o in self.own if o.overlaps(wide)))
+        return [r.grown(margin) for r in found]
+
+    def in_wall(self, p: Point, margin: float) -> bool:
+        return any(w.contains(p, 0) for w in self.walls(Rect(p[0], p[1], p[0], p[1]), margin))
+
+    def blocked(self, a: Point, b: Point, margin: float) -> bool:
+        """An axis-aligned segment a–b passes through a wall."""
+        box = Rect(min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]))
+        return any(w.crosses(a, b) for w in self.walls(box, margin))
+
+
+def _split(c: Curve) -> tuple[Curve, Curve]:
+    """A cubic bezier cut in two at its middle (de Casteljau)."""
+    p0, p1, p2, p3 = c
+
+    def mid(a: Point, b: Point) -> Point:
+        return (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+
+    a, b, cc = mid(p0, p1), mid(p1, p2), mid(p2, p3)
+    d, e = mid(a, b), mid(b, cc)
+    m = mid(d, e)
+    return (p0, a, d, m), (m, e, cc, p3)
+
+
+def _flat(curve: Curve) -> bool:
+    """Both control points within ``FLAT`` of the chord: the piece is its control
+    polygon, to a quarter of a pixel."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = curve
+    dx, dy = x3 - x0, y3 - y0
+    chord = math.hypot(dx, dy)
+    if chord < 1e-9:
+        return max(math.dist(curve[0], curve[1]), math.dist(curve[0], curve[2])) <= FLAT
+    off1 = abs((x1 - x0) * dy - (y1 - y0) * dx) / chord
+    off2 = abs((x2 - x0) * dy - (y2 - y0) * dx) / chord
+    return max(off1, off2) <= FLAT
+
+
+def enters(a: Point, b: Point, r: Rect) -> bool:
+    """The segment a–b passes through the inside of ``r`` (along an edge or through a
+    corner does not): Liang–Barsky clipping."""
+    t0, t1 = 0.0, 1.0
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    for p, q in (
+        (-dx, a[0] - r.left),
+        (dx, r.right - a[0]),
+        (-dy, a[1] - r.top),
+        (dy, r.bottom - a[1]),
+    ):
+        if p == 0:
+            if q <= 0:
+                return False
+        elif p < 0:
+            t0 = max(t0, q / p)
+        else:
+            t1 = min(t1, q / p)
+    return t0 < t1
+
+
+def _bezier_clear(start: Point, end: Point, obs: Obstacles) -> bool:
+    """Whether the plain bezier keeps off every node. A piece of it whose control hull
+    overlaps no node is clear; the others are halved (carrying the nodes near them, once
+    there are few) until they are flat, and then their control polygon, which is the
+    piece to ``FLAT``, is tested exactly."""
     c1, c2 = bezier_controls(start, end)
-    xs, ys = (start[0], end[0], c1[0], c2[0]), (start[1], end[1], c1[1], c2[1])
-    hull = Rect(min(xs), min(ys), max(xs), max(ys))
-    near = [r.grown(CLEARANCE) for r in others if r.overlaps(hull.grown(CLEARANCE))]
-    near += [r for r in own if r.overlaps(hull)]
-    if not near:
-        return True
-    return not hits(bezier_points(start, end), near)
+    stack: list[tuple[Curve, int, list[Rect] | None]] = [((start, c1, c2, end), 0, None)]
+    while stack:
+        curve, depth, near = stack.pop()
+        xs = [p[0] for p in curve]
+        ys = [p[1] for p in curve]
+        box = Rect(min(xs), min(ys), max(xs), max(ys))
+        near = obs.near(box, FEW) if near is None else [r for r in near if r.overlaps(box)]
+        if near == []:
+            continue
+        if depth >= MAX_DEPTH or _flat(curve):
+            inside = [r.grown(FLAT - TOL) for r in (near or obs.near(box) or ())]
+            legs = itertools.pairwise(curve)
+            if any(enters(a, b, r) for a, b in legs for r in inside):
+                return False
+            continue
+        first, second = _split(curve)
+        stack += [(second, depth + 1, near), (first, depth + 1, near)]
+    return True
 
 
 def route(
-    start: Point, end: Point, bodies: Sequence[Rect], own: Sequence[Rect] = ()
+    start: Point, end: Point, bodies: Sequence[Rect] | RectIndex, own: Sequence[Rect] = ()
 ) -> list[Point] | None:
     """The corners of a path from an output at ``start`` to an input at ``end`` that
     avoids ``bodies`` (``own``: the two nodes the wire connects, also avoided), or None
     when the plain bezier is clear. When no clear path exists (nodes overlapping each
     other), the path with the fewest crossings the search found is still better than
     a bezier, except that overlapping nodes leave none: then None."""
-    others = [b for b in bodies if b not in own]
-    if _bezier_clear(start, end, own, others):
+    obs = Obstacles(bodies, own)
+    if _bezier_clear(start, end, obs):
         return None
     for margin, midlines in ((MARGIN, False), (MARGIN, True), (MARGIN / 3, True)):
-        path = _orthogonal(start, end, [*others, *own], margin, midlines)
+        path = _orthogonal(start, end, obs, margin, midlines)
         if path is not None:
             return path
     return None
 
 
+def _areas(s: Point, e: Point) -> list[list[Rect]]:
+    """Where grid lines come from, tried in turn: for a long wire first the walls near its
+    two ends only (a wire down a column of a thousand nodes), then near its whole box."""
+    box = Rect(min(s[0], e[0]), min(s[1], e[1]), max(s[0], e[0]), max(s[1], e[1]))
+    whole = [box.grown(REACH)]
+    if max(box.right - box.left, box.bottom - box.top) <= 2 * REACH:
+        return [whole]
+    ends = [Rect(p[0], p[1], p[0], p[1]).grown(REACH) for p in (s, e)]
+    return [ends, whole]
+
+
 def _orthogonal(
-    start: Point, end: Point, bodies: Sequence[Rect], margin: float, midlines: bool
+    start: Point, end: Point, obs: Obstacles, margin: float, midlines: bool
 ) -> list[Point] | None:
     stub = margin + 8.0
     s = (start[0] + stub, start[1])
     e = (end[0] - stub, end[1])
-    walls = [b.grown(margin) for b in bodies]
-    if any(w.contains(s, 0) or w.contains(e, 0) for w in walls):
+    if obs.in_wall(s, margin) or obs.in_wall(e, margin):
         return None
-    # grid lines from the walls near the two ends only (a big patch stays quick); every
-    # wall still blocks
-    area = Rect(min(s[0], e[0]), min(s[1], e[1]), max(s[0], e[0]), max(s[1], e[1])).grown(600)
-    near = [w for w in walls if w.overlaps(area)]
-    xs = sorted({s[0], e[0], *(v for w in near for v in (w.left, w.right))})
-    ys = sorted({s[1], e[1], *(v for w in near for v in (w.top, w.bottom))})
-    if midlines:  # the middle of each gap gives the search room in tight places
-        xs = sorted({*xs, *((a + b) / 2 for a, b in itertools.pairwise(xs))})
-        ys = sorted({*ys, *((a + b) / 2 for a, b in itertools.pairwise(ys))})
-    free = {
-        (i, j)
-        for i, x in enumerate(xs)
-        for j, y in enumerate(ys)
-        if not any(w.contains((x, y), 0) for w in walls)
-    }
-    si, sj = xs.index(s[0]), ys.index(s[1])
-    ei, ej = xs.index(e[0]), ys.index(e[1])
-    cells = _search(xs, ys, free, walls, (si, sj), (ei, ej))
-    if cells is None:
+    # grid lines from the walls near the wire only (a big patch stays quick); every wall
+    # still blocks
+    for areas in _areas(s, e):
+        near = {w for area in areas for w in obs.walls(area, margin)}
+        xs = sorted({s[0], e[0], *(v for w in near for v in (w.left, w.right))})
+        ys = sorted({s[1], e[1], *(v for w in near for v in (w.top, w.bottom))})
+        if midlines:  # the middle of each gap gives the search room in tight places
+            xs = sorted({*xs, *((a + b) / 2 for a, b in itertools.pairwise(xs))})
+            ys = sorted({*ys, *((a + b) / 2 for a, b in itertools.pairwise(ys))})
+        points = _zigzag(s, e, xs, obs, margin)
+        if points is None:
+            src, dst = (xs.index(s[0]), ys.index(s[1])), (xs.index(e[0]), ys.index(e[1]))
+            cells = _search(xs, ys, obs, margin, src, dst)
+            points = None if cells is None else [(xs[i], ys[j]) for i, j in cells]
+        if points is not None:
+            return _simplify([start, *_simplify(points), end])
+    return None
+
+
+def _zigzag(
+    s: Point, e: Point, xs: Sequence[float], obs: Obstacles, margin: float
+) -> list[Point] | None:
+    """The cheapest shapes first: an L (across, then down into the input's stub), else a
+    Z through one of the grid's vertical lines between the ends, nearest the middle first.
+    Either is as short as a path can be with that few bends, so the search would find
+    nothing better."""
+    if s[0] > e[0]:
         return None
-    corners = [start, *_simplify([(xs[i], ys[j]) for i, j in cells]), end]
-    return _simplify(corners)
+    middle = (s[0] + e[0]) / 2
+    between = sorted((x for x in xs if s[0] <= x < e[0]), key=lambda x: abs(x - middle))
+    for x in [e[0], *between]:
+        points = [s, (x, s[1]), (x, e[1]), e]
+        legs = [(a, b) for a, b in itertools.pairwise(points) if a != b]
+        if not any(obs.blocked(a, b, margin) for a, b in legs):
+            return points
+    return None
 
 
 def _search(
     xs: Sequence[float],
     ys: Sequence[float],
-    free: set[tuple[int, int]],
-    walls: Sequence[Rect],
+    obs: Obstacles,
+    margin: float,
     src: tuple[int, int],
     dst: tuple[int, int],
 ) -> list[tuple[int, int]] | None:
-    """Dijkstra over grid cells; a state is (cell, direction) so bends can be charged.
-    The wire arrives at ``src`` horizontally (out of the output's stub)."""
+    """A* over grid points (the Manhattan distance to go never overestimates); a state
+    is (point, direction) so bends can be charged. The wire arrives at ``src``
+    horizontally (out of the output's stub). Points and edges are tested against the
+    walls only when the search reaches them."""
     State = tuple[int, int, int]  # i, j, direction (0 horizontal, 1 vertical)
     start: State = (src[0], src[1], 0)
+    goal = (xs[dst[0]], ys[dst[1]])
     best: dict[State, float] = {start: 0.0}
     back: dict[State, State] = {}
-    heap: list[tuple[float, State]] = [(0.0, start)]
+    heap: list[tuple[float, float, State]] = [(0.0, 0.0, start)]
+    free: dict[tuple[int, int], bool] = {src: True}
     blocked: dict[tuple[int, int, int, int], bool] = {}
     while heap:
-        cost, state = heapq.heappop(heap)
+        _, cost, state = heapq.heappop(heap)
         if cost > best.get(state, math.inf):
             continue
         i, j, d = state
@@ -194,12 +314,16 @@ def _search(
             return cells[::-1]
         for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
             ni, nj = i + di, j + dj
-            if (ni, nj) not in free:
+            if not (0 <= ni < len(xs) and 0 <= nj < len(ys)):
                 continue
             a, b = (xs[i], ys[j]), (xs[ni], ys[nj])
+            if (ni, nj) not in free:
+                free[(ni, nj)] = not obs.in_wall(b, margin)
+            if not free[(ni, nj)]:
+                continue
             edge = (min(i, ni), min(j, nj), max(i, ni), max(j, nj))
             if edge not in blocked:
-                blocked[edge] = any(w.crosses(a, b) for w in walls)
+                blocked[edge] = obs.blocked(a, b, margin)
             if blocked[edge]:
                 continue
             nd = 0 if dj == 0 else 1
@@ -208,7 +332,8 @@ def _search(
             if cost + step < best.get(nxt, math.inf):
                 best[nxt] = cost + step
                 back[nxt] = state
-                heapq.heappush(heap, (cost + step, nxt))
+                rest = abs(goal[0] - b[0]) + abs(goal[1] - b[1])
+                heapq.heappush(heap, (cost + step + rest, cost + step, nxt))
     return None
 
 

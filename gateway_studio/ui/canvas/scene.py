@@ -22,11 +22,15 @@ from .backdrop_item import BackdropItem
 from .node_item import NodeItem
 from .port_item import PortItem
 from .reroute_item import RerouteItem, is_reroute, rejoined_links
-from .routing import Rect
+from .spatial import Rect
 from .wire_item import DragWire, WireItem
+from .wiring import WireRouter, rect_of
 
 GRID = 20
 MAJOR = 5
+#: The canvas's extent, grown round nodes beyond it (with this much room to spare).
+SCENE_RECT = QRectF(-50_000, -50_000, 100_000, 100_000)
+SCENE_PAD = 5_000.0
 
 
 class NodeScene(QGraphicsScene):
@@ -47,13 +51,9 @@ class NodeScene(QGraphicsScene):
         #: Nodes the user drags land on the grid (View ▸ Snap to grid).
         self.snap_to_grid = True
         self._detached: Link | None = None
-        #: Wires not attached to a moved node re-route once the event loop is free
-        #: (a drag moves a node many times a second).
-        self._reroute = QTimer(self)
-        self._reroute.setSingleShot(True)
-        self._reroute.setInterval(0)
-        self._reroute.timeout.connect(self.reroute_all)
-        self.setSceneRect(-50_000, -50_000, 100_000, 100_000)
+        #: Keeps the wires routed round the nodes (``wiring.py``).
+        self.router = WireRouter(self)
+        self.setSceneRect(SCENE_RECT)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         doc.nodeAdded.connect(self._on_node_added)
         doc.nodeRemoved.connect(self._on_node_removed)
@@ -78,11 +78,12 @@ class NodeScene(QGraphicsScene):
         self.wires.clear()
         self.backdrop_items.clear()
         self._sync_backdrops()
-        for node_id in self.doc.node_ids():
-            self._on_node_added(node_id)
-        for link in self.doc.graph.links():
-            self._on_link_added(link)
-        self.reroute_all()
+        with self.router.build():  # every wire routed once, when all nodes are in place
+            for node_id in self.doc.node_ids():
+                self._on_node_added(node_id)
+            for link in self.doc.graph.links():
+                self._on_link_added(link)
+        self.fit_scene_rect()
 
     def _on_node_added(self, node_id: str) -> None:
         inst = self.doc.graph.node(node_id)
@@ -95,13 +96,13 @@ class NodeScene(QGraphicsScene):
         item.setPos(x, y)
         self.addItem(item)
         self.nodes[node_id] = item
-        self._reroute.start()
+        self.router.node_placed(item)
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self.nodes.pop(node_id, None)
         if item is not None:
             self.removeItem(item)
-            self._reroute.start()
+            self.router.node_removed(node_id)
 
     def _on_link_added(self, link: Link) -> None:
         src, dst = self.nodes.get(link.src), self.nodes.get(link.dst)
@@ -110,7 +111,7 @@ class NodeScene(QGraphicsScene):
         wire = WireItem(link, src.outputs[link.src_slot], dst.inputs[link.dst_slot])
         self.addItem(wire)
         self.wires[(link.dst, link.dst_slot)] = wire
-        wire.update_path(self.bodies())
+        self.router.route([wire])
         wire.src.update()
         wire.dst.update()
 
@@ -169,11 +170,7 @@ class NodeScene(QGraphicsScene):
 
     def bodies(self) -> list[Rect]:
         """Every node's body in scene coordinates: what wires route around."""
-        out = []
-        for item in self.nodes.values():
-            r = item.scene_body()
-            out.append(Rect(r.left(), r.top(), r.right(), r.bottom()))
-        return out
+        return [rect_of(item.scene_body()) for item in self.nodes.values()]
 
     def snapped(self, item: NodeItem, pos: QPointF) -> QPointF:
         """Where a node the user is dragging lands: on the grid when snapping is on. Only
@@ -187,16 +184,20 @@ class NodeScene(QGraphicsScene):
         return QPointF(x, y)
 
     def node_moved(self, item: NodeItem) -> None:
-        bodies = self.bodies()
-        for wire in self.wires.values():
-            if wire.src.node is item or wire.dst.node is item:
-                wire.update_path(bodies)
-        self._reroute.start()  # the others may now pass under it, or be free of it
+        self.router.node_placed(item)  # its wires now, the others near it soon
+        self.fit_scene_rect(item.sceneBoundingRect())
 
     def reroute_all(self) -> None:
-        bodies = self.bodies()
-        for wire in self.wires.values():
-            wire.update_path(bodies)
+        self.router.reroute_all()
+
+    def fit_scene_rect(self, rect: QRectF | None = None) -> None:
+        """Room to scroll to every node: the canvas grows round a patch larger than it
+        (a 2000-node chain is a million units wide), never shrinks below its default."""
+        rect = self.items_rect() if rect is None else rect
+        if rect.isNull() or self.sceneRect().contains(rect):
+            return
+        grown = rect.adjusted(-SCENE_PAD, -SCENE_PAD, SCENE_PAD, SCENE_PAD)
+        self.setSceneRect(self.sceneRect().united(grown))
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]

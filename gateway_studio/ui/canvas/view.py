@@ -31,13 +31,16 @@ def _whole_columns(
     rendering fault), preferring the view that shows more of what is upstream."""
     width = port.width() / zoom
     inner = width - FIT_MARGIN / zoom - 8 / zoom
+    pad = 8 / zoom
+    # the views worth trying start at a node's left edge near the focus; only the nodes
+    # such a view can reach count (a column of a thousand nodes is one candidate)
+    starts = {a - pad for a, _b in spans if focus.right() - inner <= a - pad <= focus.left()}
+    lo_min, hi_max = min(starts, default=0.0), max(starts, default=0.0) + inner
+    reach = [(a, b) for a, b in spans if b > lo_min and a < hi_max]
     best: tuple[int, int, float] | None = None
-    for left, _right in spans:
-        lo = left - 8 / zoom
-        if lo > focus.left() or lo + inner < focus.right():
-            continue
-        whole = sum(1 for a, b in spans if lo <= a and b <= lo + inner)
-        cut = sum(1 for a, b in spans if a < lo < b or a < lo + inner < b)
+    for lo in sorted(starts):
+        whole = sum(1 for a, b in reach if lo <= a and b <= lo + inner)
+        cut = sum(1 for a, b in reach if a < lo < b or a < lo + inner < b)
         if best is None or (-whole, cut, lo) < best:
             best = (-whole, cut, lo)
     if best is None:

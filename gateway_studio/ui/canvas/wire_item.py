@@ -3,17 +3,20 @@ is clear of every node, else routed around them (``routing.py``)."""
 
 from __future__ import annotations
 
-from qtpy.QtCore import QPointF, Qt
+from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
 from qtpy.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from gateway_studio.engine.graph import Link
 
 from .port_item import PortItem
-from .routing import Rect, rounded, route
+from .routing import bezier_controls, rounded, route
+from .spatial import Rect, RectIndex
 
 
-def path_of(start: QPointF, end: QPointF, bodies: list[Rect], own: list[Rect]) -> QPainterPath:
+def path_of(
+    start: QPointF, end: QPointF, bodies: list[Rect] | RectIndex, own: list[Rect]
+) -> QPainterPath:
     """The wire's path: the bezier when it clears every body, else the routed one."""
     corners = route((start.x(), start.y()), (end.x(), end.y()), bodies, own)
     if corners is None:
@@ -48,7 +51,7 @@ class WireItem(QGraphicsPathItem):
         self.setToolTip(str(link))
         self._hover = False
         self._apply_pen()
-        self.update_path()
+        self.setPath(bezier(src.scenePos(), dst.scenePos()))  # the scene routes it
 
     def _apply_pen(self) -> None:
         width = 3.5 if (self._hover or self.isSelected()) else 2.2
@@ -57,13 +60,21 @@ class WireItem(QGraphicsPathItem):
             color.setAlpha(120)
         self.setPen(QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
 
-    def update_path(self, bodies: list[Rect] | None = None) -> None:
-        """Re-route; ``bodies``: every node body in the scene (the scene passes them)."""
+    def update_path(self, bodies: list[Rect] | RectIndex | None = None) -> None:
+        """Re-route; ``bodies``: every node body in the scene (the scene passes its
+        index of them)."""
         if bodies is None:
             scene = self.scene()
             bodies = scene.bodies() if hasattr(scene, "bodies") else []
         own = [_rect(self.src.node.scene_body()), _rect(self.dst.node.scene_body())]
         self.setPath(path_of(self.src.scenePos(), self.dst.scenePos(), bodies, own))
+
+    def bezier_hull(self) -> QRectF:
+        """The box round the plain bezier between the two ports (what it may cross)."""
+        a, b = self.src.scenePos(), self.dst.scenePos()
+        c1, c2 = bezier_controls((a.x(), a.y()), (b.x(), b.y()))
+        xs, ys = (a.x(), b.x(), c1[0], c2[0]), (a.y(), b.y(), c1[1], c2[1])
+        return QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
