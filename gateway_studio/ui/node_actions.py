@@ -12,8 +12,8 @@ from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.graph import Link, PatchGraph
 
 from .canvas.geometry import HEADER, node_box
-from .canvas.reroute_item import insert_reroute
 from .canvas.wire_item import WireItem
+from .canvas.wire_menu import add_reroute
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -128,14 +128,10 @@ class NodeActions:
 
     def insert_reroute(self) -> str | None:
         """Node ▸ Insert reroute: a dot at the middle of the selected wire (double-clicking
-        a wire does the same where it was clicked)."""
+        a wire, or its right-click menu, does the same where it was clicked)."""
         wires = [i for i in self.scene.selectedItems() if isinstance(i, WireItem)]
         if len(wires) != 1:
             self.window.show_message("select one wire to put a reroute dot on")
             return None
         wire = wires[0]
-        middle = wire.path().pointAtPercent(0.5)
-        node_id = insert_reroute(self.scene, wire.link, middle)
-        if node_id is not None:
-            self.scene.select_nodes([node_id])
-        return node_id
+        return add_reroute(self.scene, wire.link, wire.path().pointAtPercent(0.5))

@@ -15,6 +15,7 @@ from gateway_studio.engine.imageio import READ_SUFFIXES
 from .geometry import LEGIBLE_ZOOM
 from .minimap import Minimap
 from .scene import NodeScene
+from .wire_menu import wire_menu
 
 NODE_MIME = "application/x-gateway-studio-node"
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
@@ -204,12 +205,18 @@ class NodeView(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def contextMenuEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        if self.context_menu is None:
-            return
         from .node_item import NodeItem
+        from .wire_item import WireItem
 
         pos = self.mapToScene(event.pos())
         item = self.itemAt(event.pos())
+        if isinstance(item, WireItem):  # the wire lights up: it is the one the menu acts on
+            self.node_scene.clearSelection()
+            item.setSelected(True)
+            wire_menu(self.node_scene, item, pos, self).exec(event.globalPos())
+            return
+        if self.context_menu is None:
+            return
         while item is not None and not isinstance(item, NodeItem):
             item = item.parentItem()
         node_id = item.node_id if isinstance(item, NodeItem) else None
