@@ -156,7 +156,9 @@ class MainWindow(QMainWindow, ActionSlots):
         narrow = width < 1500
         self.palette_dock.setVisible(not narrow)
         if not narrow:
-            self.resizeDocks([self.palette_dock], [int(width * 0.09)], Qt.Orientation.Horizontal)
+            # a tenth of the window, or what the longest family name needs (never elided)
+            palette = min(max(int(width * 0.09), self.node_palette.needed_width()), width // 6)
+            self.resizeDocks([self.palette_dock], [palette], Qt.Orientation.Horizontal)
         self.resizeDocks([self.viewer_dock], [int(width * 0.31)], Qt.Orientation.Horizontal)
         height = self.height()
         self.resizeDocks(

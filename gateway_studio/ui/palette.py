@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -109,6 +110,23 @@ class Palette(QWidget):
         best = ranked(self.registry, text) if text.strip() else []
         if best:
             self.addRequested.emit(best[0].type_id)
+
+    def needed_width(self) -> int:
+        """The width that shows every family and node name whole (nothing elided)."""
+        tree = self.tree
+        metrics = tree.fontMetrics()
+        step = tree.indentation()
+        widest = 0.0
+        for i in range(tree.topLevelItemCount()):
+            top = tree.topLevelItem(i)
+            widest = max(widest, step + metrics.horizontalAdvance(top.text(0)))
+            for j in range(top.childCount()):
+                text = top.child(j).text(0)
+                widest = max(widest, 2 * step + metrics.horizontalAdvance(text))
+        scrollbar = tree.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        margins = self.layout().contentsMargins()
+        frame = 2 * tree.frameWidth() + margins.left() + margins.right()
+        return int(widest) + scrollbar + frame + 16  # 16: the item's own padding
 
     #: Families listed folded: reroute dots go on wires (double-click one), not from here.
     FOLDED = frozenset({"util"})

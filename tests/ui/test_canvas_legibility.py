@@ -205,3 +205,19 @@ def test_window_opens_maximised_or_at_the_last_size(qtbot, tmp_path) -> None:  #
     second.close()
     first.shutdown()
     second.shutdown()
+
+
+def test_the_node_list_shows_every_family_name_whole(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """At 1600 px a tenth of the window was too narrow for 'depth_marigold  (1)'."""
+    window.resize(1600, 1000)
+    window.fit_docks()
+    qtbot.wait(50)
+    tree = window.node_palette.tree
+    metrics, step = tree.fontMetrics(), tree.indentation()
+    room = tree.viewport().width()
+    for i in range(tree.topLevelItemCount()):
+        top = tree.topLevelItem(i)
+        assert step + metrics.horizontalAdvance(top.text(0)) < room, top.text(0)
+        for j in range(top.childCount()):
+            text = top.child(j).text(0)
+            assert 2 * step + metrics.horizontalAdvance(text) < room, text

@@ -21,6 +21,16 @@ WIDTH, HEIGHT = 220, 150
 #: Screen pixels between the map and the canvas's corner, and inside the map's frame.
 MARGIN, INSET = 12, 8
 
+#: Smallest mark of a node, and of the visible area, in map pixels: a patch thousands of
+#: nodes wide still shows where its nodes are and where the view is.
+MARK, SEEN = 2.0, 6.0
+
+
+def at_least(rect: QRectF, size: float) -> QRectF:
+    """``rect`` grown round its centre to at least ``size`` each way."""
+    w, h = max(rect.width(), size), max(rect.height(), size)
+    return QRectF(rect.center().x() - w / 2, rect.center().y() - h / 2, w, h)
+
 
 class Minimap(QWidget):
     def __init__(self, view: NodeView) -> None:
@@ -116,8 +126,9 @@ class Minimap(QWidget):
             if item.isSelected():
                 color = QColor(theme.SELECTED)
             painter.setBrush(color)
-            painter.drawRect(self.to_map(item.scene_body(), transform))
-        seen = self.to_map(self.visible_rect(), transform).intersected(frame.adjusted(1, 1, -1, -1))
+            painter.drawRect(at_least(self.to_map(item.scene_body(), transform), MARK))
+        seen = at_least(self.to_map(self.visible_rect(), transform), SEEN)
+        seen = seen.intersected(frame.adjusted(1, 1, -1, -1))
         painter.setBrush(QColor(255, 255, 255, 28))
         painter.setPen(QPen(QColor("#e8eaed"), 1.5))
         painter.drawRect(seen)
