@@ -49,7 +49,7 @@ from .cache import SlotCache
 from .consent import WriteGuard
 from .errors import Cancelled, GatewayError, GraphError
 from .graph import PatchGraph
-from .keying import NodeKeys, out_keys
+from .keying import Keyed, NodeKeys, out_keys
 from .keys import FileFingerprints, digest
 from .node import Context, NodeSpec
 from .outcome import (
@@ -76,6 +76,7 @@ from .run_state import (
     cancel_rest,
     fail,
     node_context,
+    upstream_failure,
 )
 from .slots import Files, Slot
 
@@ -150,8 +151,9 @@ class Evaluator:
     def _run_node(self, run: Run, node_id: str, index: int, *, lazy_ok: bool = True) -> NodeResult:
         """One node, by the execution spec: keys from the inputs' keys, then the cache,
         then (on a miss) the inputs' values and the compute."""
-        inst = run.plan.nodes[node_id]
-        step = Step(node_id, inst, run.graph.registry.get(inst.type_id), time.perf_counter())
+        plan = run.plan
+        inst = plan.nodes[node_id]
+        step = Step(node_id, inst, plan.specs[node_id], time.perf_counter())
         failed = self._make_keys(run, step)
         if failed is not None:
             return failed
@@ -165,72 +167,81 @@ class Evaluator:
         return self._compute(run, step, index)
 
     def _make_keys(self, run: Run, step: Step) -> NodeResult | None:
-        """``step``'s input keys and keys (None), or why the node cannot run."""
-        spec = step.spec
-        try:
-            self._input_keys(run, step)
-        except UpstreamFailed as exc:
-            return fail(run, step, str(exc), "skipped")
-        if not spec.required_inputs <= step.input_keys.keys():
-            missing = [
-                i.name
-                for i in spec.inputs
-                if i.name in spec.required_inputs - step.input_keys.keys()
-            ]
+        """``step``'s input keys and keys (None), or why the node cannot run. Every link
+        must come from a node that produced its slot, else the node is skipped, naming
+        the failure."""
+        node_id, spec, input_keys, results = step.node_id, step.spec, step.input_keys, run.results
+        for slot_name, src, src_slot in run.plan.incoming[node_id]:
+            upstream = results.get(src)
+            if upstream is None or upstream.status not in PRODUCED:
+                return fail(run, step, upstream_failure(upstream, src), "skipped")
+            input_keys[slot_name] = upstream.keys[src_slot]
+            if upstream.preview:
+                step.from_preview = True
+        missing = run.plan.missing[node_id]
+        if missing:
             return fail(run, step, "required input not connected: " + ", ".join(missing))
-        if run.preview is not None and spec.writes_files:
+        writes = spec.writes_files
+        if writes and run.preview is not None:
             return fail(run, step, "not written while previewing", "skipped")
         try:  # hashing a source file: regular files only, capped, cancellable
             keyed = self.keys.keyed(
-                step.node_id,
+                node_id,
                 spec,
                 step.inst.params,
                 step.inst.bypass,
-                step.input_keys,
-                run.writes.base_dir,
+                input_keys,
+                run.base_dir,
                 run.is_cancelled,
             )
         except GatewayError as exc:  # Cancelled is one too
             status: Status = "cancelled" if isinstance(exc, Cancelled) else "failed"
             return fail(run, step, str(exc), status)
+        step.keyed = keyed
+        if writes or run.preview is not None:
+            self._own_keys(run, step, keyed)
+        else:  # the node's own keys, as they are
+            step.kept = not step.from_preview
+            step.out_keys = keyed.out_keys
+        return None
+
+    @staticmethod
+    def _own_keys(run: Run, step: Step, keyed: Keyed) -> None:
+        """The output keys of a writer (they carry the patch) or of a preview run."""
         key = keyed.key
-        if spec.writes_files:  # what it writes carries the patch (provenance)
+        if step.spec.writes_files:  # what it writes carries the patch (provenance)
             key = digest(key, "patch", run.patch_digest())
-        step.proxy = run.preview is not None and spec.proxy
+        step.proxy = run.preview is not None and step.spec.proxy
         if step.proxy:
             key = digest(key, "proxy", str(run.preview))
         step.kept = not (step.proxy or step.from_preview)
-        step.keyed = keyed
-        step.out_keys = keyed.out_keys if key == keyed.key else out_keys(key, spec)
-        return None
-
-    def _input_keys(self, run: Run, step: Step) -> None:
-        """The keys of the node's inputs (and whether any is a preview proxy); every link
-        must come from a node that produced its slot, else ``UpstreamFailed`` naming it."""
-        results = run.results
-        for slot_name, src, src_slot in run.plan.incoming[step.node_id]:
-            upstream = results.get(src)
-            if upstream is None or upstream.status not in PRODUCED:
-                if upstream is not None and upstream.status == "skipped" and upstream.error:
-                    raise UpstreamFailed(upstream.error)  # names the original failure
-                raise UpstreamFailed(f"upstream node {src} failed")
-            step.input_keys[slot_name] = upstream.keys[src_slot]
-            if upstream.preview:
-                step.from_preview = True
+        step.out_keys = keyed.out_keys if key == keyed.key else out_keys(key, step.spec)
 
     def _hit(self, run: Run, step: Step, lazy_ok: bool) -> NodeResult | None:
         """A cache hit for every output, or None. Pulled runs don't read a hit that no
         one may need (a sink's Files are always read: they must still match the files)."""
+        keys = step.out_keys
         if run.pull and lazy_ok and not step.spec.writes_files:  # run later, if ever needed
-            hit = NodeResult("cached", keys=step.out_keys, source="not needed", lazy=True)
+            hit = NodeResult(
+                "cached",
+                time.perf_counter() - step.t0,
+                keys=keys,
+                source="not needed",
+                preview=not step.kept,
+                lazy=True,
+            )
         else:
-            hits, source = cached_outputs(self.cache, self.fingerprints, step.out_keys)
-            if len(hits) < len(step.out_keys):
+            hits, source = cached_outputs(self.cache, self.fingerprints, keys)
+            if len(hits) < len(keys):
                 return None
-            hit = NodeResult("cached", outputs=hits, keys=step.out_keys, source=source)
-            self._note(run, step)  # (a lazy node, not run yet, has nothing to note)
-        hit.seconds = time.perf_counter() - step.t0
-        hit.preview = not step.kept
+            keyed = step.keyed
+            assert keyed is not None
+            if keyed.noted != run.lineage + step.node_id:  # (else filed already)
+                self._note(run, step)  # (a lazy node, not run yet, has nothing to note)
+            seconds = time.perf_counter() - step.t0
+            hit = NodeResult(
+                "cached", seconds, outputs=hits, keys=keys, source=source, preview=not step.kept
+            )
         if run.emit is not None:
             run.emit(NodeFinished(step.node_id, hit.seconds, True, hit.source, hit.outputs))
         return hit
@@ -342,13 +353,18 @@ class Evaluator:
     def _input_values(self, run: Run, node_id: str, spec: NodeSpec) -> dict[str, Slot | None]:
         """The node's inputs (coerced to its input types), read now if they were lazy."""
         inputs: dict[str, Slot | None] = {}
+        results, by_name = run.results, spec.inputs_by_name
         for slot_name, src, src_slot in run.plan.incoming[node_id]:
-            upstream = self._load(run, src) if run.results[src].lazy else run.results[src]
+            upstream = results[src]
+            if upstream.lazy:
+                upstream = self._load(run, src)
             value = upstream.outputs.get(src_slot)
             if value is None:  # a lazy hit that failed to recompute
                 raise UpstreamFailed(upstream.error or f"upstream node {src} failed")
-            in_spec = spec.input(slot_name)
-            inputs[slot_name] = in_spec.coerce(value) if in_spec else value
+            in_spec = by_name.get(slot_name)
+            if in_spec is not None and type(value) not in in_spec.types:
+                value = in_spec.coerce(value)
+            inputs[slot_name] = value
         return inputs
 
 

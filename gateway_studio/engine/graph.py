@@ -86,6 +86,11 @@ class Plan:
     #: Nodes whose every consumer writes files (``output.export``): what they make is
     #: saved already, in those files (``cache.worth_persisting``).
     written_only: frozenset[str] = frozenset()
+    #: Each node's spec (a node's type is fixed once it is added; the registry's spec
+    #: for a type id never changes).
+    specs: Mapping[str, NodeSpec] = field(default_factory=dict)
+    #: Each node's required inputs that no link feeds, in the spec's order.
+    missing: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,7 +108,7 @@ class PatchGraph:
     #: Counts structural edits (nodes and links added or removed): a ``Plan`` is valid
     #: for one revision of one ``graph`` object.
     revision: int = field(default=0, init=False, compare=False)
-    _plan: tuple[object, int, Plan] | None = field(
+    _plan: tuple[object, int, Plan, Registry] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -323,12 +328,18 @@ class PatchGraph:
         return list(self.plan().order)
 
     def plan(self) -> Plan:
-        """The run order and each node's links in, built once per structural edit."""
+        """The run order and each node's links in, built once per structural edit (or
+        when ``graph`` or ``registry`` is replaced by another object)."""
         cached = self._plan
-        if cached is not None and cached[0] is self.graph and cached[1] == self.revision:
+        if (
+            cached is not None
+            and cached[0] is self.graph
+            and cached[1] == self.revision
+            and cached[3] is self.registry
+        ):
             return cached[2]
         plan = self._make_plan()
-        self._plan = (self.graph, self.revision, plan)
+        self._plan = (self.graph, self.revision, plan, self.registry)
         return plan
 
     def _make_plan(self) -> Plan:
@@ -355,10 +366,25 @@ class PatchGraph:
         if len(order) < len(waiting):
             cycle = self.find_cycle() or []
             raise GraphError("the links make a cycle: " + " → ".join(cycle))
-        writers = {n for n in nodes if self.spec(n).writes_files}
+        specs = {n: self.registry.get(inst.type_id) for n, inst in nodes.items()}
+        writers = {n for n, spec in specs.items() if spec.writes_files}
         written_only = frozenset(n for n in nodes if succ[n] and writers.issuperset(succ[n]))
+        missing = {
+            n: tuple(
+                i.name
+                for i in spec.inputs
+                if not i.optional and all(slot != i.name for slot, _, _ in incoming[n])
+            )
+            for n, spec in specs.items()
+        }
         return Plan(
-            tuple(order), {n: i for i, n in enumerate(order)}, incoming, nodes, written_only
+            tuple(order),
+            {n: i for i, n in enumerate(order)},
+            incoming,
+            nodes,
+            written_only,
+            specs,
+            missing,
         )
 
     def upstream(self, node_ids: Iterable[str]) -> set[str]:
@@ -394,5 +420,5 @@ class PatchGraph:
         copied.revision = self.revision
         cached = self._plan
         if cached is not None and cached[0] is self.graph and cached[1] == self.revision:
-            copied._plan = (copied.graph, copied.revision, cached[2])
+            copied._plan = (copied.graph, copied.revision, cached[2], cached[3])
         return copied

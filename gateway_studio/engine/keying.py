@@ -68,7 +68,10 @@ class Keyed:
         self.params_text = params_text
         self.made = made
         self.key = key = node_key_of_text(spec.type_id, spec.version, params_text, inputs)
-        self.out_keys = {o.name: digest(key, o.name) for o in spec.outputs}
+        out: dict[str, str] = {}
+        self.out_keys = out
+        for o in spec.outputs:  # (a loop: cheaper than a comprehension's frame)
+            out[o.name] = digest(key, o.name)
         #: The lineage ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
         self.noted: str | None = None
@@ -130,19 +133,22 @@ class NodeKeys:
         memo = self._memo.get(node_id)
         if (
             memo is not None
-            and memo.spec is spec
+            and memo.spec is spec  # (only pure nodes are remembered)
             and memo.bypass == bypass
-            and _same(memo.params, params, memo.types)
-        ):  # (only pure nodes are remembered)
+            and memo.params == params
+            and memo.types == tuple(map(type, params.values()))
+            and (0 not in params.values() or _same(memo.params, params, memo.types))
+        ):
             if memo.inputs == input_keys:
                 return memo
             keyed = memo.with_inputs(input_keys)  # a knob upstream changed: new inputs only
         else:
             keyed = self._make(spec, params, bypass, input_keys, base_dir, cancelled)
-        if self.pure(spec):
+            if not self.pure(spec):
+                return keyed
             if len(self._memo) >= MEMO_NODES:
                 self._memo.clear()
-            self._memo[node_id] = keyed  # one atomic store: no lock needed
+        self._memo[node_id] = keyed  # one atomic store: no lock needed
         return keyed
 
     def _make(

@@ -193,7 +193,8 @@ def sorted_json(mapping: Mapping[str, Any]) -> str:
     anything else goes through ``json`` itself."""
     parts = []
     for name in sorted(mapping):
-        text = _scalar_json(mapping[name])
+        value = mapping[name]  # (input keys are all str: no call for those)
+        text = encode_basestring_ascii(value) if type(value) is str else _scalar_json(value)
         if text is None or type(name) is not str:
             return _PARAMS_JSON.encode(mapping)
         parts.append(f"{encode_basestring_ascii(name)}: {text}")

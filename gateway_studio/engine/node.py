@@ -163,11 +163,15 @@ class NodeSpec:
         return self.func(*args, **kwargs)
 
     def input(self, name: str) -> InputSpec | None:
-        return self._inputs_by_name.get(name)
+        return self.inputs_by_name.get(name)
 
     @cached_property
-    def _inputs_by_name(self) -> dict[str, InputSpec]:
+    def inputs_by_name(self) -> dict[str, InputSpec]:
         return {i.name: i for i in self.inputs}
+
+    @cached_property
+    def _input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs)
 
     @cached_property
     def required_inputs(self) -> frozenset[str]:
@@ -202,11 +206,14 @@ class NodeSpec:
         self, inputs: Mapping[str, Slot | None], params: Mapping[str, Any], ctx: Context
     ) -> dict[str, Slot]:
         """Run the function and check it returned what the spec promises."""
-        args = [inputs.get(i.name) for i in self.inputs]
+        args = list(map(inputs.get, self._input_names))
         kwargs = dict(params)
         if self.takes_context:
             kwargs[self.takes_context] = ctx
         result = self.func(*args, **kwargs)
+        outputs = self.outputs
+        if len(outputs) == 1 and type(result) is outputs[0].type:  # the common case
+            return {outputs[0].name: result}
         if not isinstance(result, dict) and (
             isinstance(result, Slot) or not isinstance(result, Mapping)
         ):

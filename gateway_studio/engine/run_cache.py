@@ -21,10 +21,12 @@ def cached_outputs(
     A ``Files`` hit counts only while the files it wrote are still those bytes."""
     hits: dict[str, Slot] = {}
     source = "memory"
-    memory = cache.memory
+    memory, disk = cache.memory, cache.disk
     for name, k in out_keys.items():
         slot = memory.get(k)  # (the cache's own order: memory, then disk)
         if slot is None:
+            if disk is None:
+                break
             slot, where = cache.get(k)
             source = "disk" if where == "disk" else source
         # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
@@ -76,6 +78,10 @@ def store_outputs(
     only if computing took longer than storing and reading back would; never what only
     writers read: ``written``)."""
     spec, keys = step.spec, step.out_keys
+    if cache.disk is None:  # memory only: nothing to weigh
+        for name, slot in outputs.items():
+            cache.put(keys[name], slot)
+        return
     expensive = spec.identity is not None or spec.writes_files
     for name, slot in outputs.items():
         cache.put(

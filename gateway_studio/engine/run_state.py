@@ -55,20 +55,21 @@ class Run:
     patch_key: str | None = None
 
     def __post_init__(self) -> None:
+        #: The folder relative paths resolve against (the write guard's).
+        self.base_dir = self.writes.base_dir
         #: ``ReasonBook.lineage(base_dir, node_id)`` is this + the node id.
-        self.lineage = ReasonBook.lineage(self.writes.base_dir, "")
+        self.lineage = ReasonBook.lineage(self.base_dir, "")
+        cancel = self.cancel
+        #: What nodes and file hashing poll for cancellation (None: no token).
+        self.is_cancelled: Callable[[], bool] | None = (
+            (lambda: cancel.cancelled) if cancel is not None else None
+        )
 
     def patch_digest(self) -> str:
         if self.patch_key is None:
             data = provenance.patch_digest_data(self.graph)
             self.patch_key = digest(json.dumps(data, sort_keys=True, default=str))
         return self.patch_key
-
-    @property
-    def is_cancelled(self) -> Callable[[], bool] | None:
-        """What nodes and file hashing poll for cancellation (None: no token)."""
-        cancel = self.cancel
-        return (lambda: cancel.cancelled) if cancel is not None else None
 
 
 class Step:
@@ -103,6 +104,13 @@ class Step:
 
 class UpstreamFailed(Exception):
     """A node cannot run: an input's node did not produce its slot (the message says why)."""
+
+
+def upstream_failure(upstream: NodeResult | None, src: str) -> str:
+    """Why a node fed by ``src`` (whose result is ``upstream``) cannot run."""
+    if upstream is not None and upstream.status == "skipped" and upstream.error:
+        return upstream.error  # names the original failure
+    return f"upstream node {src} failed"
 
 
 def fail(

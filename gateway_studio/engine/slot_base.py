@@ -71,7 +71,10 @@ class Slot(ABC):
     @property
     def nbytes(self) -> int:
         arrays, _ = self.to_arrays()
-        return sum(int(a.nbytes) for a in arrays.values())
+        total = 0
+        for a in arrays.values():  # (a loop: cheaper than a generator for one array)
+            total += int(a.nbytes)
+        return total
 
     @property
     def size(self) -> tuple[int, int] | None:

@@ -378,3 +378,41 @@ def test_one_reason_file_per_patch_folder_per_evaluation(tmp_path: Path) -> None
     assert again.results["n4"].reason == "input a changed"
     n1 = again.results["n1"]  # tiny and cheap: kept in memory only (unless it was slow)
     assert n1.reason == NOT_CACHED or n1.status == "cached"
+
+
+def test_knob_changes_recompute_the_descendants_with_the_same_events_and_reasons() -> None:
+    """Twice in a row (the second time the downstream keys are re-made from keys that
+    were re-made already): upstream nodes are memory hits, the knob's node and its
+    descendants compute, each says why, and the events come in run order."""
+    graph, evaluator = line_of(6), Evaluator()
+    evaluator.evaluate(graph)
+    for gain in (0.5, 0.25):
+        events: list[Event] = []
+        graph.set_param("n3", "gain", gain)
+        result = evaluator.evaluate(graph, listener=events.append)
+        assert statuses(result) == {f"n{i}": "cached" if i < 3 else "computed" for i in range(6)}
+        assert [result.results[f"n{i}"].source for i in range(6)] == ["memory"] * 3 + [
+            "computed"
+        ] * 3
+        before = "1.0" if gain == 0.5 else "0.5"
+        assert result.results["n3"].reason == f"param n3.gain {before} → {gain}"
+        assert [result.results[n].reason for n in ("n4", "n5")] == ["input a changed"] * 2
+        kinds = [
+            (type(e).__name__, getattr(e, "node_id", None), getattr(e, "cached", None))
+            for e in events
+        ]
+        expected = []
+        for i in range(6):
+            expected += [
+                ("NodeStarted", f"n{i}", None),
+                ("NodeFinished", f"n{i}", i < 3),
+                ("Progress", None, None),
+            ]
+        assert kinds == expected
+        finished = [e for e in events if isinstance(e, NodeFinished)]
+        assert [e.reason for e in finished[3:]] == [r.reason for r in result.results.values()][3:]
+        assert [e.source for e in finished] == ["memory"] * 3 + ["computed"] * 3
+        assert [e.fraction for e in events if isinstance(e, Progress)] == [
+            (i + 1) / 6 for i in range(6)
+        ]
+        np.testing.assert_allclose(result.output("n5").values, 0.5 * gain)

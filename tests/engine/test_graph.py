@@ -204,3 +204,15 @@ def test_a_networkx_graph_put_in_its_place_works(graph: PatchGraph) -> None:
     assert graph.descendants("b") == {"sum"} and graph.find_cycle() is None
     with pytest.raises(GraphError, match="cycle"):
         graph.connect(Link("sum", "field", "sum", "a"))
+
+
+def test_the_plan_holds_each_nodes_spec_and_unconnected_required_inputs(
+    graph: PatchGraph,
+) -> None:
+    graph.connect(Link("a", "field", "sum", "b"))  # sum.a (required) left unconnected
+    plan = graph.plan()
+    assert plan.specs == {n: graph.spec(n) for n in ("a", "b", "sum")}
+    assert plan.missing == {"a": (), "b": (), "sum": ("a",)}
+    assert plan.missing["sum"] == tuple(graph.missing_inputs("sum"))
+    graph.registry = registry()  # another registry object: the plan is built again
+    assert graph.plan() is not plan and graph.plan().specs["sum"] is graph.spec("sum")
