@@ -253,7 +253,9 @@ class Evaluator:
         assert keyed is not None
         lineage = run.lineage + step.node_id
         if explain:
-            reason = self.reasons.revise(lineage, step.node_id, keyed.made, persist=step.kept)
+            reason = self.reasons.revise(
+                lineage, step.node_id, keyed.made, persist=step.kept, since=keyed.since
+            )
         elif keyed.noted == lineage:
             return ""
         else:

@@ -46,6 +46,7 @@ class Keyed:
         "out_keys",
         "params",
         "params_text",
+        "since",
         "spec",
         "types",
     )
@@ -75,13 +76,17 @@ class Keyed:
         #: The lineage ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
         self.noted: str | None = None
+        #: ``with_inputs``: the ingredients this key's differ from in their inputs only.
+        self.since: Ingredients | None = None
 
     def with_inputs(self, inputs: dict[str, str | None]) -> Keyed:
         """The same node, params and bypass fed by other input keys."""
         made = {**self.made, "inputs": inputs}
-        return Keyed(
+        keyed = Keyed(
             self.spec, self.params, self.bypass, inputs, self.params_text, made, self.types
         )
+        keyed.since = self.made
+        return keyed
 
 
 def _same(old: dict[str, Any], new: dict[str, Any], old_types: tuple[type, ...]) -> bool:

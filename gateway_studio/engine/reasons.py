@@ -60,10 +60,15 @@ def _show(value: Any) -> str:
     return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
-def explain(node_id: str, old: Ingredients | None, new: Ingredients) -> str:
-    """What changed from ``old`` to ``new``, most telling first; '; '-joined."""
+def explain(
+    node_id: str, old: Ingredients | None, new: Ingredients, since: Ingredients | None = None
+) -> str:
+    """What changed from ``old`` to ``new``, most telling first; '; '-joined. ``since``:
+    ingredients ``new`` differs from in its inputs only (a knob changed upstream)."""
     if old is None:
         return FIRST_RUN
+    if old is since:  # only inputs can differ
+        return "; ".join(_input_changes(old["inputs"], new["inputs"])) or NOT_CACHED
     changes: list[str] = []
     if old.get("version") != new["version"]:
         changes.append(f"node version {old.get('version')} → {new['version']}")
@@ -97,6 +102,8 @@ def _param_changes(node_id: str, old: Ingredients, new: Ingredients) -> list[str
 
 
 def _input_changes(old_inputs: dict[str, Any], new_inputs: dict[str, Any]) -> list[str]:
+    if old_inputs.keys() == new_inputs.keys():  # the same inputs connected
+        return [f"input {n} changed" for n in sorted(new_inputs) if old_inputs[n] != new_inputs[n]]
     changes: list[str] = []
     for name, key in sorted(new_inputs.items()):
         if name not in old_inputs:
@@ -186,13 +193,27 @@ class ReasonBook:
             folder, _, node_id = lineage.rpartition("\n")
             self._dirty.setdefault(folder, set()).add(node_id)
 
-    def revise(self, lineage: str, node_id: str, new: Ingredients, *, persist: bool = True) -> str:
+    def revise(
+        self,
+        lineage: str,
+        node_id: str,
+        new: Ingredients,
+        *,
+        persist: bool = True,
+        since: Ingredients | None = None,
+    ) -> str:
         """``explain`` then ``remember``: what changed since the node last ran (a node
-        that computes has new ingredients, or had none kept)."""
-        old = self.last(lineage)
+        that computes has new ingredients, or had none kept). ``since``: as ``explain``."""
         with self._lock:
-            self._note(lineage, new, persist)
-        return explain(node_id, old, new)
+            old = self._memory.get(lineage)
+            known = old is not None or self.root is None
+            if known:
+                self._note(lineage, new, persist)
+        if not known:
+            old = self.last(lineage)  # (reads the folder's file the first time)
+            with self._lock:
+                self._note(lineage, new, persist)
+        return explain(node_id, old, new, since)
 
     def flush(self) -> None:
         """Write what ``remember`` noted to persist: one file per patch folder."""

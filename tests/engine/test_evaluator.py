@@ -416,3 +416,16 @@ def test_knob_changes_recompute_the_descendants_with_the_same_events_and_reasons
             (i + 1) / 6 for i in range(6)
         ]
         np.testing.assert_allclose(result.output("n5").values, 0.5 * gain)
+
+
+def test_a_reason_is_the_same_whichever_way_it_is_worked_out() -> None:
+    """``explain`` with ``since`` (only the inputs can differ) says what it says without."""
+    from gateway_studio.engine.reasons import explain, ingredients
+
+    base = ingredients(1, {"gain": 1.0}, {}, {"a": "k1", "b": "k2"})
+    for inputs in ({"a": "k1", "b": "k2"}, {"a": "k3", "b": "k2"}, {"a": "k3", "b": "k4"}):
+        new = {**base, "inputs": inputs}
+        assert explain("n", base, new, since=base) == explain("n", base, new)
+    moved = {**base, "inputs": {"a": "k1", "c": "k2"}}
+    assert explain("n", base, moved, since=base) == explain("n", base, moved)
+    assert explain("n", base, moved) == "input c connected; input b disconnected"
