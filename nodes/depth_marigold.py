@@ -115,7 +115,15 @@ class _Steps:
             yield item
 
 
-@node("depth.marigold", outputs={"depth": Depth}, proxy=False, identity=weights_identity)
+@node(
+    "depth.marigold",
+    outputs={"depth": Depth},
+    proxy=False,
+    identity=weights_identity,
+    family="depth",
+    label="Marigold depth",
+    aliases=("marigold", "diffusion depth", "hero depth"),
+)
 def marigold(
     image: Image,
     *,
