@@ -131,6 +131,9 @@ class HistogramBinding:
         self.widget, self.doc, self.controller = widget, doc, controller
         self.node_id: str | None = None
         self._gesture: int | None = None
+        #: The last slot counted and its counts: a knob drag or another node's progress
+        #: refreshes the markers, not the counts of a depth that has not changed.
+        self._counted: tuple[Slot | None, NDArray[np.float64] | None] = (None, None)
         widget.markerMoved.connect(self._moved)
         doc.paramChanged.connect(
             lambda nid, _n, _v: self.refresh() if nid == self.node_id else None
@@ -160,7 +163,9 @@ class HistogramBinding:
             )
             for p in targets
         ]
-        self.widget.set_data(histogram(source), markers)
+        if source is not self._counted[0]:
+            self._counted = (source, histogram(source))
+        self.widget.set_data(self._counted[1], markers)
 
     def _moved(self, param: str, value: float, finished: bool) -> None:
         if self.node_id is None:

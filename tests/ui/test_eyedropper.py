@@ -99,8 +99,11 @@ def test_histogram_shows_the_focus_band_and_follows_the_knob(qtbot, window) -> N
     assert hist.isVisible() and hist.counts is not None and hist.counts.max() == 1.0
     (marker,) = hist.markers
     assert (marker.param, marker.value) == ("focus", 0.2)
+    counts = hist.counts
     w.doc.set_param("iso", "focus_range", 0.1)  # the band follows the knob
     assert hist.markers[0].spread == 0.1
+    wait_idle(qtbot, w)  # the same depth is not counted again on a knob step
+    assert hist.counts is counts
     w.doc.set_param("iso", "focus", 0.6)
     assert hist.markers[0].value == 0.6
     # drag the marker from 0.6 to about 0.3: one undo step back to 0.6
