@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import GatewayError
 
+from ._resample import DIRECT_SIGMA as _DIRECT_SIGMA
 from ._resample import area_down, resize_rows
 from ._strips import halo_span
 
@@ -30,8 +31,6 @@ F32 = NDArray[np.float32]
 
 #: Short side, in pixels, of the frame that radius knobs are expressed in.
 REFERENCE_SHORT_SIDE = 1080
-#: Above this sigma, blurs run on a downscaled copy (same look, a fraction of the cost).
-_DIRECT_SIGMA = 6.0
 
 
 def pixel_scale(shape: tuple[int, ...]) -> float:

@@ -30,7 +30,8 @@ F32 = NDArray[np.float32]
 Rows = Callable[[int, int], F32]
 
 _AREA = 3  # cv2.INTER_AREA (cv2 itself is imported where it is used)
-#: Above this sigma, blurs run on a downscaled copy (same as ``nodes._filters``).
+#: Above this sigma, blurs run on a downscaled copy (same look, a fraction of the cost);
+#: ``nodes._filters.gaussian_blur`` and ``BandedGaussian`` both switch here.
 DIRECT_SIGMA = 6.0
 
 
