@@ -12,7 +12,6 @@ model store (local files only, safetensors only, only diffusers/transformers cla
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,17 +26,16 @@ from gateway_studio.engine import (
     GatewayError,
     Help,
     Image,
-    ModelMissingError,
     Range,
     models,
     node,
 )
 
+from ._diffusers import pipeline_problem
 from ._runtime import in_model_worker
 
 MARIGOLD_MODELS: tuple[str, ...] = tuple(m.name for m in models.known_models("diffusion-depth"))
 _PIPELINE = "MarigoldDepthPipeline"
-_LIBRARIES = ("diffusers", "transformers")
 
 
 def _folder(model: str, ctx: Context) -> Path:
@@ -45,21 +43,9 @@ def _folder(model: str, ctx: Context) -> Path:
     are diffusers/transformers classes with safetensors weights."""
     name = str(ctx.resolve_path(model)) if models.looks_like_path(model) else model
     folder = models.resolve(name).path
-    try:
-        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelMissingError(f"{folder} is not a diffusers pipeline folder ({exc})") from None
-    if not isinstance(index, dict) or index.get("_class_name") != _PIPELINE:
-        got = index.get("_class_name") if isinstance(index, dict) else None
-        raise GatewayError(f"{folder} holds a {got!r}, not a {_PIPELINE}")
-    for part, value in index.items():
-        if part.startswith("_") or not isinstance(value, list) or value == [None, None]:
-            continue
-        if not (len(value) == 2 and value[0] in _LIBRARIES):
-            raise GatewayError(
-                f"{folder}: component {part} names {value!r}; only diffusers and "
-                "transformers classes are loaded"
-            )
+    problem = pipeline_problem(folder, (_PIPELINE,), _PIPELINE)
+    if problem is not None:
+        raise GatewayError(f"{folder}: {problem}")
     return folder
 
 

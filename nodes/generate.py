@@ -45,6 +45,7 @@ from gateway_studio.engine import (
 )
 from gateway_studio.engine.models import ModelInfo, register_model
 
+from ._diffusers import pipeline_problem
 from ._runtime import in_model_worker
 
 BASE_MODELS = ("stable-diffusion-v1-5", "stable-diffusion-xl-base-1.0")
@@ -104,8 +105,8 @@ for _info in (
 ):
     register_model(_info)
 
-#: Classes a pipeline folder's model_index.json may name, by library.
-_ALLOWED_LIBRARIES = ("diffusers", "transformers")
+#: Pipeline classes a base model folder's model_index.json may name → the ControlNet
+#: pipeline built from it.
 _PIPELINES = {
     "StableDiffusionPipeline": "StableDiffusionControlNetPipeline",
     "StableDiffusionControlNetPipeline": "StableDiffusionControlNetPipeline",
@@ -133,25 +134,8 @@ def condition_image(control: Depth | Normals) -> NDArray[np.uint8]:
 
 # -- finding and checking weights -------------------------------------------------------
 def _pipeline_problem(folder: Path) -> str | None:
-    """None if ``folder`` is a diffusers pipeline folder we may load, else why not."""
-    index = folder / "model_index.json"
-    if not index.is_file():
-        return "no model_index.json"
-    try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"model_index.json is unreadable ({exc})"
-    if not isinstance(data, dict) or data.get("_class_name") not in _PIPELINES:
-        return f"not a Stable Diffusion pipeline ({data.get('_class_name')!r})"
-    for name, value in data.items():
-        if name.startswith("_") or not isinstance(value, list) or value == [None, None]:
-            continue  # config values (requires_safety_checker: false), absent parts
-        if not (len(value) == 2 and value[0] in _ALLOWED_LIBRARIES):
-            return f"component {name} names {value!r}: only diffusers/transformers classes load"
-        sub = folder / name
-        if (sub / "config.json").is_file() and not any(sub.glob("*.safetensors")):
-            return f"{name}/ has no .safetensors weights (pickle-based weights never load)"
-    return None
+    """None if ``folder`` is a Stable Diffusion pipeline folder we may load, else why not."""
+    return pipeline_problem(folder, _PIPELINES, "Stable Diffusion pipeline")
 
 
 def _resolve(name: str, ctx: Context, check: Any) -> Path:
