@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 BLOCKS = (8, 16)
 CROSS = 16
@@ -44,23 +45,17 @@ def _save_tokenizer(folder: Path) -> None:
     )
 
 
-def save_tiny_sd(folder: Path, *, seed: int = 0) -> Path:
-    """A random Stable Diffusion 1.5-shaped pipeline folder (about 1 MB)."""
-    import torch
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+def tiny_parts(*, in_channels: int) -> tuple[Any, Any, Any]:
+    """A toy UNet (``in_channels`` latent channels in), VAE and CLIP text encoder, made in
+    that order from torch's current random state."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
 
-    torch.manual_seed(seed)
     unet = UNet2DConditionModel(
         block_out_channels=BLOCKS,
         layers_per_block=1,
         sample_size=16,
-        in_channels=4,
+        in_channels=in_channels,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
@@ -77,18 +72,30 @@ def save_tiny_sd(folder: Path, *, seed: int = 0) -> Path:
         latent_channels=4,
         norm_num_groups=4,
     )
+    vocab = len(_bytes_to_unicode()) * 2
     text = CLIPTextModel(
         CLIPTextConfig(
-            bos_token_id=len(_bytes_to_unicode()) * 2,
-            eos_token_id=len(_bytes_to_unicode()) * 2 + 1,
+            bos_token_id=vocab,
+            eos_token_id=vocab + 1,
             hidden_size=CROSS,
             intermediate_size=32,
             num_attention_heads=2,
             num_hidden_layers=2,
-            vocab_size=len(_bytes_to_unicode()) * 2 + 2,
+            vocab_size=vocab + 2,
             max_position_embeddings=32,
         )
     )
+    return unet, vae, text
+
+
+def save_tiny_sd(folder: Path, *, seed: int = 0) -> Path:
+    """A random Stable Diffusion 1.5-shaped pipeline folder (about 1 MB)."""
+    import torch
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    torch.manual_seed(seed)
+    unet, vae, text = tiny_parts(in_channels=4)
     scheduler = DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,

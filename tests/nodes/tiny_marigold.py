@@ -11,55 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.nodes.tiny_diffusion import BLOCKS, CROSS, _bytes_to_unicode, _save_tokenizer
+from tests.nodes.tiny_diffusion import _save_tokenizer, tiny_parts
 
 
 def save_tiny_marigold(folder: Path, *, seed: int = 0, lcm: bool = False) -> Path:
     """A random MarigoldDepthPipeline folder (about 1 MB): DDIM, or LCM with ``lcm``."""
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        LCMScheduler,
-        MarigoldDepthPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import DDIMScheduler, LCMScheduler, MarigoldDepthPipeline
+    from transformers import CLIPTokenizer
 
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        block_out_channels=BLOCKS,
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=8,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=CROSS,
-        norm_num_groups=4,
-        attention_head_dim=2,
-    )
-    vae = AutoencoderKL(
-        block_out_channels=BLOCKS,
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        norm_num_groups=4,
-    )
-    text = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=len(_bytes_to_unicode()) * 2,
-            eos_token_id=len(_bytes_to_unicode()) * 2 + 1,
-            hidden_size=CROSS,
-            intermediate_size=32,
-            num_attention_heads=2,
-            num_hidden_layers=2,
-            vocab_size=len(_bytes_to_unicode()) * 2 + 2,
-            max_position_embeddings=32,
-        )
-    )
+    unet, vae, text = tiny_parts(in_channels=8)
     common = {
         "beta_start": 0.00085,
         "beta_end": 0.012,
