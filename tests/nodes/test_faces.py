@@ -27,9 +27,7 @@ from nodes import faces as F
 from nodes.output import export
 
 ROOT = Path(__file__).resolve().parents[2]
-YUNET = Path("/work/shared/models/face/face_detection_yunet_2023mar.onnx")
-if not YUNET.is_file():  # CI checks out ../shared beside the repository
-    YUNET = ROOT.parent / "shared" / "models" / "face" / F.YUNET_FILE
+YUNET = ROOT.parent / "shared" / "models" / "face" / F.YUNET_FILE  # ../shared
 needs_yunet = pytest.mark.skipif(
     not YUNET.is_file(), reason=f"YuNet weights not present at {YUNET} (../shared is absent)"
 )

@@ -128,9 +128,7 @@ def test_cli_models_pull_offline_is_a_clean_error(
 # ----------------------------------------------------------------------------- single files
 ROOT = Path(__file__).resolve().parents[2]
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
-YUNET = Path("/work/shared/models/face") / YUNET_FILE
-if not YUNET.is_file():  # CI checks out ../shared beside the repository
-    YUNET = ROOT.parent / "shared" / "models" / "face" / YUNET_FILE
+YUNET = ROOT.parent / "shared" / "models" / "face" / YUNET_FILE  # ../shared
 needs_yunet = pytest.mark.skipif(
     not YUNET.is_file(), reason=f"YuNet weights not present at {YUNET} (../shared is absent)"
 )

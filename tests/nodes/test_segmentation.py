@@ -419,9 +419,7 @@ def test_subject_any_knobs_keep_the_contract() -> None:
 
 
 # ------------------------------------------------------------------------ MediaPipe selfie
-SELFIE = Path("/work/shared/models/mediapipe/selfie_segmentation.tflite")
-if not SELFIE.is_file():  # CI checks out ../shared beside the repository
-    SELFIE = ROOT.parent / "shared" / "models" / "mediapipe" / _selfie.SELFIE_FILE
+SELFIE = ROOT.parent / "shared" / "models" / "mediapipe" / _selfie.SELFIE_FILE  # ../shared
 needs_selfie = pytest.mark.skipif(
     not SELFIE.is_file(), reason=f"MediaPipe selfie model not present at {SELFIE} (no ../shared)"
 )
