@@ -17,7 +17,6 @@ Temp files that a killed writer left behind are swept up by the same pass.
 from __future__ import annotations
 
 import contextlib
-import io
 import mmap
 import os
 import tempfile
@@ -33,18 +32,6 @@ from .slots import Slot
 
 #: A temp file older than this was left by a writer that died (kill -9, power cut).
 STALE_TEMP_SECONDS = 3600.0
-
-
-def encode_slot(slot: Slot, key: str = "") -> bytes:
-    """The bytes of a cache entry for ``slot`` stored under ``key`` (``slot_codec``)."""
-    buf = io.BytesIO()
-    write_entry(buf, slot, key)
-    return buf.getvalue()
-
-
-def decode_slot(data: bytes, key: str | None = None) -> Slot:
-    """Raise ValueError for anything that is not an intact entry (of ``key``, if given)."""
-    return read_entry(data, key)
 
 
 #: Entries up to this size cost about the same to store and read whatever their size:

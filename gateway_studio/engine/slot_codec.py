@@ -16,6 +16,7 @@ is JSON, and the digest is checked before anything is decompressed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import mmap
 import struct
@@ -93,6 +94,13 @@ def write_entry(out: IO[bytes], slot: Slot, key: str = "") -> int:
     out.write(digest.digest())
     out.seek(end)
     return end - start
+
+
+def entry_bytes(slot: Slot, key: str = "") -> bytes:
+    """The whole entry for ``slot`` under ``key`` in memory (``write_entry`` to a buffer)."""
+    buf = io.BytesIO()
+    write_entry(buf, slot, key)
+    return buf.getvalue()
 
 
 def _exactly(reader: Any, n: int) -> bytes:

@@ -115,9 +115,9 @@ def test_fingerprints(tmp_path: Path, monkeypatch: object) -> None:
 
 
 def test_disk_store_prunes_least_recently_used(tmp_path: Path) -> None:
-    from gateway_studio.engine.cache import encode_slot
+    from gateway_studio.engine.slot_codec import entry_bytes
 
-    one = len(encode_slot(field(0.1), "aa1"))
+    one = len(entry_bytes(field(0.1), "aa1"))
     store = DiskStore(tmp_path, max_bytes=int(2.5 * one))  # every write is a quarter
     import os
     import time

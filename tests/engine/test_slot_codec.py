@@ -4,7 +4,6 @@ and nothing but plain numbers read back."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import struct
 import tracemalloc
@@ -15,13 +14,7 @@ import pytest
 
 from gateway_studio.engine import Depth, Field, Image
 from gateway_studio.engine.cache import DiskStore
-from gateway_studio.engine.slot_codec import DIGEST, MAGIC, key_line, read_entry, write_entry
-
-
-def entry(slot: object, key: str = "k1") -> bytes:
-    buf = io.BytesIO()
-    write_entry(buf, slot, key)  # type: ignore[arg-type]
-    return buf.getvalue()
+from gateway_studio.engine.slot_codec import DIGEST, MAGIC, entry_bytes, key_line, read_entry
 
 
 def test_slots_come_back_exactly_at_their_own_precision() -> None:
@@ -32,14 +25,14 @@ def test_slots_come_back_exactly_at_their_own_precision() -> None:
     values[3, 4] = np.nan
     depth = Depth.from_inverse(values)
     for slot in (photo, deep, depth, Field(rng.random((5, 7)).astype(np.float32))):
-        back = read_entry(entry(slot))
+        back = read_entry(entry_bytes(slot))
         assert type(back) is type(slot)
         mine, theirs = slot.to_arrays()[0], back.to_arrays()[0]
         assert mine.keys() == theirs.keys()
         for name in mine:
             assert theirs[name].dtype == mine[name].dtype, name
             np.testing.assert_array_equal(theirs[name], mine[name])
-    assert read_entry(entry(photo)).data.dtype == np.uint8  # an 8-bit photo stays 8-bit
+    assert read_entry(entry_bytes(photo)).data.dtype == np.uint8  # an 8-bit photo stays 8-bit
 
 
 def test_storing_and_reading_a_big_slot_makes_no_copy_of_it(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from gateway_studio.engine import (
     Segments,
     SlotError,
 )
-from gateway_studio.engine.cache import decode_slot, encode_slot
+from gateway_studio.engine.slot_codec import entry_bytes, read_entry
 
 
 def test_metric_ramp_becomes_inverse_depth_near_one_far_zero() -> None:
@@ -211,7 +211,7 @@ def _examples() -> list[object]:
 
 @pytest.mark.parametrize("slot", _examples(), ids=lambda s: type(s).__name__)
 def test_every_slot_round_trips_through_the_cache_encoding(slot: object) -> None:
-    back = decode_slot(encode_slot(slot))  # type: ignore[arg-type]
+    back = read_entry(entry_bytes(slot))  # type: ignore[arg-type]
     assert type(back) is type(slot)
     a_arrays, a_meta = slot.to_arrays()  # type: ignore[attr-defined]
     b_arrays, b_meta = back.to_arrays()
