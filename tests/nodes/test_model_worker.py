@@ -163,12 +163,14 @@ app = QApplication([])
 remote.use_worker(True)  # as gateway_studio.ui.app.main does
 window = MainWindow(evaluator=Evaluator(SlotCache(None)), autosave_seconds=3600)
 window.show()
+finished = []  # the whole evaluation's answer, which carries the notes; a node's
+window.controller.evaluated.connect(finished.append)  # own "computed" event comes first
 window.files.open_path(Path(sys.argv[1]), ask=False)
 deadline = time.monotonic() + 240
 while time.monotonic() < deadline:
     app.processEvents()
     st = window.controller.state("depth")
-    if st.status in ("computed", "cached", "failed"):
+    if finished and st.status in ("computed", "cached", "failed"):
         break
     time.sleep(0.01)
 print(json.dumps({
