@@ -34,7 +34,7 @@ from nodes._lens import disc_kernel as _disc_kernel
 F32 = NDArray[np.float32]
 _LAYERS_PER_SIDE = 3
 _MIN_LOW_RES_RADIUS = 2.0
-_MAX_LEVEL = 4
+_MAX_LEVEL = 6  # isolate version 4 (version 3: 4)
 
 
 def _bcast(values: F32, channels: int) -> F32:
