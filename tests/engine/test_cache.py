@@ -45,6 +45,17 @@ def test_memory_lru_is_bounded_by_bytes() -> None:
     assert len(cache) == 0 and cache.nbytes == 0
 
 
+def test_memory_lru_is_bounded_by_entries_too() -> None:
+    """Tiny slots far under the byte limit still evict, oldest first: their number is
+    what costs (every entry is objects the garbage collector walks)."""
+    cache = MemoryCache(max_bytes=1 << 30, max_entries=4)
+    for i in range(6):
+        cache.put(f"k{i}", field(i / 10, n=2))
+    assert len(cache) == 4
+    assert cache.get("k0") is None and cache.get("k1") is None
+    assert cache.get("k5") is not None and cache.nbytes == 4 * field(0.0, n=2).nbytes
+
+
 def test_disk_store_round_trip_and_corruption(tmp_path: Path) -> None:
     store = DiskStore(tmp_path)
     assert store.put("abcdef", field(0.25))
