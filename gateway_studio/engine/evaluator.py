@@ -272,12 +272,14 @@ class Evaluator:
             inputs = self._input_values(run, node_id, spec)
         except UpstreamFailed as exc:
             return fail(run, step, str(exc), "skipped")
-        step.t0 = t0 = time.perf_counter()  # its own time: not that of inputs pulled now
         if step.proxy:
             inputs = {
                 n: proxy_input(self.cache, v, step.input_keys[n], run.preview)
                 for n, v in inputs.items()
             }
+        # its own time: not that of inputs pulled or downscaled now (the UI sizes the next
+        # preview by it; a one-off downscale must not shrink the proxy it just made)
+        step.t0 = t0 = time.perf_counter()
         ctx = (
             node_context(run, node_id, index, self.fingerprints)
             if spec.takes_context

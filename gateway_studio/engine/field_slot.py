@@ -33,7 +33,11 @@ class Field(Slot):
         from .slots import Depth  # (slots imports this module)
 
         if cls is Field and isinstance(value, Depth):
-            return Field(value.values)
+            # Depth.values met the Field contract when the Depth was made (the same
+            # check, ``_check_field_array``): not scanned again on every evaluation.
+            field = object.__new__(Field)
+            object.__setattr__(field, "values", value.values)
+            return field
         return super().coerce(value)
 
     @property

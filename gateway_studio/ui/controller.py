@@ -27,8 +27,10 @@ from . import display
 from .document import Document
 from .worker import PREVIEW_SIZE, EvalRequest, EvalResponse, EvalWorker, ViewSpec
 
+#: A started node is shown "computing" only once it has been for this long.
+STARTED_DELAY_MS = 60
 #: Compute time a preview step may take; slower nodes get a smaller proxy next time.
-PREVIEW_BUDGET = 0.030
+PREVIEW_BUDGET = 0.020
 MIN_PREVIEW = 256
 
 
@@ -87,6 +89,15 @@ class EvalController(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._submit)
+        #: Nodes started but not yet shown as computing (``_on_event``): a cache hit, or a
+        #: preview that takes a few ms, finishes first and never flickers "computing".
+        self._started: set[str] = set()
+        self._started_timer = QTimer(self)
+        self._started_timer.setSingleShot(True)
+        self._started_timer.setInterval(STARTED_DELAY_MS)
+        self._started_timer.timeout.connect(self._show_started)
+        #: Whether each pending request is a preview (its NodeFinished events say so).
+        self._previews: dict[int, bool] = {}
         doc.graphChanged.connect(self._on_graph_changed)
         doc.reset.connect(self._on_reset)
         doc.nodeAdded.connect(self._on_node_added)
@@ -171,6 +182,8 @@ class EvalController(QObject):
         size = self.preview_sizes.get(self._interacting or "", PREVIEW_SIZE)
         request = EvalRequest(self.doc.graph.snapshot(), targets, size if preview else None, view)
         self._latest = self.worker.submit(request)
+        self._previews = {r: p for r, p in self._previews.items() if r >= self._applied}
+        self._previews[self._latest] = preview
         self._set_busy(True)
         return self._latest
 
@@ -201,11 +214,17 @@ class EvalController(QObject):
         st = self.state(node_id)
         if isinstance(ev, NodeStarted):
             st.status, st.progress, st.message = "computing", 0.0, ""
-        elif isinstance(ev, NodeProgress):
+            self._started.add(node_id)  # shown if it is still computing in a moment
+            if not self._started_timer.isActive():
+                self._started_timer.start()
+            return
+        self._started.discard(node_id)
+        if isinstance(ev, NodeProgress):
             st.status, st.progress, st.message = "computing", ev.fraction, ev.message
         elif isinstance(ev, NodeFinished):
             st.status = "cached" if ev.cached else "computed"
             st.progress, st.seconds, st.message = 1.0, ev.seconds, ""
+            st.preview = self._previews.get(rid, False)
             if not ev.cached:
                 st.reason = ev.reason
         elif isinstance(ev, NodeFailed):
@@ -213,6 +232,12 @@ class EvalController(QObject):
                 return  # superseded, not stopped: the newer request is coming
             st.status, st.message = ev.status, ev.error
         self.nodeStateChanged.emit(node_id)
+
+    def _show_started(self) -> None:
+        started, self._started = self._started, set()
+        for node_id in started:
+            if node_id in self.doc.graph and self.state(node_id).status == "computing":
+                self.nodeStateChanged.emit(node_id)
 
     def _on_thumbnail(self, rid: int, node_id: str, image: QImage) -> None:
         if rid >= self._applied and node_id in self.doc.graph:

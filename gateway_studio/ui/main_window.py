@@ -181,6 +181,14 @@ class MainWindow(QMainWindow, ActionSlots):
         self.progress.setVisible(False)
         self.eval_label = QLabel("")
         self.eval_label.setObjectName("muted")
+        # wide enough for its longest text: a new count does not re-lay out the status bar
+        longest = "evaluated (full resolution) in 00000 ms"
+        self.eval_label.setMinimumWidth(self.eval_label.fontMetrics().horizontalAdvance(longest))
+        self._progress_next = (0, "")
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(100)
+        self._progress_timer.timeout.connect(self._show_progress)
         self.warm_label = QLabel("")
         self.warm_label.setObjectName("muted")
         self.warm_label.setVisible(False)
@@ -238,8 +246,21 @@ class MainWindow(QMainWindow, ActionSlots):
         self.status.set_full_text("")
 
     def _progress(self, fraction: float, text: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.eval_label.setText(text)
+        """Show the evaluation's progress: the end at once, the steps before it at most
+        every 100 ms (a drag step reports each node, faster than anyone reads)."""
+        self._progress_next = (int(fraction * 1000), text)
+        if fraction >= 1.0:
+            self._progress_timer.stop()
+            self._show_progress()
+        elif not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        value, text = self._progress_next
+        if self.progress.value() != value:
+            self.progress.setValue(value)
+        if self.eval_label.text() != text:
+            self.eval_label.setText(text)
 
     def _busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)

@@ -35,14 +35,16 @@ from gateway_studio.engine.evaluator import (
 )
 from gateway_studio.engine.graph import PatchGraph
 from gateway_studio.engine.keys import default_cache_dir
+from gateway_studio.engine.run_cache import PROXY_BASE
 from gateway_studio.engine.slots import Faces, Image, Slot
 
 from . import display
 
 #: Long side of node thumbnails on the canvas (pixels).
 THUMB_SIZE = 180
-#: Long side of preview proxies while a knob is dragged.
-PREVIEW_SIZE = 1024
+#: Long side of preview proxies while a knob is dragged (the largest the engine makes:
+#: smaller ones, for slow nodes, are made from it).
+PREVIEW_SIZE = PROXY_BASE
 
 
 def make_evaluator(disk: bool = True) -> Evaluator:

@@ -172,3 +172,32 @@ def test_a_slot_the_disk_cannot_encode_is_kept_in_memory_only(
     monkeypatch.setattr(cache_module, "write_entry", not_json)
     assert DiskStore(tmp_path).put("k2", faces) is False
     assert not list(tmp_path.glob("*/*.tmp"))  # its temp file went too
+
+
+def test_small_preview_proxies_are_made_from_the_largest_one() -> None:
+    """The UI shrinks a slow node's proxy mid-drag: each new size is cut from the kept
+    PROXY_BASE proxy, never again from the full frame."""
+    from gateway_studio.engine import Image, SlotCache
+    from gateway_studio.engine.run_cache import PROXY_BASE, proxy_input
+
+    cache = SlotCache(None)
+    big = Image(np.random.default_rng(0).random((1500, 2000, 3), dtype=np.float32))
+    calls: list[tuple[int, int]] = []
+    resized = Image.resized
+
+    def counting(self: Image, height: int, width: int) -> Image:
+        calls.append(self.size)
+        return resized(self, height, width)
+
+    Image.resized = counting  # type: ignore[method-assign]
+    try:
+        small = proxy_input(cache, big, "k", 512)
+        smaller = proxy_input(cache, big, "k", 256)
+        again = proxy_input(cache, big, "k", 512)
+    finally:
+        Image.resized = resized  # type: ignore[method-assign]
+    assert small is not None and small.size == (384, 512)
+    assert smaller is not None and smaller.size == (192, 256)
+    assert again is small  # kept
+    base = (768, PROXY_BASE)
+    assert calls == [(1500, 2000), base, base]  # the full frame was read once

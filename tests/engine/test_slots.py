@@ -227,3 +227,12 @@ def test_resized_keeps_type_and_contract(slot: object) -> None:
     small = slot.resized(2, 3)  # type: ignore[attr-defined]
     assert type(small) is type(slot)
     assert small.size == (2, 3)
+
+
+def test_a_depth_read_as_a_field_shares_its_checked_values() -> None:
+    """Depth.values met the Field contract when the Depth was made: the Field an input
+    coerces it to is the same array, not a scanned copy (a 45 MP depth per knob step)."""
+    depth = Depth(np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4))
+    field = Field.coerce(depth)
+    assert type(field) is Field and field.values is depth.values
+    assert not field.values.flags.writeable

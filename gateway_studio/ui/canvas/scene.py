@@ -8,7 +8,7 @@ reason in the status bar. Dragging a connected input's wire away disconnects it.
 
 from __future__ import annotations
 
-from qtpy.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from qtpy.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QPainter, QPen
 from qtpy.QtWidgets import QGraphicsScene
 
@@ -453,14 +453,12 @@ class NodeScene(QGraphicsScene):
             painter.setPen(pen)
             left = int(rect.left()) - int(rect.left()) % step
             top = int(rect.top()) - int(rect.top()) % step
-            lines = []
-            x = left
-            while x < rect.right():
-                lines.append((QPointF(x, rect.top()), QPointF(x, rect.bottom())))
-                x += step
-            y = top
-            while y < rect.bottom():
-                lines.append((QPointF(rect.left(), y), QPointF(rect.right(), y)))
-                y += step
-            for a, b in lines:
-                painter.drawLine(a, b)
+            lines = [
+                QLineF(x, rect.top(), x, rect.bottom())
+                for x in range(left, int(rect.right()) + 1, step)
+            ]
+            lines += [
+                QLineF(rect.left(), y, rect.right(), y)
+                for y in range(top, int(rect.bottom()) + 1, step)
+            ]
+            painter.drawLines(lines)  # one call, not one per line (repainted under every node)
