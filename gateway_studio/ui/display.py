@@ -54,7 +54,13 @@ BACKDROP = np.array([24, 26, 29], dtype=np.uint8)
 
 
 def _to_u8(values: NDArray[Any]) -> RGB:
-    return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+    """[0, 1] → 0..255 in one pass, no float temporary: ``np.round(np.clip(v, 0, 1) * 255)``
+    to the bit for every value the slot contracts allow (float32 in [0, 1], checked when
+    a slot is made; above 1 saturates, rounding is half to even). A negative value would
+    come out as its magnitude, which no slot holds."""
+    import cv2
+
+    return np.asarray(cv2.convertScaleAbs(values, alpha=255.0))
 
 
 def segment_colors(count: int) -> RGB:

@@ -104,15 +104,15 @@ class EvalResponse:
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
     """A QImage that owns its pixels (safe to build on any thread), in the 32-bit format
     the raster paint engine draws natively, so the UI thread never converts 4K pictures."""
-    rgb = np.asarray(rgb, dtype=np.uint8)
+    import cv2
+
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = rgb.shape[:2]
-    bgra = np.empty((h, w, 4), dtype=np.uint8)  # Format_RGB32 is 0xffRRGGBB: B,G,R,A bytes
-    bgra[..., 0] = rgb[..., 2]
-    bgra[..., 1] = rgb[..., 1]
-    bgra[..., 2] = rgb[..., 0]
-    bgra[..., 3] = 255
-    img = QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_RGB32)
-    return img.copy()
+    img = QImage(w, h, QImage.Format.Format_RGB32)  # 0xffRRGGBB: B, G, R, A bytes
+    line = img.bytesPerLine()
+    bits = np.frombuffer(img.bits(), np.uint8, count=h * line).reshape(h, line)
+    cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA, dst=bits[:, : 4 * w].reshape(h, w, 4))
+    return img
 
 
 def first_picture_output(graph: PatchGraph, node_id: str) -> str | None:

@@ -56,3 +56,26 @@ def test_a_preview_says_preview_from_its_first_event(qtbot, window) -> None:  # 
     c._on_event(c._latest, NodeFinished("band", 0.01, False))
     assert c.state("band").preview
     assert w.scene.nodes["band"].status_text()[0].endswith("preview")
+
+
+def test_pictures_reach_qt_bit_for_bit(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The one-pass conversions (OpenCV) give what the four-pass numpy ones gave: float
+    [0, 1] rounded half to even, and each pixel's RGB in a 0xffRRGGBB QImage, at an odd
+    width too (rows are padded to 4 bytes)."""
+    import numpy as np
+
+    from gateway_studio.ui import display
+    from gateway_studio.ui.worker import qimage_from_rgb
+
+    values = np.random.default_rng(0).random((9, 7, 3), dtype=np.float32)
+    values[0, :4, 0] = [0.5 / 255, 1.5 / 255, 1.0, 0.0]  # ties and the ends
+    expected = np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+    rgb = display._to_u8(values)
+    assert np.array_equal(rgb, expected)
+    assert np.array_equal(display._to_u8(values[::2, ::3]), expected[::2, ::3])  # strided
+    image = qimage_from_rgb(rgb)
+    assert (image.width(), image.height()) == (7, 9)
+    for y in range(9):
+        for x in range(7):
+            r, g, b = (int(c) for c in rgb[y, x])
+            assert image.pixel(x, y) == 0xFF000000 | r << 16 | g << 8 | b
