@@ -97,6 +97,8 @@ RESIZES = [
     ((540, 960), (1080, 1920), False),
     ((68, 120), (1080, 1920), False),  # 16x, whole
     ((541, 961), (1081, 1921), False),  # fractional
+    ((150, 2300), (301, 4500), False),  # fractional, rows wide enough to sum with OpenCV
+    ((301, 4500), (150, 2300), True),
     ((3, 3), (161, 17), False),
     ((1080, 1920), (540, 960), True),
     ((1081, 1921), (541, 961), True),
