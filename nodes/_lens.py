@@ -48,8 +48,8 @@ LAYERS_PER_SIDE = 3
 #: A layer blurs on a copy downscaled by a power of two that keeps its radius ≥ this.
 _MIN_LOW_RES_RADIUS = 2.0
 #: The smallest copy: 1/64. Version 3 stopped at 1/16, so on a 33 MP photo the widest
-#: layers blurred a 13-px disc there (and cost 1.4x per pixel what they cost at 2 MP);
-#: now every layer's disc stays 2-3 px wide at its level, as it does at 1080p.
+#: layers blurred a 13-px disc there (their cost per pixel grew with the photo); now
+#: every layer's disc stays 2-3 px wide at its level, as it does at 1080p.
 _MAX_LEVEL = 6
 
 
