@@ -91,48 +91,84 @@ def _read_file(path: str, key: str) -> Slot:
 MEMORY_ENTRIES = 8192
 
 
-class MemoryCache:
-    """LRU of slots bounded by their total bytes and by their number."""
+#: Bytes of preview results (made from proxies while a knob is dragged) and of the
+#: proxies themselves that memory keeps, apart from full-resolution results. A drag makes
+#: a new result per step; kept with the rest they would grow the 2 GB cache step by step,
+#: each on fresh pages (page faults cost ~20 us each on the development VM: ~15 ms of a
+#: 20 ms step for a 5 MB result), and push full-resolution results out. In a small pool
+#: of their own, the oldest step's memory is freed as a new one comes and reused at once.
+TRANSIENT_BYTES = 128 << 20
 
-    def __init__(self, max_bytes: int = 2 << 30, max_entries: int = MEMORY_ENTRIES) -> None:
+
+class _Lru:
+    """Slots by key, least recently used first, bounded by bytes and entries."""
+
+    def __init__(self, max_bytes: int, max_entries: int) -> None:
+        self.max_bytes, self.max_entries = max_bytes, max_entries
+        self.items: OrderedDict[str, tuple[Slot, int]] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, key: str) -> Slot | None:
+        item = self.items.get(key)
+        if item is None:
+            return None
+        self.items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: str, slot: Slot, size: int) -> None:
+        if key in self.items:
+            self.bytes -= self.items.pop(key)[1]
+        if size > self.max_bytes:
+            return
+        self.items[key] = (slot, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes or len(self.items) > self.max_entries:
+            _, (_, freed) = self.items.popitem(last=False)
+            self.bytes -= freed
+
+    def pop(self, key: str) -> None:
+        if key in self.items:
+            self.bytes -= self.items.pop(key)[1]
+
+
+class MemoryCache:
+    """LRU of slots bounded by their total bytes and by their number; ``transient`` ones
+    (previews) in a pool of their own, ``transient_bytes`` at most."""
+
+    def __init__(
+        self,
+        max_bytes: int = 2 << 30,
+        max_entries: int = MEMORY_ENTRIES,
+        transient_bytes: int = TRANSIENT_BYTES,
+    ) -> None:
         self.max_bytes = max_bytes
-        self.max_entries = max_entries
-        self._items: OrderedDict[str, tuple[Slot, int]] = OrderedDict()
-        self._bytes = 0
+        self._kept = _Lru(max_bytes, max_entries)
+        self._transient = _Lru(min(transient_bytes, max_bytes), max_entries)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Slot | None:
         with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            self._items.move_to_end(key)
-            return item[0]
+            slot = self._kept.get(key)
+            return slot if slot is not None else self._transient.get(key)
 
-    def put(self, key: str, slot: Slot) -> None:
+    def put(self, key: str, slot: Slot, *, transient: bool = False) -> None:
         size = slot.nbytes
         with self._lock:
-            if key in self._items:
-                self._bytes -= self._items.pop(key)[1]
-            if size > self.max_bytes:
-                return
-            self._items[key] = (slot, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes or len(self._items) > self.max_entries:
-                _, (_, freed) = self._items.popitem(last=False)
-                self._bytes -= freed
+            (self._kept if transient else self._transient).pop(key)
+            (self._transient if transient else self._kept).put(key, slot, size)
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
-            self._bytes = 0
+            for lru in (self._kept, self._transient):
+                lru.items.clear()
+                lru.bytes = 0
 
     @property
     def nbytes(self) -> int:
-        return self._bytes
+        return self._kept.bytes + self._transient.bytes
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._kept.items) + len(self._transient.items)
 
 
 class DiskStore:
@@ -291,9 +327,10 @@ class SlotCache:
         expensive: bool = False,
         written: bool = False,
     ) -> None:
-        """Keep ``slot`` in memory, and on disk if ``persist`` and — when the compute
-        ``seconds`` are given — ``worth_persisting`` says it pays."""
-        self.memory.put(key, slot)
+        """Keep ``slot`` in memory (not ``persist``: a preview's, in the transient pool),
+        and on disk if ``persist`` and — when the compute ``seconds`` are given —
+        ``worth_persisting`` says it pays."""
+        self.memory.put(key, slot, transient=not persist)
         if not persist or self.disk is None:
             return
         if (

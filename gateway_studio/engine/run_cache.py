@@ -91,7 +91,7 @@ def store_outputs(
     spec, keys = step.spec, step.out_keys
     if cache.disk is None:  # memory only: nothing to weigh
         for name, slot in outputs.items():
-            cache.put(keys[name], slot)
+            cache.put(keys[name], slot, persist=step.kept)
         return
     expensive = spec.identity is not None or spec.writes_files
     for name, slot in outputs.items():

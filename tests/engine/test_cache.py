@@ -201,3 +201,20 @@ def test_small_preview_proxies_are_made_from_the_largest_one() -> None:
     assert again is small  # kept
     base = (768, PROXY_BASE)
     assert calls == [(1500, 2000), base, base]  # the full frame was read once
+
+
+def test_previews_live_in_a_small_pool_of_their_own() -> None:
+    """A drag's per-step results (not persisted) recycle a small pool: they neither grow
+    the cache step by step nor push full-resolution results out."""
+    one = field(0.1).nbytes
+    cache = MemoryCache(max_bytes=10 * one, transient_bytes=2 * one)
+    for i in range(5):
+        cache.put(f"full{i}", field(0.1))
+    for i in range(20):
+        cache.put(f"step{i}", field(0.2), transient=True)
+    assert all(cache.get(f"full{i}") is not None for i in range(5))  # none pushed out
+    assert cache.get("step19") is not None and cache.get("step18") is not None
+    assert cache.get("step17") is None  # the pool holds two
+    assert len(cache) == 7 and cache.nbytes == 7 * one
+    cache.put("step19", field(0.3))  # kept for good now: moves out of the pool
+    assert len(cache) == 7 and cache.nbytes == 7 * one

@@ -236,6 +236,11 @@ def test_preview_runs_proxy_nodes_small_and_keeps_full_results_apart(tmp_path: P
     again = evaluator.evaluate(g, preview=100)
     assert again.results["size"].status == "cached"
     assert not list((tmp_path / "cache").rglob("*.tmp"))
+    # the preview's result and its proxy input live in memory's transient pool only
+    transient = evaluator.cache.memory._transient.items
+    assert preview.results["size"].keys["field"] in transient
+    assert full.results["size"].keys["field"] not in transient
+    assert sum(1 for k in transient) == 2
 
 
 def test_evaluator_is_usable_from_several_threads(graph: PatchGraph) -> None:
