@@ -108,13 +108,6 @@ class _Lru:
         self.items: OrderedDict[str, tuple[Slot, int]] = OrderedDict()
         self.bytes = 0
 
-    def get(self, key: str) -> Slot | None:
-        item = self.items.get(key)
-        if item is None:
-            return None
-        self.items.move_to_end(key)
-        return item[0]
-
     def put(self, key: str, slot: Slot, size: int) -> None:
         if key in self.items:
             self.bytes -= self.items.pop(key)[1]
@@ -147,9 +140,13 @@ class MemoryCache:
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Slot | None:
-        with self._lock:
-            slot = self._kept.get(key)
-            return slot if slot is not None else self._transient.get(key)
+        with self._lock:  # (the pools' dicts read here: every node of every run asks)
+            for items in (self._kept.items, self._transient.items):
+                item = items.get(key)
+                if item is not None:
+                    items.move_to_end(key)
+                    return item[0]
+            return None
 
     def put(self, key: str, slot: Slot, *, transient: bool = False) -> None:
         size = slot.nbytes
