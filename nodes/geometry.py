@@ -62,7 +62,6 @@ def normals(
 
     Computed a band of rows at a time (the smoothing and the Sobel read the rows of halo
     they need), so the node holds the output and band-sized temporaries only."""
-    import cv2
 
     d = depth.values
     h, w = d.shape
@@ -74,22 +73,38 @@ def normals(
     for top, bottom in bands(h, w, min_rows=rows_for_halo(smoothed.reach + 1)):
         lo, hi = halo_span(top, bottom, 1, h)
         block = smoothed.rows(lo, hi)
-        if min(h, w) > 1:
-            # Extend the border linearly (odd reflection): a plane keeps its slope up to the
-            # edge. Only the frame's own edges are padded; inner band edges read real rows.
-            pad_rows = (1 if lo == 0 else 0, 1 if hi == h else 0)
-            block = np.pad(block, (pad_rows, (1, 1)), mode="reflect", reflect_type="odd")
-            lo -= pad_rows[0]
-        d_col = cv2.Sobel(block, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
-        d_row = cv2.Sobel(block, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
-        cols = slice(1, -1) if min(h, w) > 1 else slice(None)
-        rows = slice(top - lo, bottom - lo)
-        # x = column (right); y = up = −row, so ∂h/∂y = −∂h/∂row and n_y = −∂h/∂y = +∂h/∂row.
-        nx = -k * d_col[rows, cols]
-        ny = k * d_row[rows, cols]
-        nz = 1.0 / np.sqrt(nx * nx + ny * ny + 1.0)  # normalise (nx, ny, 1) plane by plane
-        out[top:bottom] = cv2.merge([nx * nz, ny * nz, nz])
+        # The smoothing needs tall bands (its halo grows with the picture); the slopes are
+        # taken on sub-bands of the usual size, whose temporaries stay in the cache.
+        for t, b in bands(bottom - top, w):
+            out[top + t : top + b] = _normal_rows(block, lo, top + t, top + b, (h, w), k)
     return Normals(out)
+
+
+def _normal_rows(
+    block: np.ndarray, lo: int, top: int, bottom: int, shape: tuple[int, int], k: np.float32
+) -> np.ndarray:
+    """Normals of rows [top, bottom) from ``block``, the smoothed depth's rows from ``lo``
+    on (with the row above and below these, where the frame has them)."""
+    import cv2
+
+    h, w = shape
+    sub_lo, sub_hi = halo_span(top, bottom, 1, h)
+    sub = block[sub_lo - lo : sub_hi - lo]
+    if min(h, w) > 1:
+        # Extend the border linearly (odd reflection): a plane keeps its slope up to the
+        # edge. Only the frame's own edges are padded; inner band edges read real rows.
+        pad_rows = (1 if sub_lo == 0 else 0, 1 if sub_hi == h else 0)
+        sub = np.pad(sub, (pad_rows, (1, 1)), mode="reflect", reflect_type="odd")
+        sub_lo -= pad_rows[0]
+    d_col = cv2.Sobel(sub, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    d_row = cv2.Sobel(sub, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    cols = slice(1, -1) if min(h, w) > 1 else slice(None)
+    rows = slice(top - sub_lo, bottom - sub_lo)
+    # x = column (right); y = up = −row, so ∂h/∂y = −∂h/∂row and n_y = −∂h/∂y = +∂h/∂row.
+    nx = -k * d_col[rows, cols]
+    ny = k * d_row[rows, cols]
+    nz = 1.0 / np.sqrt(nx * nx + ny * ny + 1.0)  # normalise (nx, ny, 1) plane by plane
+    return np.asarray(cv2.merge([nx * nz, ny * nz, nz]))
 
 
 # -- point cloud ------------------------------------------------------------------------

@@ -181,6 +181,14 @@ def test_segments_faces_normals_pointcloud_contracts() -> None:
     flat = np.zeros((2, 2, 3), np.float32)
     flat[..., 2] = 1
     assert Normals(flat).to_rgb()[0, 0].tolist() == [0.5, 0.5, 1.0]
+    big = np.zeros((600, 700, 3), np.float32)  # checked in bands: the last band counts too
+    big[..., 2] = 1
+    Normals(big)
+    for bad, message in ((np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (0.5, "unit")):
+        broken = big.copy()
+        broken[-1, -1, 0] = bad
+        with pytest.raises(SlotError, match=message):
+            Normals(broken)
     with pytest.raises(SlotError, match="colors"):
         PointCloud(np.zeros((3, 3), np.float32), np.zeros((2, 3), np.float32))
     with pytest.raises(SlotError, match="NaN"):
