@@ -10,6 +10,7 @@ instead, so the protocol stays clean. Closing stdin ends the process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -88,8 +89,17 @@ class Server:
             self.cancelled.discard(rid)
 
 
+#: The model worker's scheduling priority below the app's (``os.nice``): loading and
+#: running a model takes whole seconds of both cores, and the app's UI thread must win
+#: them whenever it has something to draw.
+NICENESS = 5
+
+
 def main(argv: list[str]) -> int:
     folder = Path(argv[0])
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):  # not allowed here: the app's priority, then
+            os.nice(NICENESS)
     # The protocol owns the real stdout; everything else printing goes to stderr.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)

@@ -107,3 +107,24 @@ def test_use_worker_is_off_unless_the_app_turns_it_on(monkeypatch: pytest.Monkey
 def test_unknown_slot_types_are_refused(tmp_path: Path) -> None:
     with pytest.raises(GatewayError, match="unknown slot type"):
         remote.slot_from_wire({"type": "Pickle", "arrays": {}}, tmp_path)
+
+
+def test_the_worker_process_yields_the_cpu_to_the_app() -> None:
+    """Loading a model takes seconds of both cores: the worker runs below the app's
+    priority so the UI thread wins them (a real process, no model needed)."""
+    import time
+
+    from gateway_studio.engine.remote_server import NICENESS
+
+    worker = remote.ModelWorker()
+    worker.start()
+    try:
+        pid = worker.pid
+        assert pid is not None
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        deadline = time.monotonic() + 30
+        while os.getpriority(os.PRIO_PROCESS, pid) == own and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(own + NICENESS, 19)
+    finally:
+        worker.stop()
