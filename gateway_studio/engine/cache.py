@@ -123,6 +123,10 @@ class _Lru:
         if key in self.items:
             self.bytes -= self.items.pop(key)[1]
 
+    def clear(self) -> None:
+        self.items.clear()
+        self.bytes = 0
+
 
 class MemoryCache:
     """LRU of slots bounded by their total bytes and by their number; ``transient`` ones
@@ -156,9 +160,8 @@ class MemoryCache:
 
     def clear(self) -> None:
         with self._lock:
-            for lru in (self._kept, self._transient):
-                lru.items.clear()
-                lru.bytes = 0
+            self._kept.clear()
+            self._transient.clear()
 
     @property
     def nbytes(self) -> int:
