@@ -109,14 +109,16 @@ class _Lru:
         self.bytes = 0
 
     def put(self, key: str, slot: Slot, size: int) -> None:
-        if key in self.items:
-            self.bytes -= self.items.pop(key)[1]
+        items = self.items
+        old = items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
         if size > self.max_bytes:
             return
-        self.items[key] = (slot, size)
+        items[key] = (slot, size)
         self.bytes += size
-        while self.bytes > self.max_bytes or len(self.items) > self.max_entries:
-            _, (_, freed) = self.items.popitem(last=False)
+        while self.bytes > self.max_bytes or len(items) > self.max_entries:
+            _, (_, freed) = items.popitem(last=False)
             self.bytes -= freed
 
     def pop(self, key: str) -> None:
@@ -144,19 +146,24 @@ class MemoryCache:
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Slot | None:
-        with self._lock:  # (the pools' dicts read here: every node of every run asks)
-            for items in (self._kept.items, self._transient.items):
-                item = items.get(key)
-                if item is not None:
+        """The slot, or None. Every node of every run asks, so without the lock: each
+        dict call is atomic, and an entry another thread evicts between two of them was
+        found all the same (then it is not made the most recent again)."""
+        for items in (self._kept.items, self._transient.items):
+            item = items.get(key)
+            if item is not None:
+                with contextlib.suppress(KeyError):
                     items.move_to_end(key)
-                    return item[0]
-            return None
+                return item[0]
+        return None
 
     def put(self, key: str, slot: Slot, *, transient: bool = False) -> None:
         size = slot.nbytes
+        pool, other = (self._transient, self._kept) if transient else (self._kept, self._transient)
         with self._lock:
-            (self._kept if transient else self._transient).pop(key)
-            (self._transient if transient else self._kept).put(key, slot, size)
+            if key in other.items:
+                other.pop(key)
+            pool.put(key, slot, size)
 
     def clear(self) -> None:
         with self._lock:

@@ -66,7 +66,7 @@ from .outcome import (
     Status,
 )
 from .pull import missing_upstream, wanted_nodes
-from .reasons import ReasonBook
+from .reasons import ReasonBook, Why
 from .run_cache import cached_outputs, proxy_input, store_outputs
 from .run_state import (
     PRODUCED,
@@ -246,7 +246,7 @@ class Evaluator:
             run.emit(NodeFinished(step.node_id, hit.seconds, True, hit.source, hit.outputs))
         return hit
 
-    def _note(self, run: Run, step: Step, *, explain: bool = False) -> str:
+    def _note(self, run: Run, step: Step, *, explain: bool = False) -> Why | None:
         """File the node's key ingredients in the reason book (once per lineage for a
         reused key); with ``explain``, first say what changed since it last ran."""
         keyed = step.keyed
@@ -257,9 +257,9 @@ class Evaluator:
                 lineage, step.node_id, keyed.made, persist=step.kept, since=keyed.since
             )
         elif keyed.noted == lineage:
-            return ""
+            return None
         else:
-            reason = ""
+            reason = None
             self.reasons.remember(lineage, keyed.made, persist=step.kept)
         if step.kept:
             keyed.noted = lineage
@@ -295,9 +295,9 @@ class Evaluator:
             return fail(run, step, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
         seconds = time.perf_counter() - t0
         store_outputs(self.cache, step, outputs, seconds, written=node_id in run.plan.written_only)
-        reason = self._note(run, step, explain=True)
+        why = self._note(run, step, explain=True)
         if run.emit is not None:
-            run.emit(NodeFinished(node_id, seconds, False, outputs=outputs, reason=reason))
+            run.emit(NodeFinished(node_id, seconds, False, outputs=outputs, why=why))
         return NodeResult(
             "computed",
             seconds,
@@ -305,7 +305,7 @@ class Evaluator:
             keys=step.out_keys,
             source="computed",
             preview=not step.kept,
-            reason=reason,
+            why=why,
             ran_notes=list(ctx.notes),
         )
 

@@ -44,6 +44,10 @@ class Field(Slot):
     def size(self) -> tuple[int, int]:
         return int(self.values.shape[0]), int(self.values.shape[1])
 
+    @property
+    def nbytes(self) -> int:  # (its one array: asked by the cache for every result)
+        return int(self.values.nbytes)
+
     def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
         return {"values": self.values}, {}
 

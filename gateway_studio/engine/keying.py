@@ -2,10 +2,10 @@
 
 A node's key is ``keys.node_key`` of its type, version, params (a read file by its
 bytes, ``keys.FileFingerprints``), the identity of what it loads, whether it is
-bypassed and the keys of its inputs; each output's key is a digest of the node's key
-and the output's name. Hashing that for every node on every evaluation is most of an
-evaluation's cost when the nodes are cached, so ``NodeKeys`` remembers, per node id,
-the last key it made and what it was made from. A node's key is reused only when the
+bypassed and the keys of its inputs; each output's key is the node's key and the
+output's name (``keys.output_key``). Hashing that for every node on every evaluation
+is most of an evaluation's cost when the nodes are cached, so ``NodeKeys`` remembers,
+per node id, the last key it made and what it was made from. A node's key is reused only when the
 same spec, equal params, the same bypass and equal input keys come again, compared
 by value, so a param edited in place (not through ``PatchGraph.set_param``) is seen
 too. A knob change therefore re-keys the changed node and, through their input keys,
@@ -23,7 +23,7 @@ from math import copysign
 from pathlib import Path
 from typing import Any
 
-from .keys import FileFingerprints, digest, node_key_of_text, sorted_json
+from .keys import FileFingerprints, node_key_of_text, output_key, sorted_json
 from .node import Context, NodeSpec
 from .reasons import Ingredients, ingredients
 
@@ -72,7 +72,7 @@ class Keyed:
         out: dict[str, str] = {}
         self.out_keys = out
         for o in spec.outputs:  # (a loop: cheaper than a comprehension's frame)
-            out[o.name] = digest(key, o.name)
+            out[o.name] = output_key(key, o.name)
         #: The lineage ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
         self.noted: str | None = None
@@ -101,7 +101,7 @@ def _same(old: dict[str, Any], new: dict[str, Any], old_types: tuple[type, ...])
 
 
 def out_keys(key: str, spec: NodeSpec) -> dict[str, str]:
-    return {o.name: digest(key, o.name) for o in spec.outputs}
+    return {o.name: output_key(key, o.name) for o in spec.outputs}
 
 
 class NodeKeys:

@@ -162,6 +162,13 @@ def node_key(
     return node_key_of_text(type_id, version, sorted_json(params), input_keys)
 
 
+def output_key(node_key: str, output: str) -> str:
+    """The key of a node's output: its node key and the output's name (a Python
+    identifier, so no two outputs of two keys ever meet; a name, not a digest, since
+    every node's output is keyed at every change)."""
+    return f"{node_key}.{output}"
+
+
 def node_key_of_text(
     type_id: str, version: int, params_text: str, input_keys: Mapping[str, str | None]
 ) -> str:
@@ -191,6 +198,10 @@ def sorted_json(mapping: Mapping[str, Any]) -> str:
     """``json.dumps(mapping, sort_keys=True, default=str)``, the same text, made faster
     for what keys hold (a flat dict of str, finite float, int, bool or None values);
     anything else goes through ``json`` itself."""
+    if len(mapping) == 1:  # (most nodes have one input: their input keys)
+        for name, value in mapping.items():
+            if type(name) is str and type(value) is str:
+                return f"{{{encode_basestring_ascii(name)}: {encode_basestring_ascii(value)}}}"
     parts = []
     for name in sorted(mapping):
         value = mapping[name]  # (input keys are all str: no call for those)

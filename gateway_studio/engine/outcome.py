@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import GatewayError
+from .reasons import Why
 from .slots import Slot
 
 Status = Literal["computed", "cached", "failed", "skipped", "cancelled"]
@@ -42,8 +43,14 @@ class NodeFinished:
     source: str = "computed"
     #: The node's output slots (read-only), so a UI can draw them as soon as they exist.
     outputs: dict[str, Slot] = field(default_factory=dict, compare=False, repr=False)
-    #: Computed: what changed since it last ran (``reasons.py``).
-    reason: str = ""
+    #: Computed: what changed since it last ran (``reasons.Why``, put into words when
+    #: ``reason`` is first read).
+    why: Why | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def reason(self) -> str:
+        """Computed: what changed since it last ran ("param fog.density 1.2 → 1.5")."""
+        return str(self.why) if self.why is not None else ""
 
 
 @dataclass(frozen=True)
@@ -88,13 +95,18 @@ class NodeResult:
     traceback: str | None = None
     #: Made from preview proxies (here or upstream): kept in memory only, never on disk.
     preview: bool = False
-    #: Computed: what changed since the node last ran ("param fog.density 1.2 → 1.5").
-    reason: str = ""
+    #: Computed: what changed since the node last ran (``reason`` puts it into words).
+    why: Why | None = field(default=None, repr=False)
     #: Pulled evaluations: a node nobody downstream needed (its consumers were cached),
     #: so neither read nor run (``outputs`` is empty until ``Evaluation.output`` asks).
     lazy: bool = False
     #: What the node said while it ran (``Context.note``: a fallback, a one-time cost).
     ran_notes: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        """Computed: what changed since the node last ran ("param fog.density 1.2 → 1.5")."""
+        return str(self.why) if self.why is not None else ""
 
     @property
     def notes(self) -> list[str]:

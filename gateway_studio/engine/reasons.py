@@ -83,6 +83,32 @@ def explain(
     return "; ".join(changes) or NOT_CACHED
 
 
+class Why:
+    """``explain`` of one computed node, put into words when first asked: a knob drag
+    recomputes dozens of nodes a step, and most of their reasons are never read."""
+
+    __slots__ = ("_new", "_node_id", "_old", "_since", "_text")
+
+    def __init__(
+        self,
+        node_id: str,
+        old: Ingredients | None,
+        new: Ingredients,
+        since: Ingredients | None = None,
+    ) -> None:
+        self._node_id, self._old, self._new, self._since = node_id, old, new, since
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        text = self._text
+        if text is None:  # (ingredients are never changed once made: safe to read late)
+            text = self._text = explain(self._node_id, self._old, self._new, self._since)
+        return text
+
+    def __repr__(self) -> str:
+        return f"Why({str(self)!r})"
+
+
 def _param_changes(node_id: str, old: Ingredients, new: Ingredients) -> list[str]:
     changes: list[str] = []
     old_params, old_files = old.get("params", {}), old.get("files", {})
@@ -201,9 +227,10 @@ class ReasonBook:
         *,
         persist: bool = True,
         since: Ingredients | None = None,
-    ) -> str:
-        """``explain`` then ``remember``: what changed since the node last ran (a node
-        that computes has new ingredients, or had none kept). ``since``: as ``explain``."""
+    ) -> Why:
+        """``remember``, and what changed since the node last ran (a node that computes
+        has new ingredients, or had none kept), as ``explain`` will say it. ``since``: as
+        ``explain``."""
         with self._lock:
             old = self._memory.get(lineage)
             known = old is not None or self.root is None
@@ -213,7 +240,7 @@ class ReasonBook:
             old = self.last(lineage)  # (reads the folder's file the first time)
             with self._lock:
                 self._note(lineage, new, persist)
-        return explain(node_id, old, new, since)
+        return Why(node_id, old, new, since)
 
     def flush(self) -> None:
         """Write what ``remember`` noted to persist: one file per patch folder."""

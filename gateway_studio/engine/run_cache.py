@@ -90,8 +90,9 @@ def store_outputs(
     writers read: ``written``)."""
     spec, keys = step.spec, step.out_keys
     if cache.disk is None:  # memory only: nothing to weigh
+        memory, transient = cache.memory, not step.kept
         for name, slot in outputs.items():
-            cache.put(keys[name], slot, persist=step.kept)
+            memory.put(keys[name], slot, transient=transient)
         return
     expensive = spec.identity is not None or spec.writes_files
     for name, slot in outputs.items():
