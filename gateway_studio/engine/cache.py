@@ -152,8 +152,10 @@ class MemoryCache:
         for items in (self._kept.items, self._transient.items):
             item = items.get(key)
             if item is not None:
-                with contextlib.suppress(KeyError):
+                try:  # noqa: SIM105 (contextlib.suppress: a third of the call's time)
                     items.move_to_end(key)
+                except KeyError:
+                    pass
                 return item[0]
         return None
 

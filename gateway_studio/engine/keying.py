@@ -23,7 +23,7 @@ from math import copysign
 from pathlib import Path
 from typing import Any
 
-from .keys import FileFingerprints, node_key_of_text, output_key, sorted_json
+from .keys import FileFingerprints, node_key_head, node_key_with, output_key, sorted_json
 from .node import Context, NodeSpec
 from .reasons import Ingredients, ingredients
 
@@ -39,6 +39,7 @@ class Keyed:
 
     __slots__ = (
         "bypass",
+        "head",
         "inputs",
         "key",
         "made",
@@ -63,29 +64,35 @@ class Keyed:
     ) -> None:
         """``params`` is kept as it is (a copy the caller no longer changes), and so
         is ``inputs``; ``types`` are those of the params' values."""
-        self.spec, self.bypass, self.params, self.inputs = spec, bypass, params, inputs
+        self.spec, self.bypass, self.params = spec, bypass, params
         self.types = types if types is not None else tuple(map(type, params.values()))
-        #: The params as hashed (read files by their bytes), as ``keys.sorted_json`` text.
+        #: The params as hashed (read files by their bytes), as ``keys.sorted_json`` text,
+        #: and with the type and version before them (``keys.node_key_head``).
         self.params_text = params_text
-        self.made = made
-        self.key = key = node_key_of_text(spec.type_id, spec.version, params_text, inputs)
+        self.head = node_key_head(spec.type_id, spec.version, params_text)
+        #: ``with_inputs``: the ingredients this key's differ from in their inputs only.
+        self.since: Ingredients | None = None
+        self._keyed_by(inputs, made)
+
+    def _keyed_by(self, inputs: dict[str, str | None], made: Ingredients) -> None:
+        self.inputs, self.made = inputs, made
+        self.key = key = node_key_with(self.head, inputs)
         out: dict[str, str] = {}
         self.out_keys = out
-        for o in spec.outputs:  # (a loop: cheaper than a comprehension's frame)
+        for o in self.spec.outputs:  # (a loop: cheaper than a comprehension's frame)
             out[o.name] = output_key(key, o.name)
         #: The lineage ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
         self.noted: str | None = None
-        #: ``with_inputs``: the ingredients this key's differ from in their inputs only.
-        self.since: Ingredients | None = None
 
     def with_inputs(self, inputs: dict[str, str | None]) -> Keyed:
-        """The same node, params and bypass fed by other input keys."""
-        made = {**self.made, "inputs": inputs}
-        keyed = Keyed(
-            self.spec, self.params, self.bypass, inputs, self.params_text, made, self.types
-        )
-        keyed.since = self.made
+        """The same node, params and bypass fed by other input keys (made anew: a knob
+        drag does this for every node below the knob at every step)."""
+        keyed = object.__new__(Keyed)
+        keyed.spec, keyed.bypass, keyed.params = self.spec, self.bypass, self.params
+        keyed.types, keyed.params_text, keyed.head = self.types, self.params_text, self.head
+        keyed.since = made = self.made
+        keyed._keyed_by(inputs, {**made, "inputs": inputs})
         return keyed
 
 

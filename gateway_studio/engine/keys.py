@@ -172,9 +172,20 @@ def output_key(node_key: str, output: str) -> str:
 def node_key_of_text(
     type_id: str, version: int, params_text: str, input_keys: Mapping[str, str | None]
 ) -> str:
-    """``node_key`` with the params already as ``sorted_json`` text (a node whose params
-    are unchanged re-keys with new input keys only)."""
-    return digest(type_id, str(version), params_text, sorted_json(input_keys))
+    """``node_key`` with the params already as ``sorted_json`` text."""
+    return node_key_with(node_key_head(type_id, version, params_text), input_keys)
+
+
+def node_key_head(type_id: str, version: int, params_text: str) -> bytes:
+    """What a node's key hashes before its input keys (a node whose params are
+    unchanged re-keys with new input keys only: ``node_key_with``)."""
+    return f"{type_id}\x00{version}\x00{params_text}\x00".encode()
+
+
+def node_key_with(head: bytes, input_keys: Mapping[str, str | None]) -> str:
+    """The node key of ``node_key_head`` and the input keys (``digest``'s bytes)."""
+    text = (sorted_json(input_keys) + "\x00").encode()
+    return hashlib.blake2b(head + text, digest_size=20).hexdigest()
 
 
 _PARAMS_JSON = json.JSONEncoder(sort_keys=True, default=str)

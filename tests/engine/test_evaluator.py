@@ -331,14 +331,14 @@ def test_a_knob_change_rekeys_only_the_nodes_downstream_of_it(
 ) -> None:
     from gateway_studio.engine import keying
 
-    hashed: list[str] = []
-    real = keying.node_key_of_text
+    hashed: list[bytes] = []
+    real = keying.node_key_with
 
-    def counting(type_id: str, version: int, text: str, inputs: object) -> str:
-        hashed.append(type_id)
-        return real(type_id, version, text, inputs)  # type: ignore[arg-type]
+    def counting(head: bytes, inputs: object) -> str:
+        hashed.append(head)
+        return real(head, inputs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(keying, "node_key_of_text", counting)
+    monkeypatch.setattr(keying, "node_key_with", counting)
     graph, evaluator = line_of(10), Evaluator()
     evaluator.evaluate(graph)
     assert len(hashed) == 10
