@@ -236,7 +236,7 @@ class Evaluator:
                 return None
             keyed = step.keyed
             assert keyed is not None
-            if keyed.noted != run.lineage + step.node_id:  # (else filed already)
+            if keyed.noted != run.lineage:  # (else filed already)
                 self._note(run, step)  # (a lazy node, not run yet, has nothing to note)
             seconds = time.perf_counter() - step.t0
             hit = NodeResult(
@@ -251,18 +251,18 @@ class Evaluator:
         reused key); with ``explain``, first say what changed since it last ran."""
         keyed = step.keyed
         assert keyed is not None
+        if not explain and keyed.noted == run.lineage:
+            return None
         lineage = run.lineage + step.node_id
         if explain:
             reason = self.reasons.revise(
                 lineage, step.node_id, keyed.made, persist=step.kept, since=keyed.since
             )
-        elif keyed.noted == lineage:
-            return None
         else:
             reason = None
             self.reasons.remember(lineage, keyed.made, persist=step.kept)
         if step.kept:
-            keyed.noted = lineage
+            keyed.noted = run.lineage
         return reason
 
     def _compute(self, run: Run, step: Step, index: int) -> NodeResult:
@@ -294,7 +294,7 @@ class Evaluator:
         except Exception as exc:
             return fail(run, step, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
         seconds = time.perf_counter() - t0
-        store_outputs(self.cache, step, outputs, seconds, written=node_id in run.plan.written_only)
+        store_outputs(self.cache, step, outputs, seconds, run.plan.written_only)
         why = self._note(run, step, explain=True)
         if run.emit is not None:
             run.emit(NodeFinished(node_id, seconds, False, outputs=outputs, why=why))
@@ -306,7 +306,7 @@ class Evaluator:
             source="computed",
             preview=not step.kept,
             why=why,
-            ran_notes=list(ctx.notes),
+            ran_notes=tuple(ctx.notes),
         )
 
     def _load(self, run: Run, node_id: str) -> NodeResult:

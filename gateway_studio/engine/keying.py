@@ -81,7 +81,8 @@ class Keyed:
         self.out_keys = out
         for o in self.spec.outputs:  # (a loop: cheaper than a comprehension's frame)
             out[o.name] = output_key(key, o.name)
-        #: The lineage ``reasons.ReasonBook`` last filed ``made`` under, if any (the
+        #: The patch folder's lineage (``ReasonBook.lineage(base_dir, "")``: a Keyed is
+        #: one node's) ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
         self.noted: str | None = None
 

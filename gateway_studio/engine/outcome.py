@@ -84,7 +84,7 @@ class CancelToken:
         return self._event.is_set()
 
 
-@dataclass
+@dataclass(slots=True)  # (made for every node of every run)
 class NodeResult:
     status: Status
     seconds: float = 0.0
@@ -101,7 +101,7 @@ class NodeResult:
     #: so neither read nor run (``outputs`` is empty until ``Evaluation.output`` asks).
     lazy: bool = False
     #: What the node said while it ran (``Context.note``: a fallback, a one-time cost).
-    ran_notes: list[str] = field(default_factory=list)
+    ran_notes: tuple[str, ...] = ()
 
     @property
     def reason(self) -> str:

@@ -81,13 +81,17 @@ def proxy_input(
 
 
 def store_outputs(
-    cache: SlotCache, step: Step, outputs: dict[str, Slot], seconds: float, *, written: bool
+    cache: SlotCache,
+    step: Step,
+    outputs: dict[str, Slot],
+    seconds: float,
+    written_only: frozenset[str],
 ) -> None:
     """Throwaway preview results (a proxy here, or proxy inputs from upstream) must
     not fill the disk store on every knob step; the rest goes to disk if it pays
     (``cache.worth_persisting``: model outputs and what a writer wrote; otherwise
     only if computing took longer than storing and reading back would; never what only
-    writers read: ``written``)."""
+    writers read: the nodes of ``written_only``)."""
     spec, keys = step.spec, step.out_keys
     if cache.disk is None:  # memory only: nothing to weigh
         memory, transient = cache.memory, not step.kept
@@ -95,6 +99,7 @@ def store_outputs(
             memory.put(keys[name], slot, transient=transient)
         return
     expensive = spec.identity is not None or spec.writes_files
+    written = step.node_id in written_only
     for name, slot in outputs.items():
         cache.put(
             keys[name],
