@@ -186,6 +186,7 @@ class DiskStore:
 
     def __init__(self, root: Path, *, max_bytes: int | None = None) -> None:
         self.root = Path(root)
+        self._folder = f"{self.root}{os.sep}"  # (entry paths are made for every lookup)
         self.max_bytes = max_bytes if max_bytes is not None else cache_max_bytes()
         self._written = 0
         self._lock = threading.Lock()
@@ -218,7 +219,7 @@ class DiskStore:
         return Path(self._path(key))
 
     def _path(self, key: str) -> str:
-        return f"{self.root}{os.sep}{key[:2]}{os.sep}{key}.slot"
+        return f"{self._folder}{key[:2]}{os.sep}{key}.slot"
 
     def get(self, key: str) -> Slot | None:
         path = self._path(key)
@@ -319,12 +320,17 @@ class SlotCache:
         slot = self.memory.get(key)
         if slot is not None:
             return slot, "memory"
-        if self.disk is not None:
-            slot = self.disk.get(key)
-            if slot is not None:
-                self.memory.put(key, slot)
-                return slot, "disk"
-        return None, "miss"
+        slot = self.load(key)
+        return (slot, "disk") if slot is not None else (None, "miss")
+
+    def load(self, key: str) -> Slot | None:
+        """``key``'s disk entry (kept in memory from now on), or None."""
+        if self.disk is None:
+            return None
+        slot = self.disk.get(key)
+        if slot is not None:
+            self.memory.put(key, slot)
+        return slot
 
     def put(
         self,

@@ -233,7 +233,11 @@ class ReasonBook:
         ``explain``."""
         with self._lock:
             old = self._memory.get(lineage)
-            known = old is not None or self.root is None
+            known = (
+                old is not None
+                or self.root is None
+                or lineage.rpartition("\n")[0] in self._loaded  # (nothing more on disk)
+            )
             if known:
                 self._note(lineage, new, persist)
         if not known:

@@ -27,8 +27,9 @@ def cached_outputs(
         if slot is None:
             if disk is None:
                 break
-            slot, where = cache.get(k)
-            source = "disk" if where == "disk" else source
+            slot = cache.load(k)
+            if slot is not None:
+                source = "disk"
         # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
         if slot is None or (Files in type(slot).__mro__ and not files_intact(fingerprints, slot)):
             break
