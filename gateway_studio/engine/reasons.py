@@ -258,7 +258,7 @@ class ReasonBook:
             with self._lock:
                 lines = {n: f"{folder}\n{n}" for n in node_ids}
                 nodes.update({n: self._memory[line] for n, line in lines.items()})
-            data = json.dumps({"folder": folder, "nodes": nodes}, default=str)
+            data = json.dumps({"folder": folder, "nodes": nodes}, default=str, ensure_ascii=False)
             try:  # a read-only cache folder costs the history, not the render
                 atomic_write(file, data.encode("utf-8"))
             except OSError:
