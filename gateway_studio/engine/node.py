@@ -207,10 +207,10 @@ class NodeSpec:
     ) -> dict[str, Slot]:
         """Run the function and check it returned what the spec promises."""
         args = list(map(inputs.get, self._input_names))
-        kwargs = dict(params)
         if self.takes_context:
-            kwargs[self.takes_context] = ctx
-        result = self.func(*args, **kwargs)
+            result = self.func(*args, **params, **{self.takes_context: ctx})
+        else:
+            result = self.func(*args, **params)
         outputs = self.outputs
         if len(outputs) == 1 and type(result) is outputs[0].type:  # the common case
             return {outputs[0].name: result}
