@@ -423,6 +423,21 @@ def test_knob_changes_recompute_the_descendants_with_the_same_events_and_reasons
         np.testing.assert_allclose(result.output("n5").values, 0.5 * gain)
 
 
+def test_a_reason_put_into_words_late_still_says_what_changed_then() -> None:
+    """Reasons are worded when first read (``reasons.Why``): read after later runs have
+    filed newer ingredients, each still names its own run's change."""
+    graph, evaluator = line_of(4), Evaluator()
+    evaluator.evaluate(graph)
+    graph.set_param("n1", "gain", 0.5)
+    first = evaluator.evaluate(graph)
+    graph.set_param("n1", "gain", 0.25)
+    second = evaluator.evaluate(graph)
+    assert first.results["n1"].reason == "param n1.gain 1.0 → 0.5"
+    assert second.results["n1"].reason == "param n1.gain 0.5 → 0.25"
+    assert first.results["n3"].reason == second.results["n3"].reason == "input a changed"
+    assert first.results["n0"].reason == ""  # a hit has none
+
+
 def test_a_reason_is_the_same_whichever_way_it_is_worked_out() -> None:
     """``explain`` with ``since`` (only the inputs can differ) says what it says without."""
     from gateway_studio.engine.reasons import explain, ingredients
