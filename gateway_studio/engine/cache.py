@@ -1,9 +1,9 @@
 """The bundle cache: a byte-bounded memory LRU in front of a content-addressed disk store.
 
 Disk entries are ``<root>/<key[:2]>/<key>.slot`` files in ``slot_codec``'s format (the
-entry's own key, a BLAKE2 digest, then the arrays at their own precision and JSON
-metadata in one zstd frame, streamed both ways). A missing, truncated or
-corrupt entry, or one whose recorded key is not the key asked for (a file copied or
+entry's own key, a BLAKE2 digest of it and the payload, then the arrays at their own
+precision and JSON metadata in one zstd frame, streamed both ways). A missing, truncated
+or corrupt entry, or one whose recorded key is not the key asked for (a file copied or
 swapped onto another entry's name), reads as a miss (and is deleted), so the node is
 recomputed: a wrong result is never served, and a failing disk never fails an evaluation.
 
@@ -110,12 +110,14 @@ class _Lru:
 
     def put(self, key: str, slot: Slot, size: int) -> None:
         items = self.items
-        old = items.pop(key, None)
+        if size > self.max_bytes:
+            self.pop(key)
+            return
+        old = items.get(key)
+        items[key] = (slot, size)  # (replaced where it is: a lock-free get never misses it)
         if old is not None:
             self.bytes -= old[1]
-        if size > self.max_bytes:
-            return
-        items[key] = (slot, size)
+            items.move_to_end(key)
         self.bytes += size
         while self.bytes > self.max_bytes or len(items) > self.max_entries:
             _, (_, freed) = items.popitem(last=False)
@@ -147,8 +149,10 @@ class MemoryCache:
 
     def get(self, key: str) -> Slot | None:
         """The slot, or None. Every node of every run asks, so without the lock: each
-        dict call is atomic, and an entry another thread evicts between two of them was
-        found all the same (then it is not made the most recent again)."""
+        dict call is atomic under the GIL (``put`` adds an entry to its pool before
+        taking it out of the other, and replaces one in place), and an entry another
+        thread evicts between two of them was found all the same (then it is not made
+        the most recent again)."""
         for items in (self._kept.items, self._transient.items):
             item = items.get(key)
             if item is not None:
@@ -162,10 +166,10 @@ class MemoryCache:
     def put(self, key: str, slot: Slot, *, transient: bool = False) -> None:
         size = slot.nbytes
         pool, other = (self._transient, self._kept) if transient else (self._kept, self._transient)
-        with self._lock:
+        with self._lock:  # (into its pool before out of the other: ``get`` has no lock)
+            pool.put(key, slot, size)
             if key in other.items:
                 other.pop(key)
-            pool.put(key, slot, size)
 
     def clear(self) -> None:
         with self._lock:

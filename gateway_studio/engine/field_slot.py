@@ -45,8 +45,12 @@ class Field(Slot):
         return int(self.values.shape[0]), int(self.values.shape[1])
 
     @property
-    def nbytes(self) -> int:  # (its one array: asked by the cache for every result)
-        return int(self.values.nbytes)
+    def nbytes(self) -> int:
+        """Its one array's bytes (asked by the cache for every result), unless a subclass
+        stores more (then ``Slot.nbytes`` counts what ``to_arrays`` gives)."""
+        if type(self).to_arrays is Field.to_arrays:
+            return int(self.values.nbytes)
+        return super().nbytes
 
     def to_arrays(self) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
         return {"values": self.values}, {}

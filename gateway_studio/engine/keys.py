@@ -163,9 +163,9 @@ def node_key(
 
 
 def output_key(node_key: str, output: str) -> str:
-    """The key of a node's output: its node key and the output's name (a Python
-    identifier, so no two outputs of two keys ever meet; a name, not a digest, since
-    every node's output is keyed at every change)."""
+    """The key of a node's output: its node key (40 hex digits) and the output's name
+    (an ASCII identifier, checked by ``node.node``), so no two outputs of two keys ever
+    meet; a name, not a digest, since every node's output is keyed at every change."""
     return f"{node_key}.{output}"
 
 

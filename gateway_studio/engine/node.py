@@ -347,6 +347,9 @@ def node(
 
     def wrap(func: Callable[..., Any]) -> NodeSpec:
         where = f"node {type_id}"
+        for name in outputs:  # (an output's cache key and file name end with its name)
+            if not (name.isascii() and name.isidentifier()):
+                raise TypeError(f"{where}: output name {name!r} is not an ASCII identifier")
         hints = typing.get_type_hints(func, include_extras=True)
         inputs: list[InputSpec] = []
         params: list[ParamSpec] = []

@@ -45,7 +45,7 @@ class NodeFinished:
     outputs: dict[str, Slot] = field(default_factory=dict, compare=False, repr=False)
     #: Computed: what changed since it last ran (``reasons.Why``, put into words when
     #: ``reason`` is first read).
-    why: Why | None = field(default=None, compare=False, repr=False)
+    why: Why | None = None
 
     @property
     def reason(self) -> str:

@@ -84,8 +84,9 @@ def explain(
 
 
 class Why:
-    """``explain`` of one computed node, put into words when first asked: a knob drag
-    recomputes dozens of nodes a step, and most of their reasons are never read."""
+    """``explain`` of one computed node, put into words when first asked: a headless
+    render or an API caller reads few of them (the app reads each on its own thread, not
+    the evaluating one). Equal to another ``Why`` or a ``str`` with the same text."""
 
     __slots__ = ("_new", "_node_id", "_old", "_since", "_text")
 
@@ -107,6 +108,14 @@ class Why:
 
     def __repr__(self) -> str:
         return f"Why({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Why | str):
+            return str(self) == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
 
 
 def _param_changes(node_id: str, old: Ingredients, new: Ingredients) -> list[str]:
@@ -258,7 +267,7 @@ class ReasonBook:
             with self._lock:
                 lines = {n: f"{folder}\n{n}" for n in node_ids}
                 nodes.update({n: self._memory[line] for n, line in lines.items()})
-            data = json.dumps({"folder": folder, "nodes": nodes}, default=str, ensure_ascii=False)
+            data = json.dumps({"folder": folder, "nodes": nodes}, default=str)
             try:  # a read-only cache folder costs the history, not the render
                 atomic_write(file, data.encode("utf-8"))
             except OSError:

@@ -218,3 +218,28 @@ def test_previews_live_in_a_small_pool_of_their_own() -> None:
     assert len(cache) == 7 and cache.nbytes == 7 * one
     cache.put("step19", field(0.3))  # kept for good now: moves out of the pool
     assert len(cache) == 7 and cache.nbytes == 7 * one
+
+
+def test_a_lookup_without_the_lock_always_finds_an_entry_being_replaced_or_moved() -> None:
+    """``MemoryCache.get`` takes no lock: ``put`` replaces an entry in place and adds one
+    to its new pool before taking it out of the old, so a lookup between its steps (here:
+    right after each removal from a pool's dict) still finds it."""
+    from collections import OrderedDict
+
+    cache = MemoryCache(max_bytes=1 << 20)
+    first, second = field(0.1), field(0.2)
+    cache.put("k", first, transient=True)
+    seen: list[object] = []
+
+    class Watching(OrderedDict):  # type: ignore[type-arg]
+        def pop(self, key: str, *default: object) -> object:
+            out = super().pop(key, *default)
+            seen.append(cache.get("k"))  # a reader on another thread, mid-put
+            return out
+
+    for pool in (cache._kept, cache._transient):
+        pool.items = Watching(pool.items)
+    cache.put("k", second)  # moves to the kept pool
+    cache.put("k", first)  # replaced in place
+    assert len(seen) == 1 and seen[0] is not None  # (the move's one removal)
+    assert cache.get("k") is first and len(cache) == 1 and cache.nbytes == first.nbytes

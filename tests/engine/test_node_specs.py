@@ -112,6 +112,10 @@ def test_bad_node_declarations_fail_at_import() -> None:
     with pytest.raises(TypeError, match="not supported"):
         node("t.v", outputs={"o": Field})(var)
 
+    for name in ("a/b", "ümlaut", "two words", ""):  # an output's key ends with its name
+        with pytest.raises(TypeError, match="not an ASCII identifier"):
+            node("t.u", outputs={name: Field})(lambda: None)
+
 
 @pytest.mark.parametrize(
     ("spec", "value", "expected"),

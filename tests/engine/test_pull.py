@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway_studio.engine import Evaluator, Link, PatchGraph, SlotCache
+from gateway_studio.engine import Evaluator, Link, PatchGraph, Slot, SlotCache
 
 from .fake_nodes import registry
 
@@ -28,7 +28,7 @@ class CountingCache(SlotCache):
         super().__init__(root)
         self.reads: list[str] = []
 
-    def load(self, key: str):  # type: ignore[no-untyped-def]
+    def load(self, key: str) -> Slot | None:
         """Every disk read goes through here (``get`` too)."""
         self.reads.append(key)
         return super().load(key)

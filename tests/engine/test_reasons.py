@@ -70,3 +70,18 @@ def test_reasons_for_file_bytes_weights_inputs_and_eviction(tmp_path: Path) -> N
     )
     (next((tmp_path / "reasons").iterdir())).write_text("{not json")  # damaged: no history
     assert ReasonBook(tmp_path / "reasons").explain(line, "n", base) == FIRST_RUN
+
+
+def test_a_file_name_that_is_not_utf8_costs_no_history(tmp_path: Path) -> None:
+    """Linux hands Python a name that is not UTF-8 with lone surrogates in it; the book
+    still writes it (escaped) and reads it back."""
+    import os
+
+    odd = os.fsdecode(b"/photos/caf\xe9.jpg")
+    made = ingredients(1, {"path": "missing:" + odd}, {"path": odd}, {})
+    line = ReasonBook.lineage(tmp_path, "n")
+    book = ReasonBook(tmp_path / "reasons")
+    book.remember(line, made)
+    book.flush()
+    assert ReasonBook(tmp_path / "reasons").last(line) == made
+
