@@ -254,16 +254,16 @@ class Evaluator:
         if not explain and keyed.noted == run.lineage:
             return None
         lineage = run.lineage + step.node_id
+        why = None
         if explain:
-            reason = self.reasons.revise(
+            why = self.reasons.revise(
                 lineage, step.node_id, keyed.made, persist=step.kept, since=keyed.since
             )
         else:
-            reason = None
             self.reasons.remember(lineage, keyed.made, persist=step.kept)
         if step.kept:
             keyed.noted = run.lineage
-        return reason
+        return why
 
     def _compute(self, run: Run, step: Step, index: int) -> NodeResult:
         """Read the inputs, run the node, keep its outputs in the cache."""

@@ -5,11 +5,11 @@ bytes, ``keys.FileFingerprints``), the identity of what it loads, whether it is
 bypassed and the keys of its inputs; each output's key is the node's key and the
 output's name (``keys.output_key``). Hashing that for every node on every evaluation
 is most of an evaluation's cost when the nodes are cached, so ``NodeKeys`` remembers,
-per node id, the last key it made and what it was made from. A node's key is reused only when the
-same spec, equal params, the same bypass and equal input keys come again, compared
-by value, so a param edited in place (not through ``PatchGraph.set_param``) is seen
-too. A knob change therefore re-keys the changed node and, through their input keys,
-its descendants; nothing else is hashed again.
+per node id, the last key it made and what it was made from. A node's key is reused
+only when the same spec, equal params, the same bypass and equal input keys come
+again, compared by value, so a param edited in place (not through
+``PatchGraph.set_param``) is seen too. A knob change therefore re-keys the changed
+node and, through their input keys, its descendants; nothing else is hashed again.
 
 Nodes whose key also depends on the world outside the patch — a file they read, the
 weights their identity names — are keyed afresh every time (their file fingerprints

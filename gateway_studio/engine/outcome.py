@@ -96,7 +96,7 @@ class NodeResult:
     #: Made from preview proxies (here or upstream): kept in memory only, never on disk.
     preview: bool = False
     #: Computed: what changed since the node last ran (``reason`` puts it into words).
-    why: Why | None = field(default=None, repr=False)
+    why: Why | None = None
     #: Pulled evaluations: a node nobody downstream needed (its consumers were cached),
     #: so neither read nor run (``outputs`` is empty until ``Evaluation.output`` asks).
     lazy: bool = False

@@ -84,4 +84,3 @@ def test_a_file_name_that_is_not_utf8_costs_no_history(tmp_path: Path) -> None:
     book.remember(line, made)
     book.flush()
     assert ReasonBook(tmp_path / "reasons").last(line) == made
-
