@@ -24,6 +24,11 @@ def test_ruff_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_ruff_format_is_clean() -> None:
+    done = run("ruff", "format", "--check", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_import_boundaries_hold() -> None:
     """engine and nodes never import Qt; nodes never import the UI (import-linter)."""
     done = run("lint-imports", "--no-cache")
