@@ -52,7 +52,7 @@ from ._filters import (
     scaled_radius,
 )
 from ._glow import half_size_glow
-from ._lens import defocus
+from ._lens import MIN_BAND_ROWS, defocus
 from ._pixels import bcast, from_light, lerp, mixed, onto, render, saturation_lerp, to_light
 from ._pixels import blend as blend_rows
 from ._pixels import colour as knob_colour
@@ -247,7 +247,7 @@ def isolate(
     def band(top: int, bottom: int) -> F32:
         return onto(image, top, bottom, from_light(image, defocused(top, bottom)), float(mix))
 
-    return render(image, band)
+    return render(image, band, min_rows=MIN_BAND_ROWS)
 
 
 # -- halo -------------------------------------------------------------------------------
