@@ -55,8 +55,9 @@ _MAX_LEVEL = 6
 #: composite upsamples layers kept at 1/16 size and below, reading a row either side of
 #: the ones a band needs there, and each band makes ~30 OpenCV/numpy calls: at an 8K
 #: frame's usual 17 rows those margins and calls outweighed the work. Measured paired at
-#: 7680x4320: 64 rows 0.81-0.85x the time of 17 (128 and 256 no better); at 1080p bands
-#: are 68 rows anyway. Same output to float rounding (1.8e-7).
+#: 7680x4320 over six runs: 64 rows 0.81-1.06x the time of 17, median 0.86 (128 and 256
+#: no better); 0.94x at 3840x2160; at 1080p bands are 68 rows anyway. Same output to
+#: float rounding (1.8e-7).
 MIN_BAND_ROWS = 64
 
 
