@@ -168,8 +168,7 @@ class MemoryCache:
         pool, other = (self._transient, self._kept) if transient else (self._kept, self._transient)
         with self._lock:  # (into its pool before out of the other: ``get`` has no lock)
             pool.put(key, slot, size)
-            if key in other.items:
-                other.pop(key)
+            other.pop(key)
 
     def clear(self) -> None:
         with self._lock:

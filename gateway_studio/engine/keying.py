@@ -61,40 +61,48 @@ class Keyed:
         params_text: str,
         made: Ingredients,
         types: tuple[type, ...] | None = None,
+        *,
+        head: bytes | None = None,
+        since: Ingredients | None = None,
     ) -> None:
         """``params`` is kept as it is (a copy the caller no longer changes), and so
-        is ``inputs``; ``types`` are those of the params' values."""
-        self.spec, self.bypass, self.params = spec, bypass, params
+        is ``inputs``; ``types`` are those of the params' values, ``head`` their
+        ``keys.node_key_head`` (both made here when not given)."""
+        self.spec, self.bypass, self.params, self.inputs = spec, bypass, params, inputs
         self.types = types if types is not None else tuple(map(type, params.values()))
         #: The params as hashed (read files by their bytes), as ``keys.sorted_json`` text,
         #: and with the type and version before them (``keys.node_key_head``).
         self.params_text = params_text
-        self.head = node_key_head(spec.type_id, spec.version, params_text)
-        #: ``with_inputs``: the ingredients this key's differ from in their inputs only.
-        self.since: Ingredients | None = None
-        self._keyed_by(inputs, made)
-
-    def _keyed_by(self, inputs: dict[str, str | None], made: Ingredients) -> None:
-        self.inputs, self.made = inputs, made
+        self.head = (
+            head if head is not None else node_key_head(spec.type_id, spec.version, params_text)
+        )
+        self.made = made
         self.key = key = node_key_with(self.head, inputs)
         out: dict[str, str] = {}
         self.out_keys = out
-        for o in self.spec.outputs:  # (a loop: cheaper than a comprehension's frame)
+        for o in spec.outputs:  # (a loop: cheaper than a comprehension's frame)
             out[o.name] = output_key(key, o.name)
         #: The patch folder's lineage (``ReasonBook.lineage(base_dir, "")``: a Keyed is
         #: one node's) ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
         self.noted: str | None = None
+        #: ``with_inputs``: the ingredients this key's differ from in their inputs only.
+        self.since = since
 
     def with_inputs(self, inputs: dict[str, str | None]) -> Keyed:
-        """The same node, params and bypass fed by other input keys (made anew: a knob
-        drag does this for every node below the knob at every step)."""
-        keyed = object.__new__(Keyed)
-        keyed.spec, keyed.bypass, keyed.params = self.spec, self.bypass, self.params
-        keyed.types, keyed.params_text, keyed.head = self.types, self.params_text, self.head
-        keyed.since = made = self.made
-        keyed._keyed_by(inputs, {**made, "inputs": inputs})
-        return keyed
+        """The same node, params and bypass fed by other input keys."""
+        made = {**self.made, "inputs": inputs}
+        return Keyed(
+            self.spec,
+            self.params,
+            self.bypass,
+            inputs,
+            self.params_text,
+            made,
+            self.types,
+            head=self.head,
+            since=self.made,
+        )
 
 
 def _same(old: dict[str, Any], new: dict[str, Any], old_types: tuple[type, ...]) -> bool:

@@ -29,8 +29,16 @@ _HASH_CHUNK = 1 << 20
 def digest(*parts: str) -> str:
     """BLAKE2b-160 of the parts, each followed by a NUL byte (one update: the same
     bytes as feeding them one by one)."""
-    text = "\x00".join(parts) + "\x00"
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
+    return _blake(_nul_ended(parts))
+
+
+def _nul_ended(parts: tuple[str, ...]) -> bytes:
+    """The bytes ``digest`` hashes: each part in UTF-8, followed by a NUL byte."""
+    return ("\x00".join(parts) + "\x00").encode("utf-8")
+
+
+def _blake(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
 class FileFingerprints:
@@ -179,13 +187,12 @@ def node_key_of_text(
 def node_key_head(type_id: str, version: int, params_text: str) -> bytes:
     """What a node's key hashes before its input keys (a node whose params are
     unchanged re-keys with new input keys only: ``node_key_with``)."""
-    return f"{type_id}\x00{version}\x00{params_text}\x00".encode()
+    return _nul_ended((type_id, str(version), params_text))
 
 
 def node_key_with(head: bytes, input_keys: Mapping[str, str | None]) -> str:
-    """The node key of ``node_key_head`` and the input keys (``digest``'s bytes)."""
-    text = (sorted_json(input_keys) + "\x00").encode()
-    return hashlib.blake2b(head + text, digest_size=20).hexdigest()
+    """The node key of ``node_key_head`` and the input keys: ``digest`` of the four."""
+    return _blake(head + _nul_ended((sorted_json(input_keys),)))
 
 
 _PARAMS_JSON = json.JSONEncoder(sort_keys=True, default=str)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import GatewayError
-from .reasons import Why
+from .reasons import Why, worded
 from .slots import Slot
 
 Status = Literal["computed", "cached", "failed", "skipped", "cancelled"]
@@ -50,7 +50,7 @@ class NodeFinished:
     @property
     def reason(self) -> str:
         """Computed: what changed since it last ran ("param fog.density 1.2 → 1.5")."""
-        return str(self.why) if self.why is not None else ""
+        return worded(self.why)
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class NodeResult:
     @property
     def reason(self) -> str:
         """Computed: what changed since the node last ran ("param fog.density 1.2 → 1.5")."""
-        return str(self.why) if self.why is not None else ""
+        return worded(self.why)
 
     @property
     def notes(self) -> list[str]:

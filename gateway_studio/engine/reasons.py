@@ -118,6 +118,11 @@ class Why:
         return hash(str(self))
 
 
+def worded(why: Why | None) -> str:
+    """A computed node's reason in words; "" for a node that did not compute."""
+    return str(why) if why is not None else ""
+
+
 def _param_changes(node_id: str, old: Ingredients, new: Ingredients) -> list[str]:
     changes: list[str] = []
     old_params, old_files = old.get("params", {}), old.get("files", {})

@@ -21,15 +21,10 @@ def cached_outputs(
     A ``Files`` hit counts only while the files it wrote are still those bytes."""
     hits: dict[str, Slot] = {}
     source = "memory"
-    memory, disk = cache.memory, cache.disk
     for name, k in out_keys.items():
-        slot = memory.get(k)  # (the cache's own order: memory, then disk)
-        if slot is None:
-            if disk is None:
-                break
-            slot = cache.load(k)
-            if slot is not None:
-                source = "disk"
+        slot, where = cache.get(k)
+        if where == "disk":
+            source = "disk"
         # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
         if slot is None or (Files in type(slot).__mro__ and not files_intact(fingerprints, slot)):
             break
@@ -95,9 +90,8 @@ def store_outputs(
     writers read: the nodes of ``written_only``)."""
     spec, keys = step.spec, step.out_keys
     if cache.disk is None:  # memory only: nothing to weigh
-        memory, transient = cache.memory, not step.kept
         for name, slot in outputs.items():
-            memory.put(keys[name], slot, transient=transient)
+            cache.put(keys[name], slot, persist=step.kept)
         return
     expensive = spec.identity is not None or spec.writes_files
     written = step.node_id in written_only
