@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from gateway_studio.engine import GatewayError
 
 from ._resample import DIRECT_SIGMA as _DIRECT_SIGMA
-from ._resample import area_down, resize_rows
+from ._resample import area_down, blur_plan, resize_rows
 from ._strips import halo_span
 
 F32 = NDArray[np.float32]
@@ -75,11 +75,9 @@ def gaussian_blur(values: NDArray[Any], sigma: float) -> F32:
     if sigma <= _DIRECT_SIGMA:
         return np.asarray(cv2.GaussianBlur(src, (0, 0), sigma, borderType=cv2.BORDER_REFLECT))
     h, w = src.shape[:2]
-    factor = sigma / (_DIRECT_SIGMA * 0.75)
+    factor, rest = blur_plan(sigma)
     small_size = (max(1, round(w / factor)), max(1, round(h / factor)))
     small = cv2.resize(src, small_size, interpolation=cv2.INTER_AREA)
-    # INTER_AREA already box-averaged ``factor`` pixels (variance factor²/12): blur the rest.
-    rest = np.sqrt(max(sigma**2 - factor**2 / 12.0, 0.0)) / factor
     if rest > 0.05:
         small = cv2.GaussianBlur(small, (0, 0), rest, borderType=cv2.BORDER_REFLECT)
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))

@@ -79,9 +79,10 @@ class Lines:
         coarse3 = cv2.GaussianBlur(s, (0, 0), self.sigma * COARSE, borderType=cv2.BORDER_REFLECT)
         a, b = top - lo, bottom - lo
         dog3 = np.asarray(cv2.subtract(coarse3[a:b], fine3[a:b]))
-        # max over channels; cv2.reduce is ~20x faster than numpy's max(axis=2) here
-        dog = cv2.reduce(dog3.reshape(-1, 3), 1, cv2.REDUCE_MAX).reshape(b - a, -1)
-        return np.asarray(dog), luminance(fine3[a:b])
+        # max over channels, pairwise over channel views: ~2x faster than cv2.reduce of
+        # the pixels as rows, ~20x faster than numpy's max(axis=2)
+        dog = np.maximum(dog3[..., 0], dog3[..., 1])
+        return np.maximum(dog, dog3[..., 2], out=dog), luminance(fine3[a:b])
 
     def rows(self, top: int, bottom: int) -> tuple[F32, F32]:
         """Full-size rows [top, bottom) of (DoG, fine luma)."""
@@ -91,25 +92,29 @@ class Lines:
         return resize_rows(dog, self.shape, top, bottom), resize_rows(fine, self.shape, top, bottom)
 
 
-def hatch(top: int, bottom: int, width: int, period: float, darkness: F32, slope: int) -> F32:
-    """Ink coverage (0..1) of rows [top, bottom) of 45° strokes whose width grows with
-    ``darkness`` (those rows, 0..1).
+class Strokes:
+    """45° strokes ``period`` pixels apart across a frame ``width`` wide, along
+    x + slope·y = const (rounded so the pattern tiles): ``coverage`` gives the ink (0..1)
+    of rows whose stroke half-width is darkness · period / 2, anti-aliased over a pixel.
+    The pattern's rows are tiled across the width once, not per band."""
 
-    Strokes run along x + slope·y = const, ``period`` pixels apart (rounded so the pattern
-    tiles); a stroke's half-width is darkness · period / 2, anti-aliased over a pixel."""
-    import cv2
+    def __init__(self, width: int, period: float, slope: int) -> None:
+        step = max(round(period * np.sqrt(2.0)), 3)  # along x; perpendicular ≈ period
+        t = np.arange(step, dtype=np.float32)
+        phase = (t[None, :] + slope * t[:, None]) % step / step  # one tile
+        # distance (px, perpendicular) to the stroke centre, negated: -(period/2 - |.|)
+        dist = np.abs(phase - 0.5) * np.float32(step / np.sqrt(2.0))
+        neg_edge = (dist - np.float32(step / np.sqrt(2.0) / 2)).astype(np.float32)
+        self.step, self.half_period = step, float(step / np.sqrt(2.0) / 2)
+        self.tiled = np.ascontiguousarray(np.tile(neg_edge, (1, width // step + 1))[:, :width])
 
-    step = max(round(period * np.sqrt(2.0)), 3)  # along x; perpendicular ≈ period
-    t = np.arange(step, dtype=np.float32)
-    phase = (t[None, :] + slope * t[:, None]) % step / step  # one tile
-    # distance (px, perpendicular) to the stroke centre, negated: -(period/2 - |.|)
-    dist = np.abs(phase - 0.5) * np.float32(step / np.sqrt(2.0))
-    neg_edge = (dist - np.float32(step / np.sqrt(2.0) / 2)).astype(np.float32)
-    rows = neg_edge[np.arange(top, bottom) % step]
-    tiled = np.tile(rows, (1, width // step + 1))[:, :width]
-    half_period = float(step / np.sqrt(2.0) / 2)
-    ink = cv2.scaleAdd(darkness, half_period, np.ascontiguousarray(tiled))
-    return np.clip(ink, 0.0, 1.0, out=ink)
+    def coverage(self, top: int, bottom: int, darkness: F32) -> F32:
+        """Ink coverage of rows [top, bottom) given those rows' ``darkness`` (0..1)."""
+        import cv2
+
+        rows = self.tiled[np.arange(top, bottom) % self.step]
+        ink = cv2.scaleAdd(darkness, self.half_period, rows)
+        return np.clip(ink, 0.0, 1.0, out=ink)
 
 
 class Sketch:
@@ -136,9 +141,10 @@ class Sketch:
         # edge; per colour channel (strongest wins) so edges between equal greys count
         self.lines = Lines(self.src, shape, line_weight, scale)
         self.thr = 0.002 + 0.03 * (1.0 - detail)
-        self.period = max(9.0 * scale, 3.0)
+        period = max(9.0 * scale, 3.0)
+        self.strokes = Strokes(self.width, period, 1), Strokes(self.width, period * 0.8, -1)
         paper, ink = colours
-        # sketch = ink + value·(paper - ink): one affine cv2.transform of the grey value
+        # sketch = ink + value·(paper - ink), channel by channel
         self.colours = np.stack([paper - ink, ink], axis=1).astype(np.float32)  # 3x2
         self.reach = max(self.lines.reach, self.tone_blur.reach)
 
@@ -165,7 +171,9 @@ class Sketch:
         value = cv2.multiply(tone, 1.0 - lines)
         if self.hatching > 0.0:
             value = self._hatched(value, fine, top, bottom)
-        return np.asarray(cv2.transform(np.asarray(value)[..., None], self.colours))
+        # one scale-and-offset per channel, merged: cv2.transform from one channel to
+        # three takes ten times as long (10 ms on a 1024x576 frame here, against 0.9)
+        return np.asarray(cv2.merge([value * scale + offset for scale, offset in self.colours]))
 
     def _hatched(self, value: F32, fine: F32, top: int, bottom: int) -> F32:
         import cv2
@@ -175,9 +183,8 @@ class Sketch:
         mid = np.clip(mid, 0.0, 1.0, out=mid)
         deep = (dark - 0.6) * np.float32(self.hatching / 0.35)
         deep = np.clip(deep, 0.0, 1.0, out=deep)
-        strokes = hatch(top, bottom, self.width, self.period, mid, 1)
-        value = cv2.multiply(value, 1.0 - 0.7 * strokes)
+        strokes, crossed = self.strokes
+        value = cv2.multiply(value, 1.0 - 0.7 * strokes.coverage(top, bottom, mid))
         if deep.any():  # cross-hatching only where there are shadows
-            cross = hatch(top, bottom, self.width, self.period * 0.8, deep, -1)
-            value = cv2.multiply(value, 1.0 - 0.7 * cross)
+            value = cv2.multiply(value, 1.0 - 0.7 * crossed.coverage(top, bottom, deep))
         return np.asarray(value)

@@ -188,7 +188,8 @@ def combine(
 
 
 # -- blur -------------------------------------------------------------------------------
-@node("field.blur", outputs={"field": Field})
+# version 2: wide blurs on a half-size copy from sigma 4 (nodes._resample.blur_plan)
+@node("field.blur", outputs={"field": Field}, version=2)
 def blur(
     source: Field,
     guide: Image | None = None,

@@ -238,8 +238,10 @@ def isolate(
 
     def coc(top: int, bottom: int) -> F32:
         offset = v[top:bottom] - centre
-        amount = (np.abs(offset) - np.float32(focus_range)) * np.float32(aperture)
-        signed = np.copysign(np.clip(amount, 0.0, 1.0), offset).astype(np.float32)
+        amount = np.abs(offset)  # (|offset| - range) * aperture, clipped, signed: in place
+        amount -= np.float32(focus_range)
+        amount *= np.float32(aperture)
+        signed = np.copysign(np.clip(amount, 0.0, 1.0, out=amount), offset, out=amount)
         return signed if matte is None else signed * (1.0 - matte[top:bottom])
 
     defocused = defocus(image, coc, shape, radius)
@@ -252,7 +254,8 @@ def isolate(
 
 # -- halo -------------------------------------------------------------------------------
 # version 2: transparent pixels do not glow
-@node("modulate.halo", outputs={"image": Image}, version=2)
+# version 3: its wide blurs' shape counts the upsampling (nodes._resample.blur_plan)
+@node("modulate.halo", outputs={"image": Image}, version=3)
 def halo(
     image: Image,
     amount: Field,
@@ -361,7 +364,8 @@ def depth_band(
 
 # -- drawing ----------------------------------------------------------------------------
 # version 2: above 2160 px the ink lines are drawn on a downscaled copy (see nodes._sketch)
-@node("modulate.drawing", outputs={"image": Image}, version=2)
+# version 3: the pencil tone's blur on a half-size copy from sigma 4 (nodes._resample)
+@node("modulate.drawing", outputs={"image": Image}, version=3)
 def drawing(
     image: Image,
     amount: Field,

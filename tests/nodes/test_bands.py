@@ -128,7 +128,7 @@ def test_resize_rows_and_area_down_equal_cv2_resize(
         assert np.abs(down - expected).max() <= 3e-7
 
 
-@pytest.mark.parametrize("sigma", [0.03, 0.8, 3.0, 6.0, 6.5, 20.0, 80.0])
+@pytest.mark.parametrize("sigma", [0.03, 0.8, 3.0, 4.0, 4.5, 6.0, 9.5, 20.0, 80.0])
 def test_banded_gaussian_equals_gaussian_blur(thin_bands: None, sigma: float) -> None:
     pixels = scene()[0]
     blurred = _resample.BandedGaussian(lambda t, b: pixels[t:b], (H, W), sigma)

@@ -182,14 +182,20 @@ def test_blur_radius_is_relative_to_a_1080_frame() -> None:
     assert scaled_radius(10, (2160, 3840)) == 20 and pixel_scale((1080, 1920)) == 1
 
 
-def test_gaussian_blur_large_sigma_matches_direct() -> None:
+@pytest.mark.parametrize("sigma", [3.0, 4.01, 5.3, 7.0, 12.0, 40.0])
+def test_gaussian_blur_large_sigma_matches_direct(sigma: float) -> None:
+    """Past DIRECT_SIGMA the blur runs on a downscaled copy (``_resample.blur_plan``):
+    within 2/255 of the exact blur on a hard 0-1 edge, 0.5/255 on a photo-like texture
+    (without counting the bilinear upsampling's own blur: 3.5/255 on the texture at 4)."""
     import cv2
 
     v = step(300, 500)
     v[100:140, 50:90] = 1.0
-    for sigma in (3.0, 12.0, 40.0):
-        ref = cv2.GaussianBlur(v, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-        assert np.abs(gaussian_blur(v, sigma) - ref).max() < 0.01
+    texture = cv2.GaussianBlur(RNG.random((300, 500), dtype=np.float32), (0, 0), 1.5)
+    texture = (texture - texture.min()) / (texture.max() - texture.min())
+    for values, bound in ((v, 2.0 / 255), (texture, 0.5 / 255)):
+        ref = cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        assert np.abs(gaussian_blur(values, sigma) - ref).max() < bound
 
 
 def test_guided_filter_is_identity_for_the_guide_itself_with_tiny_eps() -> None:
