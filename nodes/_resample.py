@@ -32,9 +32,9 @@ Rows = Callable[[int, int], F32]
 _AREA = 3  # cv2.INTER_AREA (cv2 itself is imported where it is used)
 #: Above this sigma, blurs run on a downscaled copy (``blur_plan``: the same look, a
 #: fraction of the cost); ``nodes._filters.gaussian_blur`` and ``BandedGaussian`` both
-#: switch here. Measured at 1024x576 here: a direct sigma-5.3 blur 7.6 ms, on the
-#: half-size copy 0.75 ms.
-DIRECT_SIGMA = 4.0
+#: switch here. (Not lower for every node: ``geometry.normals`` amplifies its smoothing's
+#: error by its relief gain, so its blur stays exact up to here; see benchmarks/README.)
+DIRECT_SIGMA = 6.0
 #: A wide blur's sigma at its downscaled level is at most this many of that level's pixels.
 _LEVEL_SIGMA = 4.5
 
@@ -247,7 +247,7 @@ def halved_rows(
 
 
 def blur_plan(sigma: float) -> tuple[float, float]:
-    """How a Gaussian blur wider than ``DIRECT_SIGMA`` runs: (factor, rest). Area-downscale
+    """How a Gaussian blur on a downscaled copy runs: (factor, rest). Area-downscale
     by ``factor`` (at least 2, so that ``rest`` stays ≤ 4.5 px), blur by ``rest`` there,
     upsample bilinearly. The area average is a box of variance factor²/12 (in full-size
     pixels²) and the bilinear upsampling a tent of variance factor²/6 on average over its
@@ -270,15 +270,25 @@ class BandedGaussian:
     ``rows_fn(top, bottom)`` gives rows of the frame to blur, of ``shape`` (H, W); it is
     called with halo rows (direct blurs) or once over the frame in bands (to build the
     small copy of a wide blur). ``rows(top, bottom)`` returns the blurred rows; ``reach``
-    is how many halo rows each call reads on either side (0 for a wide blur)."""
+    is how many halo rows each call reads on either side (0 for a wide blur).
+    ``direct_up_to`` moves the switch to the downscaled copy (a soft look that no gain
+    amplifies can take it from sigma 4: within 0.75/255 of the exact blur on photos)."""
 
-    def __init__(self, rows_fn: Rows, shape: tuple[int, int], sigma: float) -> None:
+    def __init__(
+        self,
+        rows_fn: Rows,
+        shape: tuple[int, int],
+        sigma: float,
+        *,
+        direct_up_to: float = DIRECT_SIGMA,
+    ) -> None:
         import cv2
 
         self.rows_fn, self.shape, self.sigma = rows_fn, shape, float(sigma)
         self.small: F32 | None = None
-        self.reach = gaussian_halo(self.sigma) if 0.05 < self.sigma <= DIRECT_SIGMA else 0
-        if self.sigma <= DIRECT_SIGMA:
+        direct = self.sigma <= direct_up_to
+        self.reach = gaussian_halo(self.sigma) if direct and self.sigma > 0.05 else 0
+        if direct:
             return
         h, w = shape
         factor, rest = blur_plan(self.sigma)

@@ -136,7 +136,8 @@ class Sketch:
         self.image, self.width, self.hatching = image, shape[1], float(hatching)
         scale = pixel_scale(shape)
         # pencil tone (colour dodge of the inverted blur): grey / blur(grey), deepened
-        self.tone_blur = BandedGaussian(self.grey, shape, 10.0 * scale)
+        # (on a half-size copy from sigma 4, not 6: 0.75 vs 7.6 ms at the 1024-px proxy)
+        self.tone_blur = BandedGaussian(self.grey, shape, 10.0 * scale, direct_up_to=4.0)
         # ink lines: XDoG — a difference of Gaussians, positive on the dark side of an
         # edge; per colour channel (strongest wins) so edges between equal greys count
         self.lines = Lines(self.src, shape, line_weight, scale)

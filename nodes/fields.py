@@ -188,7 +188,7 @@ def combine(
 
 
 # -- blur -------------------------------------------------------------------------------
-# version 2: wide blurs on a half-size copy from sigma 4 (nodes._resample.blur_plan)
+# version 2: blurs past sigma 6 count the upsampling's own blur (nodes._resample.blur_plan)
 @node("field.blur", outputs={"field": Field}, version=2)
 def blur(
     source: Field,

@@ -37,7 +37,7 @@ from ._strips import band_rows, bands, halo_span, image_rows, new_frame, rows_fo
 
 
 # -- normals ----------------------------------------------------------------------------
-# version 2: smoothing wider than sigma 4 on a half-size copy (nodes._resample.blur_plan)
+# version 2: smoothing past sigma 6 counts the upsampling's blur (nodes._resample.blur_plan)
 @node("geometry.normals", outputs={"normals": Normals}, version=2)
 def normals(
     depth: Depth,
