@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from gateway_studio.engine import Depth, Field, Image, Normals
-from nodes import _resample, _strips, fields, geometry, modulation
+from nodes import _pixels, _resample, _strips, fields, geometry, modulation
 from nodes._filters import gaussian_blur, guided_filter, guided_rows
 from tests.nodes import fullframe_reference as ref
 
@@ -75,6 +75,14 @@ def test_image_rows_are_the_pixels_for_every_sample_value() -> None:
         assert np.array_equal(_strips.image_rows(image, 1, 2), image.pixels[1:2])
     floats = Image(scene()[0])
     assert np.array_equal(_strips.image_rows(floats, 5, 9), floats.pixels[5:9])
+
+
+def test_light_of_an_8bit_photo_is_its_pixels_squared_for_every_value() -> None:
+    data = np.resize(np.arange(256, dtype=np.uint8), (8, 32, 3))
+    for image in (Image(data), Image(data, colorspace="linear")):
+        rows = _strips.image_rows(image, 2, 7)
+        expected = rows if image.colorspace == "linear" else cv2.multiply(rows, rows)
+        assert np.array_equal(_pixels.to_light(image, 2, 7), expected)
 
 
 def test_bands_cover_the_frame_once() -> None:
