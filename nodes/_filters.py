@@ -75,9 +75,8 @@ def gaussian_blur(values: NDArray[Any], sigma: float) -> F32:
     if sigma <= _DIRECT_SIGMA:
         return np.asarray(cv2.GaussianBlur(src, (0, 0), sigma, borderType=cv2.BORDER_REFLECT))
     h, w = src.shape[:2]
-    factor, rest = blur_plan(sigma)
-    small_size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    small = cv2.resize(src, small_size, interpolation=cv2.INTER_AREA)
+    (small_h, small_w), rest = blur_plan(sigma, (h, w))
+    small = cv2.resize(src, (small_w, small_h), interpolation=cv2.INTER_AREA)
     if rest > 0.05:
         small = cv2.GaussianBlur(small, (0, 0), rest, borderType=cv2.BORDER_REFLECT)
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))

@@ -246,16 +246,19 @@ def halved_rows(
     return rows, size
 
 
-def blur_plan(sigma: float) -> tuple[float, float]:
-    """How a Gaussian blur on a downscaled copy runs: (factor, rest). Area-downscale
-    by ``factor`` (at least 2, so that ``rest`` stays ≤ 4.5 px), blur by ``rest`` there,
-    upsample bilinearly. The area average is a box of variance factor²/12 (in full-size
-    pixels²) and the bilinear upsampling a tent of variance factor²/6 on average over its
-    phases, so ``rest`` is what remains of sigma²: √(sigma²/factor² − 1/4) small pixels.
-    Against the exact blur, on the SUN and TUM photos at 1920x1080 and 1024x576 here: at
-    most 0.2-0.75/255 from sigma 4 to 80 (0.8/255 before the tent was counted)."""
+def blur_plan(sigma: float, shape: tuple[int, int]) -> tuple[tuple[int, int], float]:
+    """How a Gaussian blur of a frame of ``shape`` (H, W) on a downscaled copy runs: (the
+    copy's (h, w), rest). Area-downscale by a factor of at least 2 (so that ``rest`` stays
+    ≤ 4.5 px), blur by ``rest`` there, upsample bilinearly. The area average is a box of
+    variance factor²/12 (in full-size pixels²) and the bilinear upsampling a tent of
+    variance factor²/6 on average over its phases, so ``rest`` is what remains of sigma²:
+    √(sigma²/factor² − 1/4) small pixels. Against the exact blur, on the SUN and TUM
+    photos at 1920x1080 and 1024x576 here: at most 0.2-0.75/255 from sigma 4 to 80
+    (0.8/255 before the tent was counted)."""
     factor = max(2.0, sigma / _LEVEL_SIGMA)
-    return factor, math.sqrt(max(sigma**2 / factor**2 - 0.25, 0.0))
+    h, w = shape
+    size = (max(1, round(h / factor)), max(1, round(w / factor)))
+    return size, math.sqrt(max(sigma**2 / factor**2 - 0.25, 0.0))
 
 
 def gaussian_halo(sigma: float) -> int:
@@ -290,9 +293,7 @@ class BandedGaussian:
         self.reach = gaussian_halo(self.sigma) if direct and self.sigma > 0.05 else 0
         if direct:
             return
-        h, w = shape
-        factor, rest = blur_plan(self.sigma)
-        size = (max(1, round(h / factor)), max(1, round(w / factor)))
+        size, rest = blur_plan(self.sigma, shape)
         (small,) = area_down(lambda a, b: [rows_fn(a, b)], shape, size)
         if rest > 0.05:
             small = np.asarray(cv2.GaussianBlur(small, (0, 0), rest, borderType=cv2.BORDER_REFLECT))

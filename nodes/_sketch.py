@@ -133,7 +133,7 @@ class Sketch:
         hatching: float,
         colours: tuple[NDArray[np.float32], NDArray[np.float32]],
     ) -> None:
-        self.image, self.width, self.hatching = image, shape[1], float(hatching)
+        self.image, self.hatching = image, float(hatching)
         scale = pixel_scale(shape)
         # pencil tone (colour dodge of the inverted blur): grey / blur(grey), deepened
         # (on a half-size copy from sigma 4, not 6: 0.75 vs 7.6 ms at the 1024-px proxy)
@@ -143,7 +143,8 @@ class Sketch:
         self.lines = Lines(self.src, shape, line_weight, scale)
         self.thr = 0.002 + 0.03 * (1.0 - detail)
         period = max(9.0 * scale, 3.0)
-        self.strokes = Strokes(self.width, period, 1), Strokes(self.width, period * 0.8, -1)
+        width = shape[1]
+        self.strokes = Strokes(width, period, 1), Strokes(width, period * 0.8, -1)
         paper, ink = colours
         # sketch = ink + value·(paper - ink), channel by channel
         self.colours = np.stack([paper - ink, ink], axis=1).astype(np.float32)  # 3x2

@@ -234,10 +234,7 @@ class Evaluator:
             hits, source = cached_outputs(self.cache, self.fingerprints, keys)
             if len(hits) < len(keys):
                 return None
-            keyed = step.keyed
-            assert keyed is not None
-            if keyed.noted != run.lineage:  # (else filed already)
-                self._note(run, step)  # (a lazy node, not run yet, has nothing to note)
+            self._note(run, step)  # (a lazy node, not run yet, has nothing to note)
             seconds = time.perf_counter() - step.t0
             hit = NodeResult(
                 "cached", seconds, outputs=hits, keys=keys, source=source, preview=not step.kept

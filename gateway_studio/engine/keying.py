@@ -78,10 +78,7 @@ class Keyed:
         )
         self.made = made
         self.key = key = node_key_with(self.head, inputs)
-        out: dict[str, str] = {}
-        self.out_keys = out
-        for o in spec.outputs:  # (a loop: cheaper than a comprehension's frame)
-            out[o.name] = output_key(key, o.name)
+        self.out_keys = out_keys(key, spec)
         #: The patch folder's lineage (``ReasonBook.lineage(base_dir, "")``: a Keyed is
         #: one node's) ``reasons.ReasonBook`` last filed ``made`` under, if any (the
         #: evaluator need not file the same ingredients again).
@@ -117,7 +114,11 @@ def _same(old: dict[str, Any], new: dict[str, Any], old_types: tuple[type, ...])
 
 
 def out_keys(key: str, spec: NodeSpec) -> dict[str, str]:
-    return {o.name: output_key(key, o.name) for o in spec.outputs}
+    """Each output's key (``keys.output_key``) of a node keyed ``key``."""
+    out: dict[str, str] = {}
+    for o in spec.outputs:  # (a loop: cheaper than a comprehension's frame)
+        out[o.name] = output_key(key, o.name)
+    return out
 
 
 class NodeKeys:

@@ -167,7 +167,7 @@ def node_key(
     """Key of a node evaluation (params must already have path params fingerprinted):
     the digest of its type id, version, ``json.dumps(params, sort_keys=True,
     default=str)`` and ``json.dumps`` of the input keys sorted by slot name."""
-    return node_key_of_text(type_id, version, sorted_json(params), input_keys)
+    return node_key_with(node_key_head(type_id, version, sorted_json(params)), input_keys)
 
 
 def output_key(node_key: str, output: str) -> str:
@@ -175,13 +175,6 @@ def output_key(node_key: str, output: str) -> str:
     (an ASCII identifier, checked by ``node.node``), so no two outputs of two keys ever
     meet; a name, not a digest, since every node's output is keyed at every change."""
     return f"{node_key}.{output}"
-
-
-def node_key_of_text(
-    type_id: str, version: int, params_text: str, input_keys: Mapping[str, str | None]
-) -> str:
-    """``node_key`` with the params already as ``sorted_json`` text."""
-    return node_key_with(node_key_head(type_id, version, params_text), input_keys)
 
 
 def node_key_head(type_id: str, version: int, params_text: str) -> bytes:
