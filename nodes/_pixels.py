@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import Image, parse_color
 
+from ._clamps import at_least
 from ._filters import luminance
 from ._strips import bands, image_rows, new_frame
 
@@ -99,7 +100,7 @@ def from_light(image: Image, light: F32) -> F32:
     """Back from linear-ish light (clamps ``light`` at 0 in place: pass an owned array)."""
     import cv2
 
-    light = np.maximum(light, 0.0, out=light)
+    light = at_least(light, 0.0, out=light)
     return light if image.colorspace == "linear" else np.asarray(cv2.sqrt(light))
 
 

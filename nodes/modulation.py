@@ -236,12 +236,14 @@ def isolate(
     centre = np.float32(focus if followed is None else followed)
     matte = None if subject is None else _field_at(subject, image, "the subject mask")
 
+    near_edge, far_edge = centre + np.float32(focus_range), centre - np.float32(focus_range)
+
     def coc(top: int, bottom: int) -> F32:
-        offset = v[top:bottom] - centre
-        amount = np.abs(offset)  # (|offset| - range) * aperture, clipped, signed: in place
-        amount -= np.float32(focus_range)
-        amount *= np.float32(aperture)
-        signed = np.copysign(np.clip(amount, 0.0, 1.0, out=amount), offset, out=amount)
+        # (|offset| - range) * aperture, clipped, with the offset's sign: at most one of
+        # the two terms is not 0 (cheaper than np.abs and np.copysign, the same numbers)
+        rows, gain = v[top:bottom], np.float32(aperture)
+        signed = np.clip((rows - near_edge) * gain, 0.0, 1.0)
+        signed += np.clip((rows - far_edge) * gain, -1.0, 0.0)
         return signed if matte is None else signed * (1.0 - matte[top:bottom])
 
     defocused = defocus(image, coc, shape, radius)
