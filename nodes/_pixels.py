@@ -78,9 +78,11 @@ def render(image: Image, band: Callable[[int, int], F32], *, min_rows: int = 1) 
     return Image(out, image.alpha, image.colorspace, image.bit_depth)
 
 
-#: (v / 255)² for every 8-bit value: an 8-bit sRGB photo's light in one ``cv2.LUT`` pass,
-#: the same numbers as converting then squaring (tested), 0.43x the time at 1024x576.
-_LIGHT_8BIT = np.square(np.arange(256, dtype=np.float32) / np.float32(255))
+#: An 8-bit sRGB photo's light (v / 255)² is one OpenCV product, v·v / 65025 straight from
+#: the 8-bit values: 0.55x the time of a ``cv2.LUT`` lookup of float32 (which took 0.43x
+#: the time of converting then squaring) at 1024x576, and nearer the exact value (within
+#: 1.14 float32 ulp for every value, against 1.49 for converting then squaring; tested).
+_LIGHT_8BIT_SCALE = 1.0 / 65025.0
 
 
 def to_light(image: Image, top: int, bottom: int) -> F32:
@@ -89,7 +91,8 @@ def to_light(image: Image, top: int, bottom: int) -> F32:
     import cv2
 
     if image.data.dtype == np.uint8 and image.colorspace != "linear":
-        return np.asarray(cv2.LUT(image.data[top:bottom], _LIGHT_8BIT))
+        rows = image.data[top:bottom]
+        return np.asarray(cv2.multiply(rows, rows, scale=_LIGHT_8BIT_SCALE, dtype=cv2.CV_32F))
     p = image_rows(image, top, bottom)
     if image.colorspace == "linear":
         return p.copy() if image.data.dtype == np.float32 else p  # converted rows are new

@@ -79,10 +79,13 @@ def test_image_rows_are_the_pixels_for_every_sample_value() -> None:
 
 def test_light_of_an_8bit_photo_is_its_pixels_squared_for_every_value() -> None:
     data = np.resize(np.arange(256, dtype=np.uint8), (8, 32, 3))
-    for image in (Image(data), Image(data, colorspace="linear")):
-        rows = _strips.image_rows(image, 2, 7)
-        expected = rows if image.colorspace == "linear" else cv2.multiply(rows, rows)
-        assert np.array_equal(_pixels.to_light(image, 2, 7), expected)
+    linear = Image(data, colorspace="linear")
+    assert np.array_equal(_pixels.to_light(linear, 2, 7), _strips.image_rows(linear, 2, 7))
+    light = _pixels.to_light(Image(data), 0, 8)
+    exact = np.square(data.astype(np.float64) / 255.0)  # (v / 255)², then rounded once
+    assert light.dtype == np.float32 and light.shape == data.shape
+    np.testing.assert_array_max_ulp(light, exact.astype(np.float32), maxulp=1)
+    assert np.array_equal(_pixels.to_light(Image(data), 2, 7), light[2:7])
 
 
 def test_bands_cover_the_frame_once() -> None:
