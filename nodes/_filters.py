@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import GatewayError
 
+from ._clamps import at_least
 from ._resample import DIRECT_SIGMA as _DIRECT_SIGMA
 from ._resample import area_down, blur_plan, resize_rows
 from ._strips import halo_span
@@ -109,7 +110,7 @@ def _guided_coefficients(g: F32, p: F32, r: int, eps: float) -> tuple[F32, F32]:
     mean_p = box_mean(p, r)
     var_g = box_mean(g * g, r) - mean_g * mean_g
     cov_gp = box_mean(g * p, r) - mean_g * mean_p
-    a = cov_gp / (np.maximum(var_g, 0.0) + np.float32(eps))
+    a = cov_gp / (at_least(var_g, 0.0) + np.float32(eps))
     b = mean_p - a * mean_g
     return box_mean(a, r), box_mean(b, r)
 

@@ -11,8 +11,9 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import Image
 
+from ._clamps import at_most
 from ._filters import gaussian_blur, luminance, smoothstep
-from ._pixels import to_light
+from ._pixels import bcast, to_light
 from ._resample import area_down
 from ._strips import image_rows
 
@@ -60,9 +61,9 @@ def half_size_glow(
         return [to_light(image, top, bottom), key]
 
     half_light, half_key = area_down(light_and_key, (h, w), ((h + 1) // 2, (w + 1) // 2))
-    emit = np.multiply(half_light, half_key[..., None], out=half_light)  # (ours: in place)
+    emit = cv2.multiply(half_light, bcast(half_key, 3), dst=half_light)  # (ours: in place)
     del half_key
     glow = bloom(emit, radius)
     del emit, half_light
     cv2.multiply(glow, (*tint.tolist(), 0.0), dst=glow)
-    return np.minimum(glow, 1.0, out=glow)
+    return at_most(glow, 1.0, out=glow)

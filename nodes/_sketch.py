@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import Image
 
+from ._clamps import at_least, at_most
 from ._filters import REFERENCE_SHORT_SIDE, luminance, pixel_scale
 from ._resample import BandedGaussian, area_down, gaussian_halo, resize_rows
 from ._strips import bands, halo_span, image_rows, rows_for_halo
@@ -162,10 +163,8 @@ class Sketch:
         """Rows [top, bottom) of the drawing, (n, W, 3)."""
         import cv2
 
-        tone = cv2.divide(
-            self.grey(top, bottom), np.maximum(self.tone_blur.rows(top, bottom), 1e-3)
-        )
-        tone = np.minimum(tone, 1.0, out=tone)
+        tone = cv2.divide(self.grey(top, bottom), at_least(self.tone_blur.rows(top, bottom), 1e-3))
+        tone = at_most(tone, 1.0, out=tone)
         tone = cv2.multiply(tone, tone)
         dog, fine = self.lines.rows(top, bottom)
         lines = cv2.multiply(cv2.subtract(dog, self.thr), 1.0 / (self.thr + 0.004))

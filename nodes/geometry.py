@@ -31,6 +31,7 @@ from gateway_studio.engine import (
 )
 from gateway_studio.engine.slots import srgb_encode
 
+from ._clamps import at_least
 from ._filters import scaled_radius
 from ._resample import BandedGaussian
 from ._strips import band_rows, bands, halo_span, image_rows, new_frame, rows_for_halo
@@ -282,12 +283,16 @@ def relight(
     tint = np.asarray(parse_color(color), dtype=np.float32)
     h, w = image.size
     out = new_frame(h, w, 3)
+    gains = [float(intensity) * float(t) for t in tint]
     for top, bottom in bands(h, w):
-        lambert = np.maximum(normals.vectors[top:bottom] @ light, 0.0).astype(np.float32)
-        shade = np.float32(ambient) + np.float32(intensity) * lambert[..., None] * tint
+        lambert = at_least(cv2.transform(normals.vectors[top:bottom], light[None, :]), 0.0)
+        # ambient + intensity·lambert·tint, a channel at a time (numpy's broadcast of the
+        # (n, W, 1) lambert against the tint took 5x the time)
+        shade = cv2.merge([cv2.addWeighted(lambert, g, lambert, 0.0, ambient) for g in gains])
         if image.colorspace == "srgb":
             shade = cv2.pow(shade, 1.0 / 2.2)
-        pixels = image_rows(image, top, bottom)
-        relit = pixels * shade
-        np.clip(pixels + np.float32(mix) * (relit - pixels), 0.0, 1.0, out=out[top:bottom])
+        if mix < 1.0:  # pixels + mix·(pixels·shade − pixels) = pixels·(1 − mix + mix·shade)
+            shade = cv2.addWeighted(shade, mix, shade, 0.0, 1.0 - mix)
+        relit = cv2.multiply(image_rows(image, top, bottom), shade)
+        np.clip(relit, 0.0, 1.0, out=out[top:bottom])
     return Image(out, image.alpha, image.colorspace, image.bit_depth)

@@ -45,6 +45,7 @@ from gateway_studio.engine import (
 )
 from gateway_studio.engine.slots import inverse_to_distance
 
+from ._clamps import at_most
 from ._filters import (
     luminance,
     resized_to,
@@ -53,12 +54,22 @@ from ._filters import (
 )
 from ._glow import half_size_glow
 from ._lens import MIN_BAND_ROWS, defocus
-from ._pixels import bcast, from_light, lerp, mixed, onto, render, saturation_lerp, to_light
+from ._pixels import (
+    bcast,
+    from_light,
+    lerp,
+    mixed,
+    onto,
+    render,
+    saturation_lerp,
+    solid,
+    to_light,
+)
 from ._pixels import blend as blend_rows
 from ._pixels import colour as knob_colour
 from ._resample import resize_rows
 from ._sketch import Sketch
-from ._strips import image_rows, rows_for_halo
+from ._strips import band_rows, image_rows, rows_for_halo
 from ._styles import pixel_cells, posterize, toned
 
 F32 = NDArray[np.float32]
@@ -143,21 +154,20 @@ def atmosphere(
     reach = np.float32(ratio - d_start)
     if reach <= 1e-6 or density <= 0.0 or mix <= 0.0:
         return image
-    fog_rgb = np.asarray(parse_color(colour), dtype=np.float32) ** 2
+    h, w = image.size
+    fog_light = solid(np.asarray(parse_color(colour), np.float32) ** 2, min(band_rows(w), h), w)
 
     def band(top: int, bottom: int) -> F32:
         dist = inverse_to_distance(v[top:bottom], 1.0, ratio)  # 1 (nearest) .. ratio
         d_norm = np.clip((dist - np.float32(d_start)) / reach, 0.0, 1.0)
-        fog = (1.0 - np.exp(np.float32(-density) * d_norm)).astype(np.float32)  # 1 - t
+        fog = 1.0 - cv2.exp(np.float32(-density) * d_norm)  # 1 - t (cv2.exp: 0.25x np.exp)
         source = pixels = image_rows(image, top, bottom)
         if desaturate > 0.0:
             pixels = saturation_lerp(pixels, fog * np.float32(desaturate))
         light = cv2.multiply(pixels, pixels) if image.colorspace == "srgb" else pixels
-        fog_light = np.empty_like(light)
-        fog_light[:] = fog_rgb
         # out = light·t + fog_colour·(1 - t)
-        out = from_light(image, blend_rows(np.asarray(light), fog_light, 1.0 - fog, fog))
-        return mixed(source, out, float(mix))
+        fogged = blend_rows(np.asarray(light), fog_light[: bottom - top], 1.0 - fog, fog)
+        return mixed(source, from_light(image, fogged), float(mix))
 
     return render(image, band)
 
@@ -456,7 +466,7 @@ def blend(
             high = 1.0 - 2.0 * (1.0 - a) * (1.0 - b)
             top_layer = np.where(a < 0.5, low, high)
         else:
-            top_layer = np.minimum(cv2.add(a, b), 1.0)
+            top_layer = at_most(cv2.add(a, b), 1.0)
         return lerp(a, np.asarray(top_layer, dtype=np.float32), weight)
 
     return render(image, band)

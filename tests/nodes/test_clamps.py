@@ -1,4 +1,4 @@
-"""nodes._clamps: the fast bounds give np.maximum's and np.minimum's numbers."""
+"""nodes._clamps and nodes._pixels.solid: the fast forms give the slow forms' numbers."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def test_bounds_write_into_out() -> None:
     assert float(out.min()) == 0.0 and float(out.max()) == 2.0
     assert at_most(values, 1.0, out=values) is values
     assert float(values.max()) == 1.0 and float(values.min()) == -1.0
+
+
+def test_solid_is_one_colour_in_every_pixel() -> None:
+    from nodes._pixels import solid
+
+    rgb = np.array([0.25, 0.5, 1.0], np.float32)
+    block = solid(rgb, 3, 5)
+    assert block.shape == (3, 5, 3) and block.dtype == np.float32
+    np.testing.assert_array_equal(block, np.broadcast_to(rgb, (3, 5, 3)))
