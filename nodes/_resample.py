@@ -141,12 +141,26 @@ def linear_taps(src: int, dst: int) -> Taps:
     return _taps(rows)
 
 
+def _halving_three_channels(a: F32, size: tuple[int, int], interpolation: int) -> bool:
+    return (
+        interpolation == _AREA
+        and a.ndim == 3
+        and a.shape[2] == 3
+        and (size[0] * 2, size[1] * 2) == (a.shape[1], a.shape[0])
+    )
+
+
 def cv_resize(a: F32, size: tuple[int, int], interpolation: int) -> F32:
     """``cv2.resize(a, size)`` (size = (w, h), as cv2 takes it) for any number of channels:
     cv2 resizes at most 4 at once outside its whole-ratio area path, so more are resized
     4 at a time (channels are independent: the same numbers)."""
     import cv2
 
+    if _halving_three_channels(a, size, interpolation):
+        # OpenCV's fast 2x area path takes 1 or 4 channels: widened to 4 and back, 3
+        # channels cost 0.35x the time (the same sums to float rounding)
+        wide = cv2.resize(cv2.cvtColor(a, cv2.COLOR_RGB2RGBA), size, interpolation=interpolation)
+        return np.asarray(cv2.cvtColor(wide, cv2.COLOR_RGBA2RGB))
     if a.ndim < 3 or a.shape[2] <= 4:
         return np.asarray(cv2.resize(a, size, interpolation=interpolation))
     parts = [
