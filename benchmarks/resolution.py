@@ -109,6 +109,10 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", maker], check=True)
         cache = folder / "cache"
         env = dict(os.environ, GATEWAY_STUDIO_CACHE=str(cache), PYTHONPATH=str(ROOT))
+        # Python's default bytecode caching, as on an artist's machine: the cold render
+        # writes what the warm one reads. (A sandbox with PYTHONDONTWRITEBYTECODE=1 left
+        # edited modules uncompiled: every run compiled ~60 of them, +0.15 s here.)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         png_mb = (folder / "photo.png").stat().st_size / 2**20
         print(f"{width}x{height} ({width * height / 1e6:.1f} MP), PNG {png_mb:.1f} MB")
         ref = run(
