@@ -20,10 +20,10 @@ themselves at low resolution.
 Two passes touch the full frame, a band of rows at a time (``gather``: cut the focus layer
 out and halve what is left; ``composite``: upsample each side's result and lay it over the
 sharp pixels, by each pixel's blurred share, which the gather keeps); everything between
-runs on the half-size and smaller copies. The numbers
-are those of the full-frame implementation it replaced (isolate version 2/3, its smallest
-copy 1/64 since version 4) to float rounding: the halving and the upsampling are
-``cv2.resize``'s own, band by band (``nodes._resample``).
+runs on the half-size and smaller copies. The numbers are those of the full-frame
+implementation it replaced (isolate version 2/3, its smallest copy 1/64 since version 4)
+to float rounding: the halving and the upsampling are ``cv2.resize``'s own, band by band
+(``nodes._resample``).
 """
 
 from __future__ import annotations

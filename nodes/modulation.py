@@ -250,7 +250,7 @@ def isolate(
 
     def coc(top: int, bottom: int) -> F32:
         # (|offset| - range) * aperture, clipped, with the offset's sign: at most one of
-        # the two terms is not 0 (cheaper than np.abs and np.copysign, the same numbers)
+        # the two terms is not 0 (cheaper than np.abs and np.copysign; equal to rounding)
         rows, gain = v[top:bottom], np.float32(aperture)
         signed = np.clip((rows - near_edge) * gain, 0.0, 1.0)
         signed += np.clip((rows - far_edge) * gain, -1.0, 0.0)
