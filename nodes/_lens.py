@@ -112,15 +112,9 @@ class Gathered:
     """What the blurred layers gathered behind (``far``) and in front of the focus."""
 
     blurred: bool  # False: every pixel is in the focus layer, nothing to composite
-    rest: F32  # (H, W): each pixel's share in the blurred layers (``blurred_share``)
+    rest: F32  # (H, W): each pixel's share in the blurred layers, min(|coc|·N, 1)
     far: Side | None = None
     near: Side | None = None
-
-
-def blurred_share(coc: F32, out: F32) -> F32:
-    """Into ``out``: the weight each pixel gives to the blurred layers, min(|coc|·N, 1)
-    (0 in the focus layer, 1 from one layer away; the focus layer keeps 1 − this)."""
-    return np.clip(np.abs(coc) * np.float32(LAYERS_PER_SIDE), 0.0, 1.0, out=out)
 
 
 def _layer_level(radius: float) -> int:
@@ -189,8 +183,9 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
     kept whole; per side it holds the premultiplied RGBA of the side's share of the half-size
     colour and its coverage-weighted layer index (10 channels for both sides).
 
-    Each pixel's ``blurred_share`` is kept whole (a third of an RGB frame) for the
-    composite pass, which would otherwise compute the circle of confusion again."""
+    Each pixel's share in the blurred layers is kept whole (``Gathered.rest``, a third of
+    an RGB frame) for the composite pass, which would otherwise compute the circle of
+    confusion again."""
     import cv2
 
     n = LAYERS_PER_SIDE
@@ -206,10 +201,13 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
         those on its fast path, 3 channels at 6x their cost.)"""
         nonlocal any_blur
         c = coc(top, bottom)
-        rest = blurred_share(c, rest_frame[top:bottom])
+        distance = np.abs(c) * np.float32(n)  # |layer index − N|
+        # the share in the blurred layers: 0 in the focus layer, 1 from one layer away
+        # (the focus layer keeps 1 − this)
+        rest = np.clip(distance, 0.0, 1.0, out=rest_frame[top:bottom])
         any_blur = any_blur or float(rest.max()) > 0.0
         behind = (c < 0.0).astype(np.float32)
-        reach = np.abs(c) * np.float32(n) * rest
+        reach = distance * rest
         rgba = cv2.cvtColor(colour(top, bottom), cv2.COLOR_RGB2RGBA)  # alpha 1
         premult = np.asarray(cv2.multiply(rgba, cv2.merge([rest] * 4)))
         return [premult, rest * behind, reach, reach * behind]
