@@ -36,9 +36,9 @@ from numpy.typing import NDArray
 
 from gateway_studio.engine import Image
 
-from ._clamps import at_least, at_most
-from ._pixels import bcast, blend, to_light
-from ._resample import cv_resize, halved_rows, resize_rows
+from ._clamps import at_least
+from ._pixels import bcast, to_light
+from ._resample import area_taps, cv_resize, halved_rows, resize_rows
 from ._strips import band_rows, new_frame
 
 F32 = NDArray[np.float32]
@@ -87,17 +87,6 @@ def _resize(values: F32, size: tuple[int, int]) -> F32:
     return cv_resize(values, (w, h), cv2.INTER_LINEAR)
 
 
-def _over_into(front: F32, back: F32) -> F32:
-    """Premultiplied RGBA ``front`` over ``back`` (same size): front + back·(1 − αf),
-    written into ``back`` (an array of the caller's own), which is returned. (cv2 with
-    the transparency merged to four channels: 0.7x the time of numpy's broadcast here.)"""
-    import cv2
-
-    clear = 1.0 - cv2.extractChannel(front, 3)
-    cv2.multiply(back, cv2.merge([clear] * 4), dst=back)
-    return np.asarray(cv2.add(front, back, dst=back))
-
-
 @dataclass(frozen=True)
 class Side:
     """One side's blurred layers composited at a low resolution: the colour normalised by
@@ -134,43 +123,41 @@ def _side(
 ) -> Side | None:
     """One side's layers from its pyramid: per level (1 = half size), the premultiplied
     RGBA of this side's share of the blurred layers and its coverage-weighted layer index
-    (None for the levels no layer uses). ``sizes[k]`` is level k's size."""
+    (None for the levels no layer uses). ``sizes[k]`` is level k's size. (Each layer's
+    share, the "over" and the final division are compiled loops, ``nodes._lens_kernel``:
+    one pass each where OpenCV took five.)"""
     import cv2
+
+    from ._lens_kernel import layer, over, unpremultiply
 
     n = LAYERS_PER_SIDE
     acc: F32 | None = None
     acc_level = _MAX_LEVEL
-    indices: dict[int, F32] = {}  # per level: each pixel's layer index on this side
     order = range(0, n) if behind else range(2 * n, n, -1)  # outermost first
     for i in order:
         radius = abs(i - n) / n * max_radius
         level = _layer_level(radius)
-        premult, wi = pyramid[level - 1] or (np.zeros((0, 0, 4), np.float32), np.zeros(0))
-        if level not in indices:
-            cover = at_least(cv2.extractChannel(premult, 3), 1e-6)
-            idx = np.asarray(cv2.divide(wi, cover))
-            indices[level] = at_most(idx, n - 1.0) if behind else at_least(idx, n + 1.0)
-        tent = np.clip(1.0 - cv2.absdiff(indices[level], float(i)), 0.0, 1.0)
-        if float(tent.max()) <= 0.0:
+        found = pyramid[level - 1]
+        if found is None:
             continue
-        layer = np.asarray(cv2.multiply(premult, cv2.merge([tent] * 4)))
+        this, peak = layer(*found, i, behind, n)
+        if peak <= 0.0:
+            continue
         r_low = radius / 2**level
         if r_low >= 0.25:
-            layer = np.asarray(
-                cv2.filter2D(layer, -1, disc_kernel(r_low), borderType=cv2.BORDER_REFLECT)
+            this = np.asarray(
+                cv2.filter2D(this, -1, disc_kernel(r_low), borderType=cv2.BORDER_REFLECT)
             )
         if acc is None:
-            acc, acc_level = layer, level
+            acc, acc_level = this, level
             continue
         if level < acc_level:
             acc, acc_level = _resize(acc, sizes[level]), level
         # behind the focus each nearer layer goes over; in front, each farther under
-        acc = _over_into(layer, acc) if behind else _over_into(acc, layer)
+        acc = over(this, acc) if behind else over(acc, this)
     if acc is None:
         return None
-    coverage = np.ascontiguousarray(acc[..., 3])
-    colour = cv2.divide(cv2.cvtColor(acc, cv2.COLOR_RGBA2RGB), bcast(at_least(coverage, 1e-6), 3))
-    return Side(np.asarray(colour), coverage)
+    return Side(*unpremultiply(acc))
 
 
 def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -> Gathered:
@@ -186,50 +173,27 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
     Each pixel's share in the blurred layers is kept whole (``Gathered.rest``, a third of
     an RGB frame) for the composite pass, which would otherwise compute the circle of
     confusion again."""
-    import cv2
-
     n = LAYERS_PER_SIDE
-    any_blur = False
-    alpha_max = [0.0, 0.0]  # of each side's coverage at half size (far, near)
+    peaks = [0.0, 0.0, 0.0]  # of the far and near coverage and the share at half size
     rest_frame = new_frame(*shape)
-
-    def products(top: int, bottom: int) -> list[F32]:
-        """Full-size rows of the blurred layers' premultiplied RGBA (their coverage in
-        alpha); their coverage behind the focus; that coverage times the distance
-        |layer index − N| (all, behind): a pixel behind the focus is at layer index
-        N − |coc|·N, one in front at N + |coc|·N. (Four channels and one: OpenCV halves
-        those on its fast path, 3 channels at 6x their cost.)"""
-        nonlocal any_blur
-        c = coc(top, bottom)
-        distance = np.abs(c) * np.float32(n)  # |layer index − N|
-        # the share in the blurred layers: 0 in the focus layer, 1 from one layer away
-        # (the focus layer keeps 1 − this)
-        rest = np.clip(distance, 0.0, 1.0, out=rest_frame[top:bottom])
-        any_blur = any_blur or float(rest.max()) > 0.0
-        behind = (c < 0.0).astype(np.float32)
-        reach = distance * rest
-        rgba = cv2.cvtColor(colour(top, bottom), cv2.COLOR_RGB2RGBA)  # alpha 1
-        premult = np.asarray(cv2.multiply(rgba, cv2.merge([rest] * 4)))
-        return [premult, rest * behind, reach, reach * behind]
-
-    half_rows, half = halved_rows(products, shape)
+    half = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+    row_taps, col_taps = area_taps(shape[0], half[0]), area_taps(shape[1], half[1])
+    odd = shape[0] % 2 == 1 or shape[1] % 2 == 1  # (not OpenCV's exact 2x2 average)
 
     def sides(top: int, bottom: int) -> list[F32]:
         """Half-size rows of each side's premultiplied RGBA, and of each side's
-        coverage-weighted layer index (far, near)."""
-        premult1, af1, r1, rf1 = half_rows(top, bottom)
-        a1 = cv2.extractChannel(premult1, 3)
-        near = at_least(a1 - af1, 0.0)
-        covered = at_least(a1, 1e-6)
-        out = []
-        for k, alpha in enumerate((af1, near)):
-            # the half-size colour is shared between the sides in proportion to coverage
-            share = np.asarray(cv2.divide(alpha, covered))
-            out.append(np.asarray(cv2.multiply(premult1, cv2.merge([share] * 4))))
-            alpha_max[k] = max(alpha_max[k], float(alpha.max()))
-        index_far = af1 * np.float32(n) - rf1
-        index_near = near * np.float32(n) + (r1 - rf1)
-        return [*out, index_far, index_near]
+        coverage-weighted layer index (far, near), from the full-size rows they average
+        (``nodes._lens_kernel``); the full-size shares go into ``rest_frame``."""
+        from ._lens_kernel import half_sides  # (numba: imported on first use)
+
+        lo, hi = row_taps.span(top, bottom)
+        taps = None
+        if odd:
+            taps = (row_taps.index[top:bottom] - lo, row_taps.weight[top:bottom])
+            taps += (col_taps.index, col_taps.weight)
+        outs, found = half_sides(colour(lo, hi), coc(lo, hi), n, rest_frame[lo:hi], taps)
+        peaks[:] = [max(a, float(b)) for a, b in zip(peaks, found, strict=True)]
+        return outs
 
     used = [_layer_level(abs(i - n) / n * max_radius) for i in range(2 * n + 1) if i != n]
     first, last = min(used), max(used)
@@ -241,7 +205,7 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
     for top in range(0, size[0], step):
         for whole, part in zip(kept, rows_at(top, min(top + step, size[0])), strict=True):
             whole[top : top + step] = part
-    if not any_blur:
+    if peaks[2] <= 0.0:  # every pixel is in the focus layer
         return Gathered(False, rest_frame)
     levels: list[list[F32] | None] = [None] * (first - 1) + [kept]
     while len(levels) < last:  # (no layer reads a coarser level)
@@ -251,7 +215,7 @@ def gather(colour: Rows, coc: Rows, shape: tuple[int, int], max_radius: float) -
         sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
     found = []
     for k, behind in ((0, True), (1, False)):
-        if alpha_max[k] < 1e-6:
+        if peaks[k] < 1e-6:
             found.append(None)
             continue
         pyramid = [None if a is None else (a[k], a[2 + k]) for a in levels]
@@ -263,31 +227,22 @@ def composite(
     colour: F32, gathered: Gathered, shape: tuple[int, int], top: int, bottom: int
 ) -> F32:
     """Rows [top, bottom) of the defocused frame: ``colour`` (those rows, sharp) with the
-    gathered sides upsampled and laid over it."""
+    gathered sides upsampled and laid over it: focus over far (a lerp from the sharp pixel
+    to the far colour by the far layers' share of the coverage, the focus layer having
+    1 − rest), then near over that (``nodes._lens_kernel.lay_over``)."""
     if not gathered.blurred:
         return colour
-    rest = gathered.rest[top:bottom]
-    # focus over far: a lerp from the sharp pixel to the far colour by the far layers'
-    # share of the coverage (the focus layer has coverage 1 - rest)
-    # (blendLinear normalises by the summed weights; the 1e-7 keeps the pixel itself where
-    # nothing at all was gathered)
-    out, sharp = colour, (1.0 - rest) + np.float32(1e-7)
-    coverage = sharp
-    far, near = gathered.far, gathered.near
-    if far is not None:
-        far_cover = rest * resize_rows(far.coverage, shape, top, bottom)
-        out = blend(colour, resize_rows(far.colour, shape, top, bottom), sharp, far_cover)
-        coverage = sharp + far_cover
-    # near over that, likewise
-    if near is not None:
-        near_cover = resize_rows(near.coverage, shape, top, bottom)
-        out = blend(
-            out,
-            resize_rows(near.colour, shape, top, bottom),
-            (1.0 - near_cover) * coverage,
-            near_cover,
+    from ._lens_kernel import lay_over
+
+    def rows(side: Side | None) -> tuple[F32, F32] | None:
+        if side is None:
+            return None
+        return (
+            resize_rows(side.colour, shape, top, bottom),
+            resize_rows(side.coverage, shape, top, bottom),
         )
-    return np.asarray(out)
+
+    return lay_over(colour, gathered.rest[top:bottom], rows(gathered.far), rows(gathered.near))
 
 
 def defocus(image: Image, coc: Rows, shape: tuple[int, int], radius: float) -> Rows:

@@ -1,4 +1,5 @@
-"""Import torch and transformers in the background while the artist is not interacting.
+"""Import torch and transformers (and numba's compiled kernels) in the background while
+the artist is not interacting.
 
 Importing them holds the GIL inside C extension initialisation for 100-250 ms at a time
 (measured on this 2-core machine: ``import torch`` 160-230 ms in torch's own C start-up),
@@ -28,6 +29,7 @@ from qtpy.QtWidgets import QApplication
 ENV = "GATEWAY_STUDIO_WARM_IMPORTS"
 #: In the order the first depth.estimate needs them; each one is a separate stall.
 MODULES: tuple[str, ...] = (
+    "nodes._lens_kernel",  # numba and isolate's compiled gather: ~1 s, 3 s the first time
     "torch",
     "torch.nn.functional",
     "transformers",

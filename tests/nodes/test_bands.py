@@ -227,6 +227,19 @@ def test_image_nodes_equal_the_full_frame_code(
     assert np.abs(got - expected).max() <= 1e-6, (label, params, kind)
 
 
+@pytest.mark.parametrize("params", [{}, {"focus": 0.2, "max_radius": 80.0}])
+@pytest.mark.parametrize("kind", ["8-bit", "alpha"])
+def test_isolate_at_even_sizes_equals_the_full_frame_code(
+    thin_bands: None, params: dict[str, Any], kind: str
+) -> None:
+    """Even sizes take the gather's exact 2x2 average (``nodes._lens_kernel``), odd ones
+    (every case above) its general weights: both agree with the full-frame code."""
+    pixels, depth = scene(156, 282)
+    image = image_of(pixels, kind)
+    got = modulation.isolate.func(image, Field(depth), **params).pixels
+    assert np.abs(got - ref.isolate(image, Field(depth), **params)).max() <= 1e-6
+
+
 @pytest.mark.parametrize(
     "params",
     [{}, {"smooth": 0.0}, {"smooth": 0.5, "strength": 20.0}, {"smooth": 40.0}],
