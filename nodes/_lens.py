@@ -20,10 +20,11 @@ themselves at low resolution.
 Two passes touch the full frame, a band of rows at a time (``gather``: cut the focus layer
 out and halve what is left; ``composite``: upsample each side's result and lay it over the
 sharp pixels, by each pixel's blurred share, which the gather keeps); everything between
-runs on the half-size and smaller copies. The numbers are those of the full-frame
-implementation it replaced (isolate version 2/3, its smallest copy 1/64 since version 4)
-to float rounding: the halving and the upsampling are ``cv2.resize``'s own, band by band
-(``nodes._resample``).
+runs on the half-size and smaller copies. The per-pixel steps are compiled loops
+(``nodes._lens_kernel``); the blurs, the deeper halvings and the upsampling are OpenCV's,
+band by band (``nodes._resample``). The numbers are those of the full-frame implementation
+it replaced (isolate version 2/3, its smallest copy 1/64 since version 4) to float
+rounding: the first halving sums with ``cv2.resize``'s INTER_AREA weights.
 """
 
 from __future__ import annotations

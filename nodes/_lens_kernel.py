@@ -47,8 +47,8 @@ _FAST = {"nsz", "contract", "afn", "reassoc"}
 _OPTIONS = {"cache": True, "nogil": True, "fastmath": _FAST}
 _compiled = njit(inline="always", **_OPTIONS)
 # The kernels' exact types, compiled when this module is imported (or loaded from numba's
-# cache: milliseconds), not on the first knob change; other types are refused, not
-# compiled anew. Images are C-ordered float32, taps int64 indices and float32 weights.
+# cache: 0.6 s), not on a knob change; other types are refused, not compiled anew.
+# Images are C-ordered float32, taps int64 indices and float32 weights.
 _IMAGE, _PLANE, _INDEX = "float32[:, :, ::1]", "float32[:, ::1]", "int64[:, ::1]"
 _SIDES = f"{_IMAGE}, {_IMAGE}, {_PLANE}, {_PLANE}, float32[::1]"  # far, near, indices, peaks
 _BY_TWO = f"void({_IMAGE}, {_PLANE}, int64, {_PLANE}, {_SIDES})"
@@ -303,7 +303,9 @@ def _lay_over(
     for y in range(colour.shape[0]):
         for x in range(colour.shape[1]):
             c0, c1, c2 = colour[y, x, 0], colour[y, x, 1], colour[y, x, 2]
-            sharp = (one - rest[y, x]) + np.float32(1e-7)  # the focus layer's coverage
+            # the focus layer's coverage (the 1e-7 keeps the pixel itself where nothing at
+            # all was gathered)
+            sharp = (one - rest[y, x]) + np.float32(1e-7)
             cover = sharp
             if has_far:
                 behind = rest[y, x] * far_cover[y, x]
