@@ -39,6 +39,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from ._pixels import BLEND_SCALE  # (``blend``'s weights' scale: the same sums)
+
 F32 = NDArray[np.float32]
 
 #: numba's fast-math flags minus the no-NaN / no-infinity assumptions: sums may be
@@ -282,7 +284,6 @@ def unpremultiply(rgba: F32) -> tuple[F32, F32]:
 
 
 # -- the composite (``nodes._lens.composite``), full size ------------------------------
-_SCALE = np.float32(2.0**17)  # ``nodes._pixels.blend``'s, for the same sums
 
 
 @njit(f"void({_IMAGE}, {_PLANE}, {_IMAGE}, {_PLANE}, {_IMAGE}, {_PLANE}, {_IMAGE})", **_OPTIONS)
@@ -309,7 +310,7 @@ def _lay_over(
             cover = sharp
             if has_far:
                 behind = rest[y, x] * far_cover[y, x]
-                a, b = sharp * _SCALE, behind * _SCALE
+                a, b = sharp * BLEND_SCALE, behind * BLEND_SCALE
                 d = one / (a + b + tiny)
                 c0 = (c0 * a + far[y, x, 0] * b) * d
                 c1 = (c1 * a + far[y, x, 1] * b) * d
@@ -317,7 +318,7 @@ def _lay_over(
                 cover = sharp + behind
             if has_near:
                 front = near_cover[y, x]
-                a, b = ((one - front) * cover) * _SCALE, front * _SCALE
+                a, b = ((one - front) * cover) * BLEND_SCALE, front * BLEND_SCALE
                 d = one / (a + b + tiny)
                 c0 = (c0 * a + near[y, x, 0] * b) * d
                 c1 = (c1 * a + near[y, x, 1] * b) * d

@@ -23,7 +23,7 @@ F32 = NDArray[np.float32]
 #: Weights are scaled by this before ``cv2.blendLinear``, which adds 1e-5 to its
 #: denominator: a power of two scales exactly and makes that term vanish in float32, so a
 #: weight of exactly 0 or 1 returns the other input bit for bit.
-_BLEND_SCALE = np.float32(2.0**17)
+BLEND_SCALE = np.float32(2.0**17)
 
 
 def bcast(values: F32, channels: int) -> F32:
@@ -47,7 +47,7 @@ def blend(a: F32, b: F32, weight_a: F32, weight_b: F32) -> F32:
     normalised "over" when the weights are coverages. 0 where both weights are 0."""
     import cv2
 
-    return np.asarray(cv2.blendLinear(a, b, weight_a * _BLEND_SCALE, weight_b * _BLEND_SCALE))
+    return np.asarray(cv2.blendLinear(a, b, weight_a * BLEND_SCALE, weight_b * BLEND_SCALE))
 
 
 def lerp(a: F32, b: F32, weight: F32 | float) -> F32:
