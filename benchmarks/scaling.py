@@ -23,7 +23,8 @@ is), so a node pays for whatever float conversion it does.
   ``benchmarks/modulation.py`` uses), timed alternately with the node in the same loops;
   the ratios to it carry over between machines and loads.
 * **Page faults** per call (minor faults, ``getrusage``) at each size: the price of
-  fresh ``mmap``s when a temporary is above glibc's mmap threshold (32 MiB at most).
+  fresh pages (``--glibc-defaults``: every block over 32 MiB is a fresh ``mmap``; tuned
+  like the app, ``gateway_studio/malloc.py``, the heap reuses them).
 * **Peak extra memory** of one call at 33 MP, in output frames (a float32 frame with the
   output's channels: 3 for images, normals and point clouds, 1 for fields): ``py`` is
   tracemalloc's peak (every numpy array, and every cv2 result, which cv2 allocates as a
@@ -78,20 +79,6 @@ def inputs_at(height: int, width: int, photo_8bit: bool) -> dict[str, Slot]:
     assert isinstance(vectors, Normals)
     data["Normals"] = vectors
     return data
-
-
-def heap_only() -> bool:
-    """glibc: serve every block from the heap (M_MMAP_MAX = 0), so that a freed output
-    frame is reused instead of a fresh mapping the kernel must zero. Not what the app does
-    (gateway_studio/malloc.py decides that): it measures what fresh output frames cost."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(-4, 0))  # M_MMAP_MAX
-    except (OSError, AttributeError):
-        return False
 
 
 def minor_faults() -> int:
@@ -196,19 +183,12 @@ def main() -> None:
         action="store_true",
         help="leave glibc's allocator as it is (what gateway_studio.Patch scripts get)",
     )
-    parser.add_argument(
-        "--heap-only",
-        action="store_true",
-        help="also forbid glibc mmap for big blocks (M_MMAP_MAX 0): an experiment, not the app",
-    )
     args = parser.parse_args()
     from gateway_studio.malloc import keep_freed_buffers
 
     # The app and `gateway-studio render` tune the allocator at start: measure the same.
     tuned = False if args.glibc_defaults else keep_freed_buffers()
     print(f"allocator tuned like the app (gateway_studio/malloc.py): {tuned}")
-    if args.heap_only:
-        print(f"experiment: big blocks from the heap, never mmap (M_MMAP_MAX 0): {heap_only()}")
     sizes = SMOKE if args.smoke else FULL
     runs = 1 if args.smoke else max(args.runs, 1)
     specs = [s for s in default_registry() if s.family in FAMILIES and args.only in s.type_id]

@@ -15,6 +15,7 @@ from qtpy.QtCore import QObject, Signal
 from gateway_studio.engine.errors import GatewayError
 from gateway_studio.engine.evaluator import CancelToken, Evaluator
 from gateway_studio.engine.graph import Link, PatchGraph
+from gateway_studio.malloc import give_back
 
 EXPORT_TYPE = "output.export"
 #: Default file kind per slot type when exporting.
@@ -139,3 +140,5 @@ class Job(QObject):
             self.done.emit(None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         else:
             self.done.emit(result, "")
+        finally:
+            give_back()  # the job's full-resolution frames, kept by the heap: see malloc.py
