@@ -36,6 +36,14 @@ _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
 MMAP_THRESHOLD = 32 << 20  # glibc's maximum on 64-bit (HEAP_MAX_SIZE / 2)
 TRIM_THRESHOLD = 1 << 30
+#: The same settings as glibc's environment variables, read at a process's start: for
+#: worker processes we spawn (engine/farm.py), whose threads exist before our code runs.
+ENVIRON = {
+    "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+    "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD),
+    "MALLOC_MMAP_MAX_": "0",
+    "MALLOC_ARENA_MAX": "1",
+}
 
 
 def _libc() -> Any | None:

@@ -157,7 +157,9 @@ _tuned = threading.Event()
 def _tune_worker_process() -> None:
     """The worker's allocator as the app and the CLI set theirs (``gateway_studio/malloc.py``:
     ~25 % faster full-frame nodes; Dask's nanny sets a small trim threshold otherwise).
-    Once per process: this task is our code's entry point on a worker."""
+    Once per process: this task is our code's entry point on a worker. Workers we spawn
+    have it from their start (``dask_client``); a cluster behind a scheduler address gets
+    it here, where threads that already made their own arenas keep them."""
     if not _tuned.is_set():
         from gateway_studio.malloc import keep_freed_buffers
 
@@ -202,8 +204,12 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
         return
     if workers < 1:
         raise FarmError(f"--workers {workers}: need at least one worker")
-    # a lost worker fails its task at once; run_on_client retries it once itself
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    from gateway_studio.malloc import ENVIRON
+
+    # a lost worker fails its task at once; run_on_client retries it once itself; the
+    # workers' allocator is tuned from their start, before their threads make arenas
+    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in ENVIRON.items()}
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0, **environ}):
         cluster = d.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

@@ -140,3 +140,19 @@ def test_cluster_errors_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     unreachable = pytest.raises(FarmError, match=r"cannot reach the Dask scheduler at tcp://")
     with unreachable, dask_client(scheduler="tcp://127.0.0.1:9"):
         pass
+
+
+def _allocator_environ() -> dict[str, str | None]:
+    return {k: os.environ.get(k) for k in ("MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX")}
+
+
+def test_workers_start_with_the_apps_allocator(client: Any) -> None:
+    """glibc reads these at the worker's start, before its threads make arenas of their
+    own (gateway_studio/malloc.py): a 33 MP frame is then reused, not re-faulted."""
+    from gateway_studio.malloc import ENVIRON
+
+    seen = client.run(_allocator_environ)
+    assert len(seen) == 2
+    for environ in seen.values():
+        assert environ == {k: ENVIRON[k] for k in environ}
+        assert environ["MALLOC_MMAP_MAX_"] == "0"
