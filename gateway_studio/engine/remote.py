@@ -133,6 +133,8 @@ class ModelWorker:
             return self._proc
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lines = queue.Queue()
+        from gateway_studio.malloc import ENVIRON  # the app's allocator, from the start
+
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway_studio.engine.remote_server", str(self.folder)],
             stdin=subprocess.PIPE,
@@ -140,7 +142,7 @@ class ModelWorker:
             text=True,
             encoding="utf-8",
             bufsize=1,
-            env={**os.environ, "GATEWAY_STUDIO_MODEL_WORKER": "0"},
+            env={**os.environ, **ENVIRON, "GATEWAY_STUDIO_MODEL_WORKER": "0"},
         )
         assert proc.stdout is not None
         threading.Thread(

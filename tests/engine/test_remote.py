@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,5 +127,13 @@ def test_the_worker_process_yields_the_cpu_to_the_app() -> None:
         while os.getpriority(os.PRIO_PROCESS, pid) == own and time.monotonic() < deadline:
             time.sleep(0.05)
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(own + NICENESS, 19)
+        # and it starts with the app's allocator (gateway_studio/malloc.py), which glibc
+        # reads from the environment before any of torch's threads make arenas
+        from gateway_studio.malloc import ENVIRON
+
+        if sys.platform.startswith("linux"):
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            for key, value in ENVIRON.items():
+                assert f"{key}={value}".encode() in environ
     finally:
         worker.stop()
