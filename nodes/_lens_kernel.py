@@ -286,6 +286,21 @@ def unpremultiply(rgba: F32) -> tuple[F32, F32]:
 # -- the composite (``nodes._lens.composite``), full size ------------------------------
 
 
+@_compiled
+def _normalised_over(
+    c0: float, c1: float, c2: float, side: F32, y: int, x: int, a: float, b: float
+) -> tuple[float, float, float]:
+    """(c·a + side[y, x]·b) / (a + b) per channel: ``nodes._pixels.blend``'s sums (its
+    weight scale, and ``cv2.blendLinear``'s 1e-5 in the denominator)."""
+    a, b = a * BLEND_SCALE, b * BLEND_SCALE
+    d = np.float32(1.0) / (a + b + np.float32(1e-5))
+    return (
+        (c0 * a + side[y, x, 0] * b) * d,
+        (c1 * a + side[y, x, 1] * b) * d,
+        (c2 * a + side[y, x, 2] * b) * d,
+    )
+
+
 @njit(f"void({_IMAGE}, {_PLANE}, {_IMAGE}, {_PLANE}, {_IMAGE}, {_PLANE}, {_IMAGE})", **_OPTIONS)
 def _lay_over(
     colour: F32,
@@ -297,10 +312,10 @@ def _lay_over(
     out: F32,
 ) -> None:
     """The sharp ``colour`` with the far side laid under it by its share of the coverage,
-    then the near side over both: two normalised "over"s (``nodes._pixels.blend``'s sums)
-    per pixel. A side of 0 rows is absent."""
+    then the near side over both: two normalised "over"s per pixel. A side of 0 rows is
+    absent."""
     has_far, has_near = far.shape[0] > 0, near.shape[0] > 0
-    tiny, one = np.float32(1e-5), np.float32(1.0)
+    one = np.float32(1.0)
     for y in range(colour.shape[0]):
         for x in range(colour.shape[1]):
             c0, c1, c2 = colour[y, x, 0], colour[y, x, 1], colour[y, x, 2]
@@ -310,19 +325,11 @@ def _lay_over(
             cover = sharp
             if has_far:
                 behind = rest[y, x] * far_cover[y, x]
-                a, b = sharp * BLEND_SCALE, behind * BLEND_SCALE
-                d = one / (a + b + tiny)
-                c0 = (c0 * a + far[y, x, 0] * b) * d
-                c1 = (c1 * a + far[y, x, 1] * b) * d
-                c2 = (c2 * a + far[y, x, 2] * b) * d
+                c0, c1, c2 = _normalised_over(c0, c1, c2, far, y, x, sharp, behind)
                 cover = sharp + behind
             if has_near:
                 front = near_cover[y, x]
-                a, b = ((one - front) * cover) * BLEND_SCALE, front * BLEND_SCALE
-                d = one / (a + b + tiny)
-                c0 = (c0 * a + near[y, x, 0] * b) * d
-                c1 = (c1 * a + near[y, x, 1] * b) * d
-                c2 = (c2 * a + near[y, x, 2] * b) * d
+                c0, c1, c2 = _normalised_over(c0, c1, c2, near, y, x, (one - front) * cover, front)
             out[y, x, 0], out[y, x, 1], out[y, x, 2] = c0, c1, c2
 
 
