@@ -29,7 +29,7 @@ from qtpy.QtWidgets import QApplication
 ENV = "GATEWAY_STUDIO_WARM_IMPORTS"
 #: In the order the first depth.estimate needs them; each one is a separate stall.
 MODULES: tuple[str, ...] = (
-    "nodes._lens_kernel",  # numba and isolate's compiled gather: ~1 s, 3 s the first time
+    "nodes._lens_kernel",  # numba and isolate's compiled loops: ~1.1 s, ~7 s the first time
     "torch",
     "torch.nn.functional",
     "transformers",
