@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -153,22 +154,26 @@ class MemoryCache:
         taking it out of the other, and replaces one in place), and an entry another
         thread evicts between two of them was found all the same (then it is not made
         the most recent again)."""
-        for items in (self._kept.items, self._transient.items):
+        items = self._kept.items
+        item = items.get(key)
+        if item is None:  # (two lookups written out: a loop over the pools costs a tuple)
+            items = self._transient.items
             item = items.get(key)
-            if item is not None:
-                try:  # noqa: SIM105 (contextlib.suppress: a third of the call's time)
-                    items.move_to_end(key)
-                except KeyError:
-                    pass
-                return item[0]
-        return None
+            if item is None:
+                return None
+        try:  # noqa: SIM105 (contextlib.suppress: a third of the call's time)
+            items.move_to_end(key)
+        except KeyError:
+            pass
+        return item[0]
 
     def put(self, key: str, slot: Slot, *, transient: bool = False) -> None:
         size = slot.nbytes
         pool, other = (self._transient, self._kept) if transient else (self._kept, self._transient)
         with self._lock:  # (into its pool before out of the other: ``get`` has no lock)
             pool.put(key, slot, size)
-            other.pop(key)
+            if key in other.items:  # (rarely: a preview's result kept, or the reverse)
+                other.pop(key)
 
     def clear(self) -> None:
         with self._lock:
@@ -320,11 +325,24 @@ class SlotCache:
 
     def get(self, key: str) -> tuple[Slot | None, str]:
         """(slot, where) with where "memory", "disk" or "miss"."""
-        slot = self.memory.get(key)
-        if slot is not None:
-            return slot, "memory"
-        slot = self.load(key)
-        return (slot, "disk") if slot is not None else (None, "miss")
+        found, source = self.get_all({key: key})
+        return (found[key], source) if found else (None, "miss")
+
+    def get_all(self, keys: Mapping[str, str]) -> tuple[dict[str, Slot], str]:
+        """The slots of ``keys`` (name → key) found, in order up to the first miss, and
+        where from: "disk" if any was read from there, else "memory"."""
+        found: dict[str, Slot] = {}
+        source = "memory"
+        memory = self.memory
+        for name, key in keys.items():
+            slot = memory.get(key)
+            if slot is None:
+                slot = self.load(key)
+                if slot is None:
+                    break
+                source = "disk"
+            found[name] = slot
+        return found, source
 
     def load(self, key: str) -> Slot | None:
         """``key``'s disk entry (kept in memory from now on), or None."""

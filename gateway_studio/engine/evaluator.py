@@ -231,10 +231,14 @@ class Evaluator:
                 lazy=True,
             )
         else:
-            hits, source = cached_outputs(self.cache, self.fingerprints, keys)
-            if len(hits) < len(keys):
+            found = cached_outputs(self.cache, self.fingerprints, step.spec, keys)
+            if found is None:
                 return None
-            self._note(run, step)  # (a lazy node, not run yet, has nothing to note)
+            hits, source = found
+            keyed = step.keyed
+            assert keyed is not None
+            if keyed.noted != run.lineage:  # (a lazy node, not run yet, has nothing to file)
+                self._remember(run, step, keyed)
             seconds = time.perf_counter() - step.t0
             hit = NodeResult(
                 "cached", seconds, outputs=hits, keys=keys, source=source, preview=not step.kept
@@ -243,21 +247,24 @@ class Evaluator:
             run.emit(NodeFinished(step.node_id, hit.seconds, True, hit.source, hit.outputs))
         return hit
 
-    def _note(self, run: Run, step: Step, *, explain: bool = False) -> Why | None:
-        """File the node's key ingredients in the reason book (once per lineage for a
-        reused key); with ``explain``, first say what changed since it last ran."""
+    def _remember(self, run: Run, step: Step, keyed: Keyed) -> None:
+        """File a hit's key ingredients in the reason book (once per lineage: the hit
+        path asks ``keyed.noted`` first)."""
+        self.reasons.remember(run.lineage + step.node_id, keyed.made, persist=step.kept)
+        if step.kept:
+            keyed.noted = run.lineage
+
+    def _revise(self, run: Run, step: Step) -> Why:
+        """File a computed node's key ingredients, saying what changed since it last ran."""
         keyed = step.keyed
         assert keyed is not None
-        if not explain and keyed.noted == run.lineage:
-            return None
-        lineage = run.lineage + step.node_id
-        why = None
-        if explain:
-            why = self.reasons.revise(
-                lineage, step.node_id, keyed.made, persist=step.kept, since=keyed.since
-            )
-        else:
-            self.reasons.remember(lineage, keyed.made, persist=step.kept)
+        why = self.reasons.revise(
+            run.lineage + step.node_id,
+            step.node_id,
+            keyed.made,
+            persist=step.kept,
+            since=keyed.since,
+        )
         if step.kept:
             keyed.noted = run.lineage
         return why
@@ -292,7 +299,7 @@ class Evaluator:
             return fail(run, step, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
         seconds = time.perf_counter() - t0
         store_outputs(self.cache, step, outputs, seconds, run.plan.written_only)
-        why = self._note(run, step, explain=True)
+        why = self._revise(run, step)
         if run.emit is not None:
             run.emit(NodeFinished(node_id, seconds, False, outputs=outputs, why=why))
         return NodeResult(
@@ -303,7 +310,7 @@ class Evaluator:
             source="computed",
             preview=not step.kept,
             why=why,
-            ran_notes=tuple(ctx.notes),
+            ran_notes=tuple(ctx.notes) if ctx.notes else (),
         )
 
     def _load(self, run: Run, node_id: str) -> NodeResult:
@@ -312,9 +319,9 @@ class Evaluator:
         result = run.results[node_id]
         if not result.lazy:
             return result
-        hits, source = cached_outputs(self.cache, self.fingerprints, result.keys)
-        if len(hits) == len(result.keys):
-            result.outputs, result.source, result.lazy = hits, source, False
+        found = cached_outputs(self.cache, self.fingerprints, run.plan.specs[node_id], result.keys)
+        if found is not None:
+            (result.outputs, result.source), result.lazy = found, False
             return result
         # Not in the cache (or gone since): run it, after every node it needs that has
         # no entry either, in topological order (a loop, not a recursion, so a long

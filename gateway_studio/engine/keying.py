@@ -23,7 +23,14 @@ from math import copysign
 from pathlib import Path
 from typing import Any
 
-from .keys import FileFingerprints, node_key_head, node_key_with, output_key, sorted_json
+from .keys import (
+    FileFingerprints,
+    KeySeed,
+    node_key_head,
+    node_key_with,
+    output_key,
+    sorted_json,
+)
 from .node import Context, NodeSpec
 from .reasons import Ingredients, ingredients
 
@@ -60,24 +67,20 @@ class Keyed:
         inputs: dict[str, str | None],
         params_text: str,
         made: Ingredients,
-        types: tuple[type, ...] | None = None,
-        *,
-        head: bytes | None = None,
-        since: Ingredients | None = None,
+        types: tuple[type, ...],
+        head: KeySeed,
+        since: Ingredients | None,
     ) -> None:
         """``params`` is kept as it is (a copy the caller no longer changes), and so
-        is ``inputs``; ``types`` are those of the params' values, ``head`` their
-        ``keys.node_key_head`` (both made here when not given)."""
+        is ``inputs``; ``types`` are those of the params' values, ``head`` the hash
+        state of their ``keys.node_key_head``; ``since``: as ``with_inputs``."""
         self.spec, self.bypass, self.params, self.inputs = spec, bypass, params, inputs
-        self.types = types if types is not None else tuple(map(type, params.values()))
+        self.types = types
         #: The params as hashed (read files by their bytes), as ``keys.sorted_json`` text,
-        #: and with the type and version before them (``keys.node_key_head``).
-        self.params_text = params_text
-        self.head = (
-            head if head is not None else node_key_head(spec.type_id, spec.version, params_text)
-        )
+        #: and the hash state of them after the type and version (``keys.node_key_head``).
+        self.params_text, self.head = params_text, head
         self.made = made
-        self.key = key = node_key_with(self.head, inputs)
+        self.key = key = node_key_with(head, inputs)
         self.out_keys = out_keys(key, spec)
         #: The patch folder's lineage (``ReasonBook.lineage(base_dir, "")``: a Keyed is
         #: one node's) ``reasons.ReasonBook`` last filed ``made`` under, if any (the
@@ -85,6 +88,20 @@ class Keyed:
         self.noted: str | None = None
         #: ``with_inputs``: the ingredients this key's differ from in their inputs only.
         self.since = since
+
+    @staticmethod
+    def made_of(
+        spec: NodeSpec,
+        params: dict[str, Any],
+        bypass: bool,
+        inputs: dict[str, str | None],
+        params_text: str,
+        made: Ingredients,
+    ) -> Keyed:
+        """A node's first key from its params as hashed (``params_text``)."""
+        types = tuple(map(type, params.values()))
+        head = node_key_head(spec.type_id, spec.version, params_text)
+        return Keyed(spec, params, bypass, inputs, params_text, made, types, head, None)
 
     def with_inputs(self, inputs: dict[str, str | None]) -> Keyed:
         """The same node, params and bypass fed by other input keys."""
@@ -97,8 +114,8 @@ class Keyed:
             self.params_text,
             made,
             self.types,
-            head=self.head,
-            since=self.made,
+            self.head,
+            self.made,
         )
 
 
@@ -204,4 +221,4 @@ class NodeKeys:
         if bypass:
             keyed["__bypass__"] = True
         made = ingredients(spec.version, keyed, files, input_keys)
-        return Keyed(spec, dict(params), bypass, input_keys, sorted_json(keyed), made)
+        return Keyed.made_of(spec, dict(params), bypass, input_keys, sorted_json(keyed), made)

@@ -25,6 +25,9 @@ from .paths import PathRefused, check_regular, open_regular
 
 _HASH_CHUNK = 1 << 20
 
+#: A BLAKE2b-160 state part-way through a node's key (``node_key_head``).
+KeySeed = hashlib.blake2b
+
 
 def digest(*parts: str) -> str:
     """BLAKE2b-160 of the parts, each followed by a NUL byte (one update: the same
@@ -177,15 +180,18 @@ def output_key(node_key: str, output: str) -> str:
     return f"{node_key}.{output}"
 
 
-def node_key_head(type_id: str, version: int, params_text: str) -> bytes:
-    """What a node's key hashes before its input keys (a node whose params are
-    unchanged re-keys with new input keys only: ``node_key_with``)."""
-    return _nul_ended((type_id, str(version), params_text))
+def node_key_head(type_id: str, version: int, params_text: str) -> KeySeed:
+    """The hash state after what a node's key hashes before its input keys: a node whose
+    params are unchanged re-keys with new input keys only, from a copy of it
+    (``node_key_with``)."""
+    return hashlib.blake2b(_nul_ended((type_id, str(version), params_text)), digest_size=20)
 
 
-def node_key_with(head: bytes, input_keys: Mapping[str, str | None]) -> str:
+def node_key_with(head: KeySeed, input_keys: Mapping[str, str | None]) -> str:
     """The node key of ``node_key_head`` and the input keys: ``digest`` of the four."""
-    return _blake(head + _nul_ended((sorted_json(input_keys),)))
+    state = head.copy()
+    state.update(_nul_ended((sorted_json(input_keys),)))
+    return state.hexdigest()
 
 
 _PARAMS_JSON = json.JSONEncoder(sort_keys=True, default=str)

@@ -31,7 +31,7 @@ from .consent import WriteGuard
 from .errors import Cancelled, GatewayError
 from .params import Choices, Help, Label, ParamKind, ParamSpec, Picks, Range, When, _Kind, _Save
 from .paths import refuse_special, resolve
-from .slots import Slot, slot_type_name
+from .slots import Files, Slot, slot_type_name
 
 
 class Context:
@@ -193,6 +193,12 @@ class NodeSpec:
     def save_path_param(self) -> str | None:
         """The first file param the node *writes* (an export's target), if any."""
         return next((p.name for p in self.params if p.kind == "path" and p.save), None)
+
+    @cached_property
+    def outputs_files(self) -> bool:
+        """Whether an output is ``Files`` (a writer's, or a reroute's passing them on): a
+        cache hit of it counts only while the files are still the bytes written."""
+        return any(issubclass(o.type, Files) for o in self.outputs)
 
     @cached_property
     def writes_files(self) -> bool:

@@ -245,6 +245,10 @@ class ReasonBook:
         """``remember``, and what changed since the node last ran (a node that computes
         has new ingredients, or had none kept), as ``explain`` will say it. ``since``: as
         ``explain``."""
+        if self.root is None:  # in memory only: nothing to read or write (one dict swap)
+            old = self._memory.get(lineage)
+            self._memory[lineage] = new
+            return Why(node_id, old, new, since)
         with self._lock:
             old = self._memory.get(lineage)
             known = (

@@ -10,25 +10,24 @@ from pathlib import Path
 from .cache import SlotCache
 from .errors import GatewayError
 from .keys import FileFingerprints, digest
+from .node import NodeSpec
 from .run_state import Step
 from .slots import Files, Slot
 
 
 def cached_outputs(
-    cache: SlotCache, fingerprints: FileFingerprints, out_keys: dict[str, str]
-) -> tuple[dict[str, Slot], str]:
-    """The outputs found in the cache (all or some), and where: "memory" or "disk".
-    A ``Files`` hit counts only while the files it wrote are still those bytes."""
-    hits: dict[str, Slot] = {}
-    source = "memory"
-    for name, k in out_keys.items():
-        slot, where = cache.get(k)
-        if where == "disk":
-            source = "disk"
-        # (``Files in __mro__``: a tuple lookup, faster than an ABC isinstance check)
-        if slot is None or (Files in type(slot).__mro__ and not files_intact(fingerprints, slot)):
-            break
-        hits[name] = slot
+    cache: SlotCache, fingerprints: FileFingerprints, spec: NodeSpec, out_keys: dict[str, str]
+) -> tuple[dict[str, Slot], str] | None:
+    """(outputs, where from: "memory" or "disk") when the cache has every output of a
+    node of ``spec``, else None. A ``Files`` hit counts only while the files it wrote
+    are still those bytes."""
+    hits, source = cache.get_all(out_keys)
+    if len(hits) < len(out_keys):
+        return None
+    if spec.outputs_files:  # (only then: most nodes' hits are a dict lookup each)
+        for slot in hits.values():
+            if isinstance(slot, Files) and not files_intact(fingerprints, slot):
+                return None
     return hits, source
 
 
@@ -89,9 +88,10 @@ def store_outputs(
     only if computing took longer than storing and reading back would; never what only
     writers read: the nodes of ``written_only``)."""
     spec, keys = step.spec, step.out_keys
-    if cache.disk is None:  # memory only: nothing to weigh
+    if cache.disk is None:  # memory only: nothing to weigh, so straight into memory
+        memory, transient = cache.memory, not step.kept
         for name, slot in outputs.items():
-            cache.put(keys[name], slot, persist=step.kept)
+            memory.put(keys[name], slot, transient=transient)
         return
     expensive = spec.identity is not None or spec.writes_files
     written = step.node_id in written_only

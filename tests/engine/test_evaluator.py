@@ -326,15 +326,37 @@ def line_of(length: int) -> PatchGraph:
     return g
 
 
+def test_a_node_key_is_its_documented_digest_however_it_is_made() -> None:
+    """The key of a node re-keyed from its params' hash state (a knob upstream) is the
+    digest ``keys.node_key`` documents, so disk caches of earlier versions stay valid."""
+    import hashlib
+    import json
+
+    from gateway_studio.engine.keys import node_key, node_key_head, node_key_with
+
+    params, inputs = {"gain": 0.5, "mode": "soft"}, {"b": "k2.field", "a": "k1.field"}
+    parts = (
+        "test.add",
+        "3",
+        json.dumps(params, sort_keys=True),
+        json.dumps(inputs, sort_keys=True),
+    )
+    expected = hashlib.blake2b(("\x00".join(parts) + "\x00").encode(), digest_size=20).hexdigest()
+    assert node_key("test.add", 3, params, inputs) == expected
+    head = node_key_head("test.add", 3, json.dumps(params, sort_keys=True))
+    assert node_key_with(head, {"a": "other.field"}) != expected
+    assert node_key_with(head, inputs) == expected  # the head is not used up by a key
+
+
 def test_a_knob_change_rekeys_only_the_nodes_downstream_of_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from gateway_studio.engine import keying
 
-    hashed: list[bytes] = []
+    hashed: list[object] = []
     real = keying.node_key_with
 
-    def counting(head: bytes, inputs: object) -> str:
+    def counting(head: object, inputs: object) -> str:
         hashed.append(head)
         return real(head, inputs)  # type: ignore[arg-type]
 
