@@ -26,7 +26,6 @@ any thread starts, never by a node or the engine. No effect (and no error) off g
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from typing import Any
 
@@ -50,7 +49,9 @@ def _libc() -> Any | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # the process's own symbols (libc's among them): no ``ctypes.util.find_library``,
+        # whose import (subprocess and more) cost every command-line start ~10 ms
+        libc = ctypes.CDLL(None)
         libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
         libc.mallopt.restype = ctypes.c_int
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
