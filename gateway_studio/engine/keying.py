@@ -89,20 +89,6 @@ class Keyed:
         #: ``with_inputs``: the ingredients this key's differ from in their inputs only.
         self.since = since
 
-    @staticmethod
-    def made_of(
-        spec: NodeSpec,
-        params: dict[str, Any],
-        bypass: bool,
-        inputs: dict[str, str | None],
-        params_text: str,
-        made: Ingredients,
-    ) -> Keyed:
-        """A node's first key from its params as hashed (``params_text``)."""
-        types = tuple(map(type, params.values()))
-        head = node_key_head(spec.type_id, spec.version, params_text)
-        return Keyed(spec, params, bypass, inputs, params_text, made, types, head, None)
-
     def with_inputs(self, inputs: dict[str, str | None]) -> Keyed:
         """The same node, params and bypass fed by other input keys."""
         made = {**self.made, "inputs": inputs}
@@ -221,4 +207,7 @@ class NodeKeys:
         if bypass:
             keyed["__bypass__"] = True
         made = ingredients(spec.version, keyed, files, input_keys)
-        return Keyed.made_of(spec, dict(params), bypass, input_keys, sorted_json(keyed), made)
+        text, kept = sorted_json(keyed), dict(params)
+        head = node_key_head(spec.type_id, spec.version, text)
+        types = tuple(map(type, kept.values()))
+        return Keyed(spec, kept, bypass, input_keys, text, made, types, head, None)
